@@ -1,0 +1,549 @@
+/* answer: builds the reply to one parsed query from the view's prepared records, in wire
+ * form, without allocation; decides what is authoritative here and what goes upstream. */
+#include "answer.h"
+
+#include "reverse.h"
+#include "table.h"
+
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <string.h>
+
+enum { T_A = 1, T_NS = 2, T_SOA = 6, T_PTR = 12, T_AAAA = 28, T_SRV = 33, T_OPT = 41,
+       T_ANY = 255 };
+enum { C_IN = 1, C_ANY = 255 };
+enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_NXDOMAIN = 3, RC_NOTIMP = 4, RC_REFUSED = 5 };
+enum { SEC_AN, SEC_NS, SEC_AR };
+
+/* The reply being written: bounded by limit, which leaves room for the OPT record. */
+struct ans {
+        const struct ld_answer_cfg *cfg;
+        const struct ld_query *q;
+        uint8_t *buf;
+        size_t len, limit;
+        uint16_t count[3];
+        uint8_t rcode;
+        bool aa, tc;
+        size_t domain_off; /* where D stands in the reply, 0 until written */
+        uint32_t rotate;
+};
+
+static bool put(struct ans *a, const void *p, size_t n)
+{
+        if (a->len + n > a->limit)
+                return false;
+        memcpy(a->buf + a->len, p, n);
+        a->len += n;
+        return true;
+}
+
+static bool put16(struct ans *a, uint16_t v)
+{
+        uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+        return put(a, b, 2);
+}
+
+static bool put32(struct ans *a, uint32_t v)
+{
+        return put16(a, (uint16_t)(v >> 16)) && put16(a, (uint16_t)v);
+}
+
+static bool put_ptr(struct ans *a, size_t off)
+{
+        return put16(a, (uint16_t)(0xc000 | off));
+}
+
+/* Type, class IN, TTL and RDLENGTH after an owner name. */
+static bool put_rr(struct ans *a, uint16_t type, uint32_t ttl, uint16_t rdlen)
+{
+        return put16(a, type) && put16(a, C_IN) && put32(a, ttl) && put16(a, rdlen);
+}
+
+/* Ends one record: counted if it fitted, else rolled back. A dropped answer (or authority)
+ * record sets TC; dropped additional records do not (RFC 2181 9). */
+static bool rr_end(struct ans *a, int sec, size_t start, bool ok)
+{
+        if (ok && !a->tc) {
+                a->count[sec]++;
+                return true;
+        }
+        a->len = start;
+        if (sec != SEC_AR)
+                a->tc = true;
+        return false;
+}
+
+/* The local domain D as an owner or RDATA name: a pointer once it stands in the reply. */
+static bool put_domain(struct ans *a)
+{
+        if (a->domain_off)
+                return put_ptr(a, a->domain_off);
+        size_t off = a->len;
+        if (!put(a, a->cfg->domain, a->cfg->domain_len))
+                return false;
+        if (off < 0x4000)
+                a->domain_off = off;
+        return true;
+}
+
+static bool put_label(struct ans *a, const char *label)
+{
+        uint8_t len = (uint8_t)strlen(label);
+        return put(a, &len, 1) && put(a, label, len);
+}
+
+static void add_soa(struct ans *a, int sec)
+{
+        const struct ld_answer_cfg *c = a->cfg;
+        size_t start = a->len, rdlen_at;
+        bool ok = put_domain(a) && put_rr(a, T_SOA, c->ttl, 0);
+
+        rdlen_at = a->len - 2;
+        ok = ok && put_domain(a) && put_label(a, "hostmaster") && put_domain(a) &&
+             put32(a, c->serial) && put32(a, c->ttl) && put32(a, c->ttl) && put32(a, 604800) &&
+             put32(a, c->ttl);
+        if (ok) {
+                size_t rdlen = a->len - rdlen_at - 2;
+                a->buf[rdlen_at] = (uint8_t)(rdlen >> 8);
+                a->buf[rdlen_at + 1] = (uint8_t)rdlen;
+        }
+        rr_end(a, sec, start, ok);
+}
+
+static void add_ns(struct ans *a)
+{
+        size_t start = a->len;
+        bool ok = put_ptr(a, LD_DNS_HEADER) && put_rr(a, T_NS, a->cfg->ttl, 2) && put_domain(a);
+        rr_end(a, SEC_AN, start, ok);
+}
+
+/* The SOA of a local zone (localhost, RFC 6303) whose apex stands in the question. */
+static void add_local_soa(struct ans *a, size_t apex, int sec)
+{
+        static const uint8_t rname[] = "\6nobody\7invalid";
+        size_t start = a->len;
+        bool ok = put_ptr(a, apex) && put_rr(a, T_SOA, a->cfg->ttl, 2 + sizeof(rname) + 20) &&
+                  put_ptr(a, apex) && put(a, rname, sizeof(rname)) && put32(a, 1) &&
+                  put32(a, 604800) && put32(a, 86400) && put32(a, 2419200) &&
+                  put32(a, a->cfg->ttl);
+        rr_end(a, sec, start, ok);
+}
+
+static void negative(struct ans *a, uint8_t rcode)
+{
+        a->rcode = rcode;
+        a->aa = true;
+        add_soa(a, SEC_NS);
+}
+
+static size_t addr_count(const struct ld_container *c, uint8_t family)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < c->spec.naddrs; i++)
+                n += c->spec.addrs[i].family == family;
+        return n;
+}
+
+static size_t targets_count(const struct ld_vname *e, uint8_t family)
+{
+        size_t n = 0;
+        for (uint32_t i = 0; i < e->ntargets; i++)
+                n += addr_count(e->targets[i], family);
+        return n;
+}
+
+/* One A or AAAA record whose owner is the name at owner_off. */
+static bool add_addr(struct ans *a, int sec, size_t owner_off, const struct ld_addr *ad)
+{
+        size_t start = a->len, alen = ld_addr_len(ad);
+        bool ok = put_ptr(a, owner_off) &&
+                  put_rr(a, ad->family == AF_INET ? T_A : T_AAAA, a->cfg->ttl, (uint16_t)alen) &&
+                  put(a, ad->bytes, alen);
+        return rr_end(a, sec, start, ok);
+}
+
+/* Every address of family over the targets, starting at a rotating one so that
+ * clients spread over replicas and addresses. */
+static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct ld_vname *e,
+                      uint8_t family)
+{
+        size_t total = targets_count(e, family), skip;
+
+        if (total == 0)
+                return;
+        skip = sec == SEC_AN ? a->rotate % total : 0;
+        for (size_t pass = 0; pass < 2; pass++) {
+                size_t k = 0;
+                for (uint32_t t = 0; t < e->ntargets; t++) {
+                        const struct ld_spec *s = &e->targets[t]->spec;
+                        for (size_t i = 0; i < s->naddrs; i++) {
+                                if (s->addrs[i].family != family)
+                                        continue;
+                                bool mine = pass == 0 ? k >= skip : k < skip;
+                                k++;
+                                if (mine && !add_addr(a, sec, owner_off, &s->addrs[i]))
+                                        return;
+                        }
+                }
+        }
+}
+
+static bool exposes(const struct ld_container *c, uint16_t port, uint8_t proto)
+{
+        const struct ld_spec *s = &c->spec;
+
+        for (size_t i = 0; i < s->nexpose; i++)
+                if (s->expose[i].port == port && s->expose[i].proto == proto)
+                        return true;
+        for (size_t i = 0; i < s->npublish; i++)
+                if (s->publish[i].port.port == port && s->publish[i].port.proto == proto)
+                        return true;
+        return false;
+}
+
+static bool any_exposes(const struct ld_vname *e, uint16_t port, uint8_t proto)
+{
+        for (uint32_t i = 0; i < e->ntargets; i++) {
+                const struct ld_spec *s = &e->targets[i]->spec;
+                if (port == 0) {
+                        for (size_t k = 0; k < s->nexpose; k++)
+                                if (s->expose[k].proto == proto)
+                                        return true;
+                        for (size_t k = 0; k < s->npublish; k++)
+                                if (s->publish[k].port.proto == proto)
+                                        return true;
+                } else if (exposes(e->targets[i], port, proto)) {
+                        return true;
+                }
+        }
+        return false;
+}
+
+static const uint8_t *label_at(const struct ans *a, size_t i)
+{
+        return a->q->lname + a->q->label_off[i];
+}
+
+static bool label_is(const uint8_t *label, const char *s)
+{
+        return label[0] == strlen(s) && memcmp(label + 1, s, label[0]) == 0;
+}
+
+/* "_tcp" or "_udp" -> proto; -1 otherwise. */
+static int label_proto(const uint8_t *label)
+{
+        if (label_is(label, "_tcp"))
+                return LD_PROTO_TCP;
+        return label_is(label, "_udp") ? LD_PROTO_UDP : -1;
+}
+
+/* "_5432" or "_postgresql" -> the port, 0 when neither. */
+static uint16_t label_port(const struct ans *a, const uint8_t *label, uint8_t proto)
+{
+        uint16_t port;
+
+        if (label[0] < 2 || label[1] != '_')
+                return 0;
+        if (ld_port_parse((const char *)label + 2, label[0] - 1u, &port) == 0)
+                return port;
+        return ld_services_port(a->cfg->services, proto, (const char *)label + 2, label[0] - 1u);
+}
+
+static void answer_addresses(struct ans *a, const struct ld_vname *e)
+{
+        uint16_t qt = a->q->qtype;
+        bool any = qt == T_ANY;
+
+        a->aa = true;
+        if (qt == T_A || (any && targets_count(e, AF_INET)))
+                add_addrs(a, SEC_AN, LD_DNS_HEADER, e, AF_INET);
+        else if (qt == T_AAAA || any)
+                add_addrs(a, SEC_AN, LD_DNS_HEADER, e, AF_INET6);
+        if (a->count[SEC_AN] == 0 && !a->tc)
+                negative(a, RC_NOERROR);
+}
+
+/* SRV 0 0 PORT N.D. with the targets' addresses in the additional section. */
+static void answer_srv(struct ans *a, const struct ld_vname *e, uint16_t port)
+{
+        size_t start = a->len, target_off;
+        uint16_t rdlen = (uint16_t)(6 + 1 + e->len + a->cfg->domain_len);
+        bool ok;
+
+        a->aa = true;
+        if (a->q->qtype != T_SRV && a->q->qtype != T_ANY) {
+                negative(a, RC_NOERROR);
+                return;
+        }
+        /* RFC 2782: the target is never compressed; later owners may point at it. */
+        ok = put_ptr(a, LD_DNS_HEADER) && put_rr(a, T_SRV, a->cfg->ttl, rdlen) && put16(a, 0) &&
+             put16(a, 0) && put16(a, port);
+        target_off = a->len;
+        ok = ok && put_label(a, e->label) && put(a, a->cfg->domain, a->cfg->domain_len);
+        if (!rr_end(a, SEC_AN, start, ok))
+                return;
+        if (target_off >= 0x4000)
+                return;
+        add_addrs(a, SEC_AR, target_off, e, AF_INET);
+        add_addrs(a, SEC_AR, target_off, e, AF_INET6);
+}
+
+static const struct ld_vname *view_lookup(const struct ans *a, struct ld_viewset vs,
+                                          const uint8_t *label)
+{
+        for (size_t i = 0; i < vs.n; i++) {
+                const struct ld_vname *e =
+                        ld_view_name(a->cfg->views, vs.v[i]->id, (const char *)label + 1, label[0]);
+                if (e)
+                        return e;
+        }
+        return NULL;
+}
+
+/* rel labels before D (or the whole name): the last is a view name or nothing of ours. */
+static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bool under_domain)
+{
+        const struct ld_vname *e = view_lookup(a, vs, label_at(a, rel - 1));
+        int proto;
+        uint16_t port;
+
+        if (!e) {
+                if (under_domain)
+                        negative(a, RC_NXDOMAIN);
+                return under_domain;
+        }
+        if (rel == 1) {
+                answer_addresses(a, e);
+                return true;
+        }
+        proto = rel <= 3 ? label_proto(label_at(a, rel - 2)) : -1;
+        if (proto < 0) {
+                negative(a, RC_NXDOMAIN);
+        } else if (rel == 2) {
+                negative(a, any_exposes(e, 0, (uint8_t)proto) ? RC_NOERROR : RC_NXDOMAIN);
+        } else {
+                port = label_port(a, label_at(a, 0), (uint8_t)proto);
+                if (port && any_exposes(e, port, (uint8_t)proto))
+                        answer_srv(a, e, port);
+                else
+                        negative(a, RC_NXDOMAIN);
+        }
+        return true;
+}
+
+static void answer_apex(struct ans *a)
+{
+        a->aa = true;
+        if (a->q->qtype == T_SOA || a->q->qtype == T_ANY)
+                add_soa(a, SEC_AN);
+        else if (a->q->qtype == T_NS)
+                add_ns(a);
+        else
+                negative(a, RC_NOERROR);
+}
+
+static void answer_ptr(struct ans *a, const char *label)
+{
+        size_t start = a->len;
+        uint16_t rdlen = (uint16_t)(1 + strlen(label) + a->cfg->domain_len);
+        bool ok = put_ptr(a, LD_DNS_HEADER) && put_rr(a, T_PTR, a->cfg->ttl, rdlen) &&
+                  put_label(a, label) && put(a, a->cfg->domain, a->cfg->domain_len);
+
+        a->aa = true;
+        rr_end(a, SEC_AN, start, ok);
+}
+
+static void local_negative(struct ans *a, uint8_t rcode, size_t apex)
+{
+        a->rcode = rcode;
+        a->aa = true;
+        add_local_soa(a, LD_DNS_HEADER + apex, SEC_NS);
+}
+
+/* Reverse names: the view's own and linked addresses; container addresses of other views
+ * and private ranges end here (NXDOMAIN), everything else is forwarded. */
+static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_reverse *r)
+{
+        if (r->full) {
+                for (size_t i = 0; i < vs.n; i++) {
+                        const struct ld_vptr *p = ld_view_ptr(a->cfg->views, vs.v[i]->id, &r->addr);
+                        if (p) {
+                                if (a->q->qtype == T_PTR || a->q->qtype == T_ANY)
+                                        answer_ptr(a, p->label);
+                                else
+                                        negative(a, RC_NOERROR);
+                                return true;
+                        }
+                }
+        }
+        if (r->local) {
+                if (r->apex && a->q->qtype == T_SOA) {
+                        a->aa = true;
+                        add_local_soa(a, LD_DNS_HEADER + r->apex_off, SEC_AN);
+                } else {
+                        local_negative(a, r->apex ? RC_NOERROR : RC_NXDOMAIN, r->apex_off);
+                }
+                return true;
+        }
+        if (r->full && ld_views_owner(a->cfg->views, &r->addr)) {
+                a->rcode = RC_NXDOMAIN;
+                a->aa = true;
+                return true;
+        }
+        return false;
+}
+
+/* localhost and names below it (RFC 6761 6.3). */
+static bool answer_localhost(struct ans *a)
+{
+        static const struct ld_addr lo4 = {AF_INET, {127, 0, 0, 1}};
+        static const struct ld_addr lo6 = {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+        size_t last = a->q->nlabels - 1u;
+
+        if (a->q->nlabels == 0 || !label_is(label_at(a, last), "localhost"))
+                return false;
+        a->aa = true;
+        if (a->q->qtype == T_A || a->q->qtype == T_ANY)
+                add_addr(a, SEC_AN, LD_DNS_HEADER, &lo4);
+        else if (a->q->qtype == T_AAAA)
+                add_addr(a, SEC_AN, LD_DNS_HEADER, &lo6);
+        if (a->count[SEC_AN] == 0 && !a->tc)
+                local_negative(a, RC_NOERROR, a->q->label_off[last]);
+        return true;
+}
+
+static bool under_domain(const struct ans *a)
+{
+        const struct ld_answer_cfg *c = a->cfg;
+        const struct ld_query *q = a->q;
+
+        if (q->nlabels < c->domain_labels)
+                return false;
+        if (c->domain_labels == 0)
+                return true;
+        size_t off = q->label_off[q->nlabels - c->domain_labels];
+        return q->qname_len - off == c->domain_len &&
+               memcmp(q->lname + off, c->domain, c->domain_len) == 0;
+}
+
+/* Returns false when the name is not ours: the caller forwards it. */
+static bool answer_name(struct ans *a, struct ld_viewset vs)
+{
+        struct ld_reverse r;
+        size_t rel;
+
+        if (under_domain(a)) {
+                rel = a->q->nlabels - a->cfg->domain_labels;
+                a->domain_off = LD_DNS_HEADER + (rel ? a->q->label_off[rel] : 0);
+                if (rel == 0)
+                        answer_apex(a);
+                else
+                        answer_view_name(a, vs, rel, true);
+                return true;
+        }
+        if (ld_reverse_parse(a->q, &r))
+                return answer_reverse(a, vs, &r);
+        if (answer_localhost(a))
+                return true;
+        return a->q->nlabels > 0 && answer_view_name(a, vs, a->q->nlabels, false);
+}
+
+static void finish_header(struct ans *a)
+{
+        const struct ld_query *q = a->q;
+        uint8_t *h = a->buf;
+
+        h[0] = (uint8_t)(q->id >> 8);
+        h[1] = (uint8_t)q->id;
+        h[2] = (uint8_t)(0x80 | q->opcode << 3 | (a->aa ? 0x04 : 0) | (a->tc ? 0x02 : 0) |
+                         (q->rd ? 0x01 : 0));
+        h[3] = (uint8_t)((a->cfg->upstream ? 0x80 : 0) | (q->flags2 & 0x10) | (a->rcode & 0x0f));
+        h[4] = 0;
+        h[5] = q->has_question ? 1 : 0;
+        for (int s = 0; s < 3; s++) {
+                h[6 + 2 * s] = (uint8_t)(a->count[s] >> 8);
+                h[7 + 2 * s] = (uint8_t)a->count[s];
+        }
+}
+
+/* OPT: our payload size, extended RCODE, version 0, DO copied (RFC 3225); no options. */
+static void add_opt(struct ans *a, uint8_t ext_rcode, size_t hard_limit)
+{
+        uint8_t opt[11] = {0, 0, T_OPT, LD_EDNS_PAYLOAD >> 8, LD_EDNS_PAYLOAD & 0xff, ext_rcode,
+                           0, a->q->edns_do ? 0x80 : 0, 0, 0, 0};
+
+        a->limit = hard_limit;
+        if (put(a, opt, sizeof(opt)))
+                a->count[SEC_AR]++;
+}
+
+static size_t reply_limit(const struct ld_query *q, bool tcp, size_t cap)
+{
+        size_t limit = 512;
+
+        if (tcp)
+                limit = 65535;
+        else if (q->edns)
+                limit = q->edns_udp < LD_EDNS_PAYLOAD ? q->edns_udp : LD_EDNS_PAYLOAD;
+        return limit < cap ? limit : cap;
+}
+
+struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const struct ld_query *q,
+                                        enum ld_query_status st, struct ld_viewset vs, bool tcp,
+                                        uint32_t rotate, uint8_t *out, size_t cap)
+{
+        struct ld_answer_result res = {LD_ANSWER_SEND, 0, 0, false};
+        size_t hard = reply_limit(q, tcp, cap);
+        struct ans a = {.cfg = cfg, .q = q, .buf = out, .len = LD_DNS_HEADER, .rotate = rotate};
+        uint8_t ext_rcode = 0;
+
+        if (st == LD_QUERY_DROP || hard < LD_DNS_HEADER + 11) {
+                res.action = LD_ANSWER_DROP;
+                return res;
+        }
+        a.limit = hard - (q->edns ? 11 : 0);
+        if (q->has_question && !put(&a, q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER)) {
+                res.action = LD_ANSWER_DROP;
+                return res;
+        }
+        if (st == LD_QUERY_FORMERR)
+                a.rcode = RC_FORMERR;
+        else if (st == LD_QUERY_NOTIMP)
+                a.rcode = RC_NOTIMP;
+        else if (st == LD_QUERY_BADVERS)
+                ext_rcode = 1; /* BADVERS = 16: upper eight bits in the OPT, lower four 0 */
+        else if (vs.n == 0 || (q->qclass != C_IN && q->qclass != C_ANY))
+                a.rcode = RC_REFUSED;
+        else if (!answer_name(&a, vs)) {
+                a.rcode = RC_REFUSED;
+                if (cfg->upstream)
+                        res.action = LD_ANSWER_FORWARD;
+        }
+        if (q->edns && (st == LD_QUERY_OK || st == LD_QUERY_BADVERS))
+                add_opt(&a, ext_rcode, hard);
+        finish_header(&a);
+        res.len = a.len;
+        res.rcode = (uint8_t)(a.rcode | ext_rcode << 4);
+        res.truncated = a.tc;
+        return res;
+}
+
+int ld_answer_set_domain(struct ld_answer_cfg *cfg, const char *text)
+{
+        ldns_rdf *rdf = NULL;
+        size_t len;
+
+        if (ldns_str2rdf_dname(&rdf, text) != LDNS_STATUS_OK)
+                return -EINVAL;
+        len = ldns_rdf_size(rdf);
+        if (len > sizeof(cfg->domain)) {
+                ldns_rdf_deep_free(rdf);
+                return -EINVAL;
+        }
+        ldns_dname2canonical(rdf);
+        memcpy(cfg->domain, ldns_rdf_data(rdf), len);
+        cfg->domain_len = (uint8_t)len;
+        cfg->domain_labels = (uint8_t)ldns_dname_label_count(rdf);
+        ldns_rdf_deep_free(rdf);
+        return 0;
+}

@@ -1,0 +1,520 @@
+/* command: the link-table grammar, one line into one command (shared with linkdnsctl). */
+#include "command.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD_MAX_TOKENS 4096
+#define CMD_MAX_LINE 65536
+
+struct cmd_tokens {
+        char *buf;
+        char *v[CMD_MAX_TOKENS];
+        size_t n;
+};
+
+static int cmd_fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int cmd_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+/* Splits on blanks; '#' at the start of a token comments out the rest of the line. */
+static int cmd_tokenize(const char *line, struct cmd_tokens *t, char *err, size_t errlen)
+{
+        size_t len = strlen(line);
+
+        t->n = 0;
+        if (len > CMD_MAX_LINE)
+                return cmd_fail(err, errlen, "line longer than %d bytes", CMD_MAX_LINE);
+        t->buf = strdup(line);
+        if (!t->buf)
+                return -ENOMEM;
+        for (char *p = t->buf;;) {
+                while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+                        p++;
+                if (*p == '\0' || *p == '#')
+                        return 0;
+                if (t->n == CMD_MAX_TOKENS)
+                        return cmd_fail(err, errlen, "too many words on one line");
+                t->v[t->n++] = p;
+                while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+                        p++;
+                if (*p)
+                        *p++ = '\0';
+        }
+}
+
+bool ld_name_valid(const char *s, size_t len)
+{
+        if (len < 1 || len > LD_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (!isalnum(c) && c != '-' && c != '_')
+                        return false;
+        }
+        return true;
+}
+
+const char *ld_proto_name(uint8_t proto)
+{
+        return proto == LD_PROTO_UDP ? "udp" : "tcp";
+}
+
+static int cmd_name(const char *s, char *out, char *err, size_t errlen)
+{
+        if (!ld_name_valid(s, strlen(s)))
+                return cmd_fail(err, errlen,
+                                "invalid name '%s' (1-63 letters, digits, '-' or '_')", s);
+        strcpy(out, s);
+        return 0;
+}
+
+/* "PORT/PROTO" */
+static int cmd_port(const char *s, struct ld_port *out, char *err, size_t errlen)
+{
+        const char *slash = strchr(s, '/');
+
+        if (!slash)
+                return cmd_fail(err, errlen, "invalid port '%s' (PORT/PROTO, e.g. 5432/tcp)", s);
+        if (ld_port_parse(s, (size_t)(slash - s), &out->port) < 0)
+                return cmd_fail(err, errlen, "invalid port '%.*s' in '%s'", (int)(slash - s), s,
+                                s);
+        if (strcasecmp(slash + 1, "tcp") == 0)
+                out->proto = LD_PROTO_TCP;
+        else if (strcasecmp(slash + 1, "udp") == 0)
+                out->proto = LD_PROTO_UDP;
+        else
+                return cmd_fail(err, errlen, "invalid protocol '%s' in '%s' (tcp or udp)",
+                                slash + 1, s);
+        return 0;
+}
+
+/* "HOSTPORT:PORT/PROTO" */
+static int cmd_publish(const char *s, struct ld_publish *out, char *err, size_t errlen)
+{
+        const char *colon = strchr(s, ':');
+
+        if (!colon)
+                return cmd_fail(err, errlen,
+                                "invalid publish '%s' (HOSTPORT:PORT/PROTO, e.g. 8080:80/tcp)", s);
+        if (ld_port_parse(s, (size_t)(colon - s), &out->hostport) < 0)
+                return cmd_fail(err, errlen, "invalid host port '%.*s' in '%s'",
+                                (int)(colon - s), s, s);
+        return cmd_port(colon + 1, &out->port, err, errlen);
+}
+
+/* A host name of letters, digits, '-' and '_' labels, at most 253 characters. */
+static bool cmd_fqdn_valid(const char *s)
+{
+        size_t len = strlen(s), label = 0;
+
+        if (len > 0 && s[len - 1] == '.')
+                len--;
+        if (len == 0 || len > 253)
+                return false;
+        for (size_t i = 0; i <= len; i++) {
+                if (i == len || s[i] == '.') {
+                        if (label == 0 || label > 63)
+                                return false;
+                        label = 0;
+                } else if (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_') {
+                        label++;
+                } else {
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* "FQDN@ADDR[@PORT]" */
+static int cmd_remote(const char *s, struct ld_spec *spec, char *err, size_t errlen)
+{
+        const char *at = strchr(s, '@');
+
+        if (!at || at == s)
+                return cmd_fail(err, errlen, "invalid remote '%s' (FQDN@ADDR[@PORT])", s);
+        spec->remote_fqdn = strndup(s, (size_t)(at - s));
+        if (!spec->remote_fqdn)
+                return -ENOMEM;
+        if (!cmd_fqdn_valid(spec->remote_fqdn))
+                return cmd_fail(err, errlen, "invalid remote name '%s' in '%s'",
+                                spec->remote_fqdn, s);
+        if (ld_endpoint_parse(at + 1, 53, &spec->remote_peer) < 0)
+                return cmd_fail(err, errlen, "invalid remote address '%s' in '%s'", at + 1, s);
+        return 0;
+}
+
+/* Appends one element to a bounded array that grows by doubling. */
+static void *cmd_push(void *arr, size_t *n, size_t size, const char *opt, char *err,
+                      size_t errlen, int *rc)
+{
+        if (*n >= LD_LIST_MAX) {
+                *rc = cmd_fail(err, errlen, "too many %s options (at most %d)", opt, LD_LIST_MAX);
+                return NULL;
+        }
+        if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
+                void *na = realloc(arr, (*n ? *n * 2 : 1) * size);
+                if (!na) {
+                        *rc = -ENOMEM;
+                        return NULL;
+                }
+                arr = na;
+        }
+        (*n)++;
+        *rc = 0;
+        return arr;
+}
+
+#define CMD_PUSH(arr, n, opt)                                                                      \
+        do {                                                                                       \
+                void *na_ = cmd_push((arr), &(n), sizeof(*(arr)), (opt), err, errlen, &rc);        \
+                if (!na_)                                                                          \
+                        return rc;                                                                 \
+                (arr) = na_;                                                                       \
+        } while (0)
+
+static int cmd_add_addr(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        struct ld_addr a;
+        int rc;
+
+        if (ld_addr_parse(v, &a) < 0)
+                return cmd_fail(err, errlen, "invalid address '%s'", v);
+        for (size_t i = 0; i < s->naddrs; i++)
+                if (ld_addr_equal(&s->addrs[i], &a))
+                        return cmd_fail(err, errlen, "duplicate address '%s'", v);
+        CMD_PUSH(s->addrs, s->naddrs, "--addr");
+        s->addrs[s->naddrs - 1] = a;
+        return 0;
+}
+
+static int cmd_add_expose(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        struct ld_port p;
+        int rc = cmd_port(v, &p, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        for (size_t i = 0; i < s->nexpose; i++)
+                if (s->expose[i].port == p.port && s->expose[i].proto == p.proto)
+                        return cmd_fail(err, errlen, "duplicate expose '%s'", v);
+        CMD_PUSH(s->expose, s->nexpose, "--expose");
+        s->expose[s->nexpose - 1] = p;
+        return 0;
+}
+
+static int cmd_add_publish(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        struct ld_publish p;
+        int rc = cmd_publish(v, &p, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        for (size_t i = 0; i < s->npublish; i++)
+                if (s->publish[i].port.port == p.port.port &&
+                    s->publish[i].port.proto == p.port.proto)
+                        return cmd_fail(err, errlen, "duplicate publish of port '%s'", v);
+        CMD_PUSH(s->publish, s->npublish, "--publish");
+        s->publish[s->npublish - 1] = p;
+        return 0;
+}
+
+static int cmd_add_dns(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        struct ld_endpoint e;
+        int rc;
+
+        if (ld_endpoint_parse(v, 53, &e) < 0)
+                return cmd_fail(err, errlen, "invalid DNS server '%s' (ADDR[@PORT])", v);
+        CMD_PUSH(s->dns, s->ndns, "--dns");
+        s->dns[s->ndns - 1] = e;
+        return 0;
+}
+
+static int cmd_add_pid(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        char *end;
+        long pid;
+
+        errno = 0;
+        pid = strtol(v, &end, 10);
+        if (errno || *end || end == v || pid < 1 || pid > INT_MAX || v[0] == '+')
+                return cmd_fail(err, errlen, "invalid PID '%s'", v);
+        s->pid = (pid_t)pid;
+        return 0;
+}
+
+static int cmd_add_netns(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        if (v[0] != '/')
+                return cmd_fail(err, errlen, "invalid namespace path '%s' (absolute path)", v);
+        s->netns = strdup(v);
+        return s->netns ? 0 : -ENOMEM;
+}
+
+static int cmd_add_remote(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        if (s->remote_fqdn)
+                return cmd_fail(err, errlen, "'--remote' given twice");
+        return cmd_remote(v, s, err, errlen);
+}
+
+typedef int (*cmd_opt_fn)(struct ld_spec *, const char *, char *, size_t);
+
+static const struct cmd_option {
+        const char *name;
+        cmd_opt_fn fn;
+} cmd_add_options[] = {
+        {"--netns", cmd_add_netns},     {"--pid", cmd_add_pid},   {"--addr", cmd_add_addr},
+        {"--expose", cmd_add_expose},   {"--publish", cmd_add_publish}, {"--dns", cmd_add_dns},
+        {"--remote", cmd_add_remote},
+};
+
+/* Finds option tok (as "--opt" or "--opt=value"); *value is set for the second form. */
+static const struct cmd_option *cmd_find_option(const char *tok, const char **value)
+{
+        for (size_t i = 0; i < sizeof(cmd_add_options) / sizeof(cmd_add_options[0]); i++) {
+                size_t n = strlen(cmd_add_options[i].name);
+                if (strncmp(tok, cmd_add_options[i].name, n) != 0)
+                        continue;
+                if (tok[n] == '\0' || tok[n] == '=') {
+                        *value = tok[n] == '=' ? tok + n + 1 : NULL;
+                        return &cmd_add_options[i];
+                }
+        }
+        return NULL;
+}
+
+static int cmd_check_add(const struct ld_spec *s, char *err, size_t errlen)
+{
+        if (s->netns && s->pid)
+                return cmd_fail(err, errlen, "--netns and --pid exclude each other");
+        if (s->remote_fqdn && (s->netns || s->pid))
+                return cmd_fail(err, errlen,
+                                "--remote excludes --netns and --pid (a remote container has no "
+                                "namespace here)");
+        if (s->remote_fqdn && s->naddrs)
+                return cmd_fail(err, errlen,
+                                "--remote excludes --addr (its addresses come from the peer)");
+        return 0;
+}
+
+static int cmd_parse_add(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_spec *s = &cmd->spec;
+        bool have_name = false;
+        int rc;
+
+        for (size_t i = 1; i < t->n; i++) {
+                const char *tok = t->v[i], *value;
+                const struct cmd_option *opt;
+
+                if (strcmp(tok, "--replace") == 0) {
+                        cmd->replace = true;
+                        continue;
+                }
+                if (tok[0] != '-' || tok[1] == '\0') {
+                        if (have_name)
+                                return cmd_fail(err, errlen, "unexpected argument '%s'", tok);
+                        if ((rc = cmd_name(tok, s->name, err, errlen)) < 0)
+                                return rc;
+                        have_name = true;
+                        continue;
+                }
+                opt = cmd_find_option(tok, &value);
+                if (!opt)
+                        return cmd_fail(err, errlen, "unknown option '%s'", tok);
+                if (!value) {
+                        if (i + 1 >= t->n)
+                                return cmd_fail(err, errlen, "option '%s' needs a value", tok);
+                        value = t->v[++i];
+                }
+                if ((opt->fn == cmd_add_netns && s->netns) || (opt->fn == cmd_add_pid && s->pid))
+                        return cmd_fail(err, errlen, "'%s' given twice", opt->name);
+                if ((rc = opt->fn(s, value, err, errlen)) < 0)
+                        return rc;
+        }
+        if (!have_name)
+                return cmd_fail(err, errlen, "add: missing NAME");
+        return cmd_check_add(s, err, errlen);
+}
+
+/* Commands with positional arguments only: [--json] and NAME-like words. */
+static int cmd_positional(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min, size_t max,
+                          const char *usage, char *words[], char *err, size_t errlen)
+{
+        size_t n = 0;
+
+        for (size_t i = 1; i < t->n; i++) {
+                if (strcmp(t->v[i], "--json") == 0 && cmd->kind >= LD_CMD_LS) {
+                        cmd->json = true;
+                        continue;
+                }
+                if (t->v[i][0] == '-')
+                        return cmd_fail(err, errlen, "unknown option '%s'", t->v[i]);
+                if (n == max)
+                        return cmd_fail(err, errlen, "unexpected argument '%s'", t->v[i]);
+                words[n++] = t->v[i];
+        }
+        if (n < min)
+                return cmd_fail(err, errlen, "%s: missing %s", t->v[0], usage);
+        for (size_t i = n; i < max; i++)
+                words[i] = NULL;
+        return 0;
+}
+
+static int cmd_parse_link(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        char *w[2], *colon;
+        int rc = cmd_positional(t, cmd, 2, 2, "FROM TARGET[:ALIAS]", w, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        if ((rc = cmd_name(w[0], cmd->name, err, errlen)) < 0)
+                return rc;
+        colon = strchr(w[1], ':');
+        if (colon)
+                *colon = '\0';
+        if ((rc = cmd_name(w[1], cmd->target, err, errlen)) < 0)
+                return rc;
+        if ((rc = cmd_name(colon ? colon + 1 : w[1], cmd->alias, err, errlen)) < 0)
+                return rc;
+        if (strcasecmp(cmd->alias, cmd->name) == 0)
+                return cmd_fail(err, errlen, "alias '%s' equals the container's own name",
+                                cmd->alias);
+        if (strcasecmp(cmd->target, cmd->name) == 0)
+                return cmd_fail(err, errlen, "'%s' cannot link to itself", cmd->name);
+        return 0;
+}
+
+static int cmd_parse_unlink(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        char *w[3];
+        int rc = cmd_positional(t, cmd, 2, 3, "FROM ALIAS [TARGET]", w, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        if ((rc = cmd_name(w[0], cmd->name, err, errlen)) < 0 ||
+            (rc = cmd_name(w[1], cmd->alias, err, errlen)) < 0)
+                return rc;
+        if (w[2] && (rc = cmd_name(w[2], cmd->target, err, errlen)) < 0)
+                return rc;
+        return 0;
+}
+
+static int cmd_parse_named(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min, char *err,
+                           size_t errlen)
+{
+        char *w[1];
+        int rc = cmd_positional(t, cmd, min, min, "NAME", w, err, errlen);
+
+        if (rc < 0 || min == 0)
+                return rc;
+        return cmd_name(w[0], cmd->name, err, errlen);
+}
+
+static const struct {
+        const char *word;
+        enum ld_cmd_kind kind;
+} cmd_words[] = {
+        {"add", LD_CMD_ADD},   {"rm", LD_CMD_RM},     {"link", LD_CMD_LINK},
+        {"unlink", LD_CMD_UNLINK}, {"ls", LD_CMD_LS}, {"show", LD_CMD_SHOW},
+        {"stats", LD_CMD_STATS}, {"reload", LD_CMD_RELOAD},
+};
+
+static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        for (size_t i = 0; i < sizeof(cmd_words) / sizeof(cmd_words[0]); i++) {
+                if (strcmp(t->v[0], cmd_words[i].word) != 0)
+                        continue;
+                cmd->kind = cmd_words[i].kind;
+                switch (cmd->kind) {
+                case LD_CMD_ADD:
+                        return cmd_parse_add(t, cmd, err, errlen);
+                case LD_CMD_LINK:
+                        return cmd_parse_link(t, cmd, err, errlen);
+                case LD_CMD_UNLINK:
+                        return cmd_parse_unlink(t, cmd, err, errlen);
+                case LD_CMD_RM:
+                case LD_CMD_SHOW:
+                        return cmd_parse_named(t, cmd, 1, err, errlen);
+                default:
+                        return cmd_parse_named(t, cmd, 0, err, errlen);
+                }
+        }
+        return cmd_fail(err, errlen, "unknown command '%s'", t->v[0]);
+}
+
+int ld_cmd_parse(const char *line, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct cmd_tokens *t = malloc(sizeof(*t));
+        int rc;
+
+        memset(cmd, 0, sizeof(*cmd));
+        if (!t)
+                return -ENOMEM;
+        t->buf = NULL;
+        rc = cmd_tokenize(line, t, err, errlen);
+        if (rc == 0 && t->n == 0)
+                rc = 1;
+        else if (rc == 0)
+                rc = cmd_dispatch(t, cmd, err, errlen);
+        if (rc == -ENOMEM)
+                snprintf(err, errlen, "out of memory");
+        if (rc < 0)
+                ld_cmd_clear(cmd);
+        free(t->buf);
+        free(t);
+        return rc;
+}
+
+const char *ld_cmd_word(enum ld_cmd_kind kind)
+{
+        for (size_t i = 0; i < sizeof(cmd_words) / sizeof(cmd_words[0]); i++)
+                if (cmd_words[i].kind == kind)
+                        return cmd_words[i].word;
+        return "?";
+}
+
+bool ld_cmd_is_change(const struct ld_cmd *cmd)
+{
+        return cmd->kind <= LD_CMD_UNLINK;
+}
+
+void ld_spec_clear(struct ld_spec *s)
+{
+        free(s->netns);
+        free(s->addrs);
+        free(s->expose);
+        free(s->publish);
+        free(s->dns);
+        free(s->remote_fqdn);
+        memset(s, 0, sizeof(*s));
+}
+
+void ld_spec_move(struct ld_spec *dst, struct ld_spec *src)
+{
+        ld_spec_clear(dst);
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
+}
+
+void ld_cmd_clear(struct ld_cmd *cmd)
+{
+        ld_spec_clear(&cmd->spec);
+        memset(cmd, 0, sizeof(*cmd));
+}

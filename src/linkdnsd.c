@@ -1,0 +1,153 @@
+/* linkdnsd: the daemon — one process, one libev loop, serving every view. */
+#include "listen.h"
+#include "log.h"
+#include "options.h"
+#include "server.h"
+#include "tcp.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+struct daemon {
+        struct ev_loop *loop;
+        struct ld_options opt;
+        struct ld_server srv;
+        struct ld_tcp *tcp;
+        struct ld_listener *listeners[LD_OPT_ENDPOINTS];
+        size_t nlisteners;
+        ev_signal sigterm, sigint, sighup;
+};
+
+/* Thousands of namespaces need two descriptors each. */
+static void daemon_raise_nofile(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        ld_warn("cannot raise the open-file limit: %s", strerror(errno));
+        }
+}
+
+static int daemon_load(struct daemon *d, struct ld_table **out)
+{
+        char err[1024];
+        int rc = ld_table_load(d->opt.state, out, err, sizeof(err));
+
+        if (rc < 0)
+                ld_err("%s", err);
+        return rc;
+}
+
+static void daemon_reload(struct daemon *d)
+{
+        struct ld_table *t;
+
+        ld_info("reloading %s", d->opt.state);
+        if (daemon_load(d, &t) < 0) {
+                ld_err("reload failed: the running table stays in force");
+                return;
+        }
+        ld_server_set_table(&d->srv, t);
+        ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
+}
+
+static void daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        struct daemon *d = w->data;
+        (void)revents;
+
+        if (w->signum == SIGHUP) {
+                daemon_reload(d);
+                return;
+        }
+        ld_info("signal %d: stopping", w->signum);
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static int daemon_listen(struct daemon *d)
+{
+        for (size_t i = 0; i < d->opt.nlisten; i++) {
+                const struct ld_endpoint *ep = &d->opt.listen[i];
+                char name[LD_ENDPOINT_STRLEN];
+                int ufd, tfd, rc;
+
+                ld_endpoint_format(ep, name, sizeof(name));
+                rc = ld_listen_sockets(ep, &ufd, &tfd);
+                if (rc == 0)
+                        rc = ld_listener_new(d->loop, &d->srv, d->tcp, ep, ufd, tfd, NULL,
+                                             &d->listeners[d->nlisteners]);
+                if (rc < 0) {
+                        ld_err("cannot listen on %s: %s", name, strerror(-rc));
+                        return rc;
+                }
+                d->nlisteners++;
+                ld_info("listening on %s (UDP and TCP)", name);
+        }
+        return 0;
+}
+
+static void daemon_signals(struct daemon *d)
+{
+        ev_signal *ws[] = {&d->sigterm, &d->sigint, &d->sighup};
+        int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+
+        signal(SIGPIPE, SIG_IGN);
+        for (size_t i = 0; i < 3; i++) {
+                ev_signal_init(ws[i], daemon_signal_cb, sigs[i]);
+                ws[i]->data = d;
+                ev_signal_start(d->loop, ws[i]);
+        }
+}
+
+static void daemon_fini(struct daemon *d)
+{
+        for (size_t i = 0; i < d->nlisteners; i++)
+                ld_listener_free(d->listeners[i]);
+        ld_tcp_free(d->tcp);
+        ld_server_fini(&d->srv);
+}
+
+int main(int argc, char **argv)
+{
+        static struct daemon d;
+        struct ld_table *t;
+        int rc = ld_options_parse(argc, argv, &d.opt);
+
+        if (rc != 0)
+                return rc > 0 ? 0 : 2;
+        ld_log_set_level(d.opt.log_level);
+        if ((rc = ld_server_init(&d.srv, d.opt.domain, d.opt.ttl, false)) < 0) {
+                ld_err("%s", rc == -EINVAL ? "invalid --domain" : strerror(-rc));
+                ld_server_fini(&d.srv);
+                return 1;
+        }
+        if (daemon_load(&d, &t) < 0) {
+                ld_server_fini(&d.srv);
+                return 1;
+        }
+        ld_server_set_table(&d.srv, t);
+        if (d.opt.check_config) {
+                printf("%s: %zu containers, %zu links: OK\n", d.opt.state, t->ncontainers,
+                       t->nlinks);
+                ld_server_fini(&d.srv);
+                return 0;
+        }
+        daemon_raise_nofile();
+        d.loop = EV_DEFAULT;
+        d.tcp = ld_tcp_new(d.loop, &d.srv, d.opt.tcp_max, d.opt.tcp_idle);
+        if (!d.tcp || daemon_listen(&d) < 0) {
+                daemon_fini(&d);
+                return 1;
+        }
+        daemon_signals(&d);
+        ld_info("ready: %zu containers, %zu links", t->ncontainers, t->nlinks);
+        ev_run(d.loop, 0);
+        daemon_fini(&d);
+        return 0;
+}

@@ -1,0 +1,124 @@
+/* listen: UDP and TCP listening sockets on the loop, shared (view by source address) or
+ * bound inside a namespace (view fixed). */
+#include "listen.h"
+
+#include "log.h"
+#include "server.h"
+#include "tcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_UDP_BATCH 64 /* datagrams per wakeup, so that TCP and other sockets get turns */
+
+static int listen_socket(const struct ld_endpoint *ep, int type)
+{
+        struct sockaddr_storage ss;
+        socklen_t sl = ld_endpoint_sockaddr(ep, &ss);
+        int one = 1, fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -errno;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ss.ss_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+                int rc = -errno;
+                close(fd);
+                return rc;
+        }
+        return fd;
+}
+
+int ld_listen_sockets(const struct ld_endpoint *ep, int *udp_fd, int *tcp_fd)
+{
+        int u = listen_socket(ep, SOCK_DGRAM), t;
+
+        if (u < 0)
+                return u;
+        t = listen_socket(ep, SOCK_STREAM);
+        if (t < 0) {
+                close(u);
+                return t;
+        }
+        *udp_fd = u;
+        *tcp_fd = t;
+        return 0;
+}
+
+static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ld_listener *l = w->data;
+        static uint8_t in[65536], out[65536];
+        (void)loop;
+        (void)revents;
+
+        for (int i = 0; i < LISTEN_UDP_BATCH; i++) {
+                struct sockaddr_storage ss;
+                socklen_t sl = sizeof(ss);
+                struct ld_addr src;
+                ssize_t n = recvfrom(w->fd, in, sizeof(in), 0, (struct sockaddr *)&ss, &sl);
+
+                if (n < 0)
+                        return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to do */
+                if (ld_addr_from_sockaddr((struct sockaddr *)&ss, &src) < 0)
+                        continue;
+                struct ld_answer_result r =
+                        ld_server_handle(l->srv, l->shared ? &src : NULL, l->fixed, in,
+                                         (size_t)n, out, sizeof(out), false);
+                if (r.action != LD_ANSWER_DROP)
+                        sendto(w->fd, out, r.len, 0, (struct sockaddr *)&ss, sl);
+        }
+}
+
+static void listen_tcp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ld_listener *l = w->data;
+        (void)loop;
+        (void)revents;
+        ld_tcp_accept(l->tcp, w->fd, l);
+}
+
+int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
+                    const struct ld_endpoint *ep, int udp_fd, int tcp_fd,
+                    const struct ld_viewset *fixed, struct ld_listener **out)
+{
+        struct ld_listener *l = calloc(1, sizeof(*l));
+
+        if (!l) {
+                close(udp_fd);
+                close(tcp_fd);
+                return -ENOMEM;
+        }
+        l->loop = loop;
+        l->srv = srv;
+        l->tcp = tcp;
+        l->ep = *ep;
+        l->shared = fixed == NULL;
+        if (fixed)
+                l->fixed = *fixed;
+        ev_io_init(&l->udp_w, listen_udp_cb, udp_fd, EV_READ);
+        ev_io_init(&l->tcp_w, listen_tcp_cb, tcp_fd, EV_READ);
+        l->udp_w.data = l;
+        l->tcp_w.data = l;
+        ev_io_start(loop, &l->udp_w);
+        ev_io_start(loop, &l->tcp_w);
+        *out = l;
+        return 0;
+}
+
+void ld_listener_free(struct ld_listener *l)
+{
+        if (!l)
+                return;
+        ld_tcp_close_listener(l->tcp, l);
+        ev_io_stop(l->loop, &l->udp_w);
+        ev_io_stop(l->loop, &l->tcp_w);
+        close(l->udp_w.fd);
+        close(l->tcp_w.fd);
+        free(l);
+}

@@ -1,0 +1,36 @@
+/* options: linkdnsd's command line. */
+#ifndef LD_OPTIONS_H
+#define LD_OPTIONS_H
+
+#include "addr.h"
+#include "log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LD_OPT_ENDPOINTS 64
+
+struct ld_options {
+        const char *state;
+        const char *control;
+        const char *control_group;
+        struct ld_endpoint listen[LD_OPT_ENDPOINTS];
+        size_t nlisten;
+        struct ld_endpoint netns_address[LD_OPT_ENDPOINTS];
+        size_t nnetns_address;
+        const char *domain;
+        uint32_t ttl;
+        bool no_upstream;
+        unsigned tcp_max;
+        double tcp_idle;
+        enum ld_log_level log_level;
+        bool log_queries;
+        bool check_config;
+};
+
+/* Returns 0 to run, 1 when --help or --version was printed (exit 0), -EINVAL on bad usage
+ * (already reported; exit 2). */
+int ld_options_parse(int argc, char **argv, struct ld_options *o);
+
+#endif

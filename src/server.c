@@ -1,0 +1,66 @@
+/* server: the state every listener answers from — table, views, configuration, counters —
+ * and the one entry point from packet in to packet out. */
+#include "server.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream)
+{
+        int rc;
+
+        memset(s, 0, sizeof(*s));
+        if ((rc = ld_answer_set_domain(&s->cfg, domain)) < 0)
+                return rc;
+        s->cfg.ttl = ttl;
+        s->cfg.upstream = upstream;
+        s->cfg.serial = (uint32_t)time(NULL);
+        s->cfg.services = &s->services;
+        return ld_services_load(&s->services, "/etc/services");
+}
+
+void ld_server_fini(struct ld_server *s)
+{
+        ld_table_free(s->table);
+        s->table = NULL;
+        ld_services_fini(&s->services);
+}
+
+void ld_server_set_table(struct ld_server *s, struct ld_table *t)
+{
+        ld_table_free(s->table);
+        s->table = t;
+        s->cfg.views = &t->views;
+        ld_server_changed(s);
+}
+
+void ld_server_changed(struct ld_server *s)
+{
+        s->cfg.serial++;
+}
+
+struct ld_answer_result ld_server_handle(struct ld_server *s, const struct ld_addr *src,
+                                         struct ld_viewset fixed, const uint8_t *pkt, size_t len,
+                                         uint8_t *out, size_t cap, bool tcp)
+{
+        struct ld_query q;
+        enum ld_query_status st = ld_query_parse(pkt, len, &q);
+        struct ld_viewset vs = fixed;
+        struct ld_answer_result res;
+
+        if (src) {
+                const struct ld_owner *o = ld_views_owner(s->cfg.views, src);
+                vs.v = o ? o->owners : NULL;
+                vs.n = o ? o->nowners : 0;
+        }
+        res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
+        if (res.action == LD_ANSWER_DROP) {
+                s->stats.dropped++;
+                return res;
+        }
+        s->stats.queries++;
+        s->stats.rcode[res.rcode < 24 ? res.rcode : 23]++;
+        s->stats.truncated += res.truncated;
+        return res;
+}

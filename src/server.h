@@ -1,0 +1,44 @@
+/* server: the state every listener answers from — table, views, configuration, counters —
+ * and the one entry point from packet in to packet out. */
+#ifndef LD_SERVER_H
+#define LD_SERVER_H
+
+#include "answer.h"
+#include "services.h"
+#include "table.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ld_stats {
+        uint64_t queries;
+        uint64_t rcode[24]; /* by RCODE, extended ones included (BADVERS = 16) */
+        uint64_t dropped;
+        uint64_t truncated;
+        uint64_t forwarded;
+        uint64_t tcp_accepted;
+        uint64_t tcp_refused;
+};
+
+struct ld_server {
+        struct ld_table *table;
+        struct ld_services services;
+        struct ld_answer_cfg cfg;
+        uint32_t rotate;
+        struct ld_stats stats;
+};
+
+int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream);
+void ld_server_fini(struct ld_server *s);
+/* Takes t and frees the previous table: a query sees the old table or the new one. */
+void ld_server_set_table(struct ld_server *s, struct ld_table *t);
+/* The table changed in place: the zone's serial grows. */
+void ld_server_changed(struct ld_server *s);
+
+/* Answers one message. src is the client's address on a shared listener (its view is
+ * the containers owning that address); NULL on a namespace listener, whose view is fixed. */
+struct ld_answer_result ld_server_handle(struct ld_server *s, const struct ld_addr *src,
+                                         struct ld_viewset fixed, const uint8_t *pkt, size_t len,
+                                         uint8_t *out, size_t cap, bool tcp);
+
+#endif

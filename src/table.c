@@ -1,0 +1,417 @@
+/* table: the link table — containers, their links and ports — and its text form. */
+#include "table.h"
+
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void table_lower(char *dst, const char *src)
+{
+        size_t i = 0;
+
+        for (; src[i]; i++)
+                dst[i] = (char)tolower((unsigned char)src[i]);
+        dst[i] = '\0';
+}
+
+static uint64_t table_name_hash(const char *lname)
+{
+        return ld_hash_bytes(LD_HASH_SEED, lname, strlen(lname));
+}
+
+struct ld_container *ld_table_find(const struct ld_table *t, const char *name)
+{
+        char lname[LD_NAME_MAX + 1];
+        uint64_t h;
+
+        if (strlen(name) > LD_NAME_MAX)
+                return NULL;
+        table_lower(lname, name);
+        h = table_name_hash(lname);
+        for (struct ld_hash_node *n = ld_hash_bucket(&t->names, h); n; n = n->next) {
+                struct ld_container *c = (struct ld_container *)n;
+                if (n->hash == h && strcmp(c->lname, lname) == 0)
+                        return c;
+        }
+        return NULL;
+}
+
+static int linkvec_push(struct ld_linkvec *v, struct ld_link *l)
+{
+        if (v->n == v->cap) {
+                size_t ncap = v->cap ? v->cap * 2 : 4;
+                struct ld_link **nv = realloc(v->v, ncap * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                v->v = nv;
+                v->cap = ncap;
+        }
+        v->v[v->n++] = l;
+        return 0;
+}
+
+/* Keeps the order: a view's first link to a target names its PTR. */
+static void linkvec_remove(struct ld_linkvec *v, const struct ld_link *l)
+{
+        for (size_t i = 0; i < v->n; i++) {
+                if (v->v[i] == l) {
+                        memmove(&v->v[i], &v->v[i + 1], (v->n - i - 1) * sizeof(*v->v));
+                        v->n--;
+                        return;
+                }
+        }
+}
+
+/* Rebuilds the view of c unless the table is loading (then all are built at the end). */
+static void table_rebuild(struct ld_table *t, struct ld_container *c)
+{
+        if (!t->deferred && ld_view_build(&t->views, c) < 0)
+                ld_err("out of memory building the view of '%s'", c->spec.name);
+}
+
+/* Views that show c's addresses: its own and every view linking to it. */
+static void table_rebuild_around(struct ld_table *t, struct ld_container *c)
+{
+        table_rebuild(t, c);
+        for (size_t i = 0; i < c->to.n; i++)
+                table_rebuild(t, c->to.v[i]->from);
+}
+
+static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_container *c = ld_table_find(t, cmd->spec.name);
+
+        if (c && !cmd->replace) {
+                snprintf(err, errlen, "'%s' already exists (use --replace)", cmd->spec.name);
+                return -EEXIST;
+        }
+        if (c) {
+                ld_views_disown(&t->views, c);
+                ld_spec_move(&c->spec, &cmd->spec);
+                if (ld_views_own(&t->views, c) < 0)
+                        goto nomem;
+                table_rebuild_around(t, c);
+                return 0;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                goto nomem;
+        ld_spec_move(&c->spec, &cmd->spec);
+        table_lower(c->lname, c->spec.name);
+        c->id = ++t->next_id;
+        if (ld_hash_insert(&t->names, &c->hn, table_name_hash(c->lname)) < 0) {
+                ld_spec_clear(&c->spec);
+                free(c);
+                goto nomem;
+        }
+        if (ld_views_own(&t->views, c) < 0) {
+                ld_hash_remove(&t->names, &c->hn);
+                ld_spec_clear(&c->spec);
+                free(c);
+                goto nomem;
+        }
+        c->prev = t->tail;
+        if (t->tail)
+                t->tail->next = c;
+        else
+                t->head = c;
+        t->tail = c;
+        t->ncontainers++;
+        table_rebuild(t, c);
+        return 0;
+nomem:
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+}
+
+static void table_unlink_one(struct ld_table *t, struct ld_link *l)
+{
+        linkvec_remove(&l->from->from, l);
+        linkvec_remove(&l->target->to, l);
+        if (l->prev)
+                l->prev->next = l->next;
+        else
+                t->lhead = l->next;
+        if (l->next)
+                l->next->prev = l->prev;
+        else
+                t->ltail = l->prev;
+        t->nlinks--;
+        free(l);
+}
+
+static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_container *c = ld_table_find(t, cmd->name);
+
+        if (!c) {
+                snprintf(err, errlen, "'%s' does not exist", cmd->name);
+                return -ENOENT;
+        }
+        while (c->from.n)
+                table_unlink_one(t, c->from.v[c->from.n - 1]);
+        while (c->to.n) {
+                struct ld_container *from = c->to.v[c->to.n - 1]->from;
+                table_unlink_one(t, c->to.v[c->to.n - 1]);
+                table_rebuild(t, from);
+        }
+        ld_view_drop(&t->views, c);
+        ld_views_disown(&t->views, c);
+        ld_hash_remove(&t->names, &c->hn);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                t->head = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                t->tail = c->prev;
+        t->ncontainers--;
+        free(c->from.v);
+        free(c->to.v);
+        ld_spec_clear(&c->spec);
+        free(c);
+        return 0;
+}
+
+static struct ld_container *table_need(struct ld_table *t, const char *name, char *err,
+                                       size_t errlen)
+{
+        struct ld_container *c = ld_table_find(t, name);
+
+        if (!c)
+                snprintf(err, errlen, "'%s' does not exist", name);
+        return c;
+}
+
+static int table_link(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_container *from = table_need(t, cmd->name, err, errlen);
+        struct ld_container *target = from ? table_need(t, cmd->target, err, errlen) : NULL;
+        struct ld_link *l;
+
+        if (!target)
+                return -ENOENT;
+        for (size_t i = 0; i < from->from.n; i++) {
+                l = from->from.v[i];
+                if (l->target == target && strcasecmp(l->alias, cmd->alias) == 0) {
+                        snprintf(err, errlen, "'%s' already links to '%s' as '%s'",
+                                 from->spec.name, target->spec.name, l->alias);
+                        return -EEXIST;
+                }
+        }
+        l = calloc(1, sizeof(*l));
+        if (!l || linkvec_push(&from->from, l) < 0) {
+                free(l);
+                snprintf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        if (linkvec_push(&target->to, l) < 0) {
+                from->from.n--;
+                free(l);
+                snprintf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        l->from = from;
+        l->target = target;
+        strcpy(l->alias, cmd->alias);
+        l->prev = t->ltail;
+        if (t->ltail)
+                t->ltail->next = l;
+        else
+                t->lhead = l;
+        t->ltail = l;
+        t->nlinks++;
+        table_rebuild(t, from);
+        return 0;
+}
+
+static int table_unlink(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_container *from = table_need(t, cmd->name, err, errlen);
+        size_t removed = 0;
+
+        if (!from)
+                return -ENOENT;
+        for (size_t i = from->from.n; i-- > 0;) {
+                struct ld_link *l = from->from.v[i];
+                if (strcasecmp(l->alias, cmd->alias) != 0)
+                        continue;
+                if (cmd->target[0] && strcasecmp(l->target->spec.name, cmd->target) != 0)
+                        continue;
+                table_unlink_one(t, l);
+                removed++;
+        }
+        if (!removed) {
+                if (cmd->target[0])
+                        snprintf(err, errlen, "'%s' has no link '%s' to '%s'", cmd->name,
+                                 cmd->alias, cmd->target);
+                else
+                        snprintf(err, errlen, "'%s' has no link '%s'", cmd->name, cmd->alias);
+                return -ENOENT;
+        }
+        table_rebuild(t, from);
+        return 0;
+}
+
+int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        switch (cmd->kind) {
+        case LD_CMD_ADD:
+                return table_add(t, cmd, err, errlen);
+        case LD_CMD_RM:
+                return table_rm(t, cmd, err, errlen);
+        case LD_CMD_LINK:
+                return table_link(t, cmd, err, errlen);
+        case LD_CMD_UNLINK:
+                return table_unlink(t, cmd, err, errlen);
+        default:
+                snprintf(err, errlen, "'%s' is not a table change", ld_cmd_word(cmd->kind));
+                return -EINVAL;
+        }
+}
+
+struct ld_table *ld_table_new(void)
+{
+        struct ld_table *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return NULL;
+        if (ld_hash_init(&t->names) < 0 || ld_views_init(&t->views) < 0) {
+                ld_table_free(t);
+                return NULL;
+        }
+        return t;
+}
+
+void ld_table_free(struct ld_table *t)
+{
+        if (!t)
+                return;
+        for (struct ld_link *l = t->lhead, *next; l; l = next) {
+                next = l->next;
+                free(l);
+        }
+        for (struct ld_container *c = t->head, *next; c; c = next) {
+                next = c->next;
+                ld_view_drop(&t->views, c);
+                ld_views_disown(&t->views, c);
+                free(c->from.v);
+                free(c->to.v);
+                ld_spec_clear(&c->spec);
+                free(c);
+        }
+        ld_views_fini(&t->views);
+        ld_hash_fini(&t->names);
+        free(t);
+}
+
+/* Applies one line during a load; a read-only command is not part of a table. */
+static int table_load_line(struct ld_table *t, const char *line, char *err, size_t errlen)
+{
+        struct ld_cmd cmd;
+        int rc = ld_cmd_parse(line, &cmd, err, errlen);
+
+        if (rc != 0)
+                return rc < 0 ? rc : 0;
+        if (!ld_cmd_is_change(&cmd)) {
+                snprintf(err, errlen, "'%s' is not a table command (add, rm, link, unlink)",
+                         ld_cmd_word(cmd.kind));
+                rc = -EINVAL;
+        } else {
+                rc = ld_table_apply(t, &cmd, err, errlen);
+        }
+        ld_cmd_clear(&cmd);
+        return rc;
+}
+
+static int table_finish(struct ld_table *t)
+{
+        t->deferred = false;
+        for (struct ld_container *c = t->head; c; c = c->next)
+                if (ld_view_build(&t->views, c) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_table **out,
+                      char *err, size_t errlen)
+{
+        struct ld_table *t = ld_table_new();
+        char msg[512];
+        size_t lineno = 0;
+        int rc = 0;
+
+        *out = NULL;
+        if (!t) {
+                snprintf(err, errlen, "%s: out of memory", name);
+                return -ENOMEM;
+        }
+        t->deferred = true;
+        for (size_t pos = 0; pos < len && rc == 0;) {
+                const char *nl = memchr(buf + pos, '\n', len - pos);
+                size_t end = nl ? (size_t)(nl - buf) : len;
+                char *line = strndup(buf + pos, end - pos);
+
+                lineno++;
+                if (!line) {
+                        rc = -ENOMEM;
+                        snprintf(msg, sizeof(msg), "out of memory");
+                } else if (strlen(line) != end - pos) {
+                        rc = -EINVAL;
+                        snprintf(msg, sizeof(msg), "NUL byte in line");
+                } else {
+                        rc = table_load_line(t, line, msg, sizeof(msg));
+                }
+                free(line);
+                pos = end + 1;
+        }
+        if (rc == 0 && (rc = table_finish(t)) < 0)
+                snprintf(err, errlen, "%s: out of memory", name);
+        else if (rc < 0)
+                snprintf(err, errlen, "%s:%zu: %s", name, lineno, msg);
+        if (rc < 0) {
+                ld_table_free(t);
+                return rc;
+        }
+        *out = t;
+        return 0;
+}
+
+int ld_table_load(const char *path, struct ld_table **out, char *err, size_t errlen)
+{
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        size_t len = 0;
+        int rc;
+
+        if (!f && errno == ENOENT)
+                return ld_table_load_buf("", 0, path, out, err, errlen);
+        if (!f) {
+                rc = -errno;
+                snprintf(err, errlen, "%s: %s", path, strerror(errno));
+                return rc;
+        }
+        FILE *mem = open_memstream(&buf, &len);
+        char chunk[65536];
+        size_t n;
+        while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                fwrite(chunk, 1, n, mem);
+        rc = ferror(f) ? -EIO : 0;
+        fclose(f);
+        if (!mem || fclose(mem) != 0) {
+                free(buf);
+                snprintf(err, errlen, "%s: out of memory", path);
+                return -ENOMEM;
+        }
+        if (rc < 0)
+                snprintf(err, errlen, "%s: read error", path);
+        else
+                rc = ld_table_load_buf(buf, len, path, out, err, errlen);
+        free(buf);
+        return rc;
+}

@@ -1,0 +1,65 @@
+/* table: the link table — containers, their links and ports — and its text form. */
+#ifndef LD_TABLE_H
+#define LD_TABLE_H
+
+#include "command.h"
+#include "hash.h"
+#include "view.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ld_container;
+
+struct ld_link {
+        struct ld_container *from;
+        struct ld_container *target;
+        char alias[LD_NAME_MAX + 1];
+        struct ld_link *prev, *next; /* the table's links in order of creation */
+};
+
+/* A pointer array that grows; used for a container's links from and to it. */
+struct ld_linkvec {
+        struct ld_link **v;
+        size_t n, cap;
+};
+
+struct ld_container {
+        struct ld_hash_node hn; /* the table's name index */
+        struct ld_spec spec;
+        char lname[LD_NAME_MAX + 1];
+        uint32_t id; /* its view; never reused while the daemon runs */
+        struct ld_container *prev, *next; /* order of registration */
+        struct ld_linkvec from, to;
+        struct ld_cview cview;
+        void *listener; /* the namespace listener, owned by netns */
+};
+
+struct ld_table {
+        struct ld_hash names;
+        struct ld_container *head, *tail;
+        size_t ncontainers;
+        struct ld_link *lhead, *ltail;
+        size_t nlinks;
+        uint32_t next_id;
+        bool deferred; /* while loading: views are built once at the end */
+        struct ld_views views;
+};
+
+struct ld_table *ld_table_new(void);
+void ld_table_free(struct ld_table *t);
+
+/* Validates and applies one change (add, rm, link, unlink). Takes cmd->spec for add.
+ * On refusal nothing changed and err holds one sentence. */
+int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen);
+
+/* Replays a table file into a new table; err holds "FILE:LINE: problem" on failure.
+ * A missing file is an empty table. */
+int ld_table_load(const char *path, struct ld_table **out, char *err, size_t errlen);
+/* The same from a buffer (fuzzing, tests); name is used in messages. */
+int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_table **out,
+                      char *err, size_t errlen);
+
+struct ld_container *ld_table_find(const struct ld_table *t, const char *name);
+
+#endif

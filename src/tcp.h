@@ -1,0 +1,21 @@
+/* tcp: DNS over TCP connections (RFC 7766): pipelined queries, an idle timeout, a cap on
+ * connections, and back-pressure so that one slow reader delays nobody else. */
+#ifndef LD_TCP_H
+#define LD_TCP_H
+
+#include <ev.h>
+
+struct ld_server;
+struct ld_listener;
+struct ld_tcp;
+
+struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max,
+                          double idle);
+void ld_tcp_free(struct ld_tcp *t);
+/* Accepts what waits on listening socket fd of listener l. */
+void ld_tcp_accept(struct ld_tcp *t, int fd, struct ld_listener *l);
+/* Closes the connections that came through l, which is going away. */
+void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l);
+unsigned ld_tcp_count(const struct ld_tcp *t);
+
+#endif
