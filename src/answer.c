@@ -519,7 +519,7 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                 if (cfg->upstream)
                         res.action = LD_ANSWER_FORWARD;
         }
-        if (q->edns && (st == LD_QUERY_OK || st == LD_QUERY_BADVERS))
+        if (q->edns)
                 add_opt(&a, ext_rcode, hard);
         finish_header(&a);
         res.len = a.len;

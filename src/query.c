@@ -119,9 +119,9 @@ enum ld_query_status ld_query_parse(const uint8_t *pkt, size_t len, struct ld_qu
         q->qclass = rd16(pkt + off + 2);
         q->qend = off + 4;
         q->has_question = true;
+        if (query_records(q, q->qend, an + ns + ar, ar) < 0)
+                return q->opcode ? LD_QUERY_NOTIMP : LD_QUERY_FORMERR;
         if (q->opcode != 0)
                 return LD_QUERY_NOTIMP;
-        if (query_records(q, q->qend, an + ns + ar, ar) < 0)
-                return LD_QUERY_FORMERR;
         return q->edns && q->edns_version > 0 ? LD_QUERY_BADVERS : LD_QUERY_OK;
 }

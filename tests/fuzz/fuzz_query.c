@@ -1,0 +1,74 @@
+/* fuzz_query: arbitrary bytes into the query handler, bytes out; every reply must be a
+ * well-formed DNS message within the transport's size limit. */
+#include "server.h"
+
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char fuzz_table[] =
+        "add db --addr 127.0.10.2 --addr fd00::2 --expose 5432/tcp --expose 53/udp\n"
+        "add web --addr 127.0.10.3 --publish 8080:80/tcp\n"
+        "add r1 --addr 127.0.10.5 --expose 80/tcp\n"
+        "add r2 --addr 127.0.10.6 --addr 10.0.0.6 --expose 80/tcp\n"
+        "add many --addr 127.0.10.7 --addr 127.0.10.8 --addr 127.0.10.9 --addr 127.0.10.10\n"
+        "link web db\n"
+        "link web r1:api\nlink web r2:api\nlink web many:m\nlink db web:front\n";
+
+static struct ld_server *fuzz_server(void)
+{
+        static struct ld_server srv;
+        static int ready;
+        char err[256];
+        struct ld_table *t;
+
+        if (ready)
+                return &srv;
+        if (ld_server_init(&srv, "link.internal", 10, false) < 0 ||
+            ld_table_load_buf(fuzz_table, sizeof(fuzz_table) - 1, "fuzz", &t, err, sizeof(err)) < 0) {
+                fprintf(stderr, "fuzz_query: setup failed: %s\n", err);
+                abort();
+        }
+        ld_server_set_table(&srv, t);
+        ready = 1;
+        return &srv;
+}
+
+static void fuzz_check(const uint8_t *out, struct ld_answer_result r, size_t limit)
+{
+        ldns_pkt *pkt = NULL;
+
+        if (r.action == LD_ANSWER_DROP)
+                return;
+        if (r.len > limit || r.len < 12) {
+                fprintf(stderr, "fuzz_query: reply of %zu bytes (limit %zu)\n", r.len, limit);
+                abort();
+        }
+        if (ldns_wire2pkt(&pkt, out, r.len) != LDNS_STATUS_OK) {
+                fprintf(stderr, "fuzz_query: reply does not parse\n");
+                abort();
+        }
+        ldns_pkt_free(pkt);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        static uint8_t out[65536];
+        struct ld_server *srv = fuzz_server();
+        static const struct ld_addr sources[] = {
+                {AF_INET, {127, 0, 10, 3}}, {AF_INET, {127, 0, 10, 2}}, {AF_INET, {127, 9, 9, 9}}};
+        struct ld_viewset none = {NULL, 0};
+
+        for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+                struct ld_answer_result r =
+                        ld_server_handle(srv, &sources[i], none, data, size, out, sizeof(out), false);
+                fuzz_check(out, r, 1232);
+        }
+        struct ld_answer_result r =
+                ld_server_handle(srv, &sources[0], none, data, size, out, sizeof(out), true);
+        fuzz_check(out, r, 65535);
+        return 0;
+}
