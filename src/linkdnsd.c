@@ -1,6 +1,7 @@
 /* linkdnsd: the daemon — one process, one libev loop, serving every view. */
 #include "listen.h"
 #include "log.h"
+#include "netns.h"
 #include "options.h"
 #include "server.h"
 #include "tcp.h"
@@ -17,6 +18,7 @@ struct daemon {
         struct ld_options opt;
         struct ld_server srv;
         struct ld_tcp *tcp;
+        struct ld_netns *netns;
         struct ld_listener *listeners[LD_OPT_ENDPOINTS];
         size_t nlisteners;
         ev_signal sigterm, sigint, sighup;
@@ -39,6 +41,10 @@ static int daemon_load(struct daemon *d, struct ld_table **out)
         char err[1024];
         int rc = ld_table_load(d->opt.state, out, err, sizeof(err));
 
+        if (rc == 0 && (rc = ld_netns_check(*out, err, sizeof(err))) < 0) {
+                ld_table_free(*out);
+                *out = NULL;
+        }
         if (rc < 0)
                 ld_err("%s", err);
         return rc;
@@ -53,6 +59,7 @@ static void daemon_reload(struct daemon *d)
                 ld_err("reload failed: the running table stays in force");
                 return;
         }
+        ld_netns_sync(d->netns, t, d->srv.table);
         ld_server_set_table(&d->srv, t);
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
 }
@@ -78,7 +85,7 @@ static int daemon_listen(struct daemon *d)
                 int ufd, tfd, rc;
 
                 ld_endpoint_format(ep, name, sizeof(name));
-                rc = ld_listen_sockets(ep, &ufd, &tfd);
+                rc = ld_listen_sockets(ep, false, &ufd, &tfd);
                 if (rc == 0)
                         rc = ld_listener_new(d->loop, &d->srv, d->tcp, ep, ufd, tfd, NULL,
                                              &d->listeners[d->nlisteners]);
@@ -107,6 +114,7 @@ static void daemon_signals(struct daemon *d)
 
 static void daemon_fini(struct daemon *d)
 {
+        ld_netns_free(d->netns);
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
         ld_tcp_free(d->tcp);
@@ -145,8 +153,16 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
+        if ((rc = ld_netns_new(d.loop, &d.srv, d.tcp, d.opt.netns_address,
+                               d.opt.nnetns_address, &d.netns)) < 0) {
+                ld_err("cannot set up namespaces: %s", strerror(-rc));
+                daemon_fini(&d);
+                return 1;
+        }
+        ld_netns_sync(d.netns, t, NULL);
         daemon_signals(&d);
-        ld_info("ready: %zu containers, %zu links", t->ncontainers, t->nlinks);
+        ld_info("ready: %zu containers, %zu links, %zu namespaces", t->ncontainers, t->nlinks,
+                ld_netns_count(d.netns));
         ev_run(d.loop, 0);
         daemon_fini(&d);
         return 0;

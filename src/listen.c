@@ -15,7 +15,7 @@
 
 #define LISTEN_UDP_BATCH 64 /* datagrams per wakeup, so that TCP and other sockets get turns */
 
-static int listen_socket(const struct ld_endpoint *ep, int type)
+static int listen_socket(const struct ld_endpoint *ep, int type, bool freebind)
 {
         struct sockaddr_storage ss;
         socklen_t sl = ld_endpoint_sockaddr(ep, &ss);
@@ -26,6 +26,10 @@ static int listen_socket(const struct ld_endpoint *ep, int type)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ss.ss_family == AF_INET6)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (freebind && ss.ss_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+        else if (freebind)
+                setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
         if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0)) {
                 int rc = -errno;
                 close(fd);
@@ -34,13 +38,13 @@ static int listen_socket(const struct ld_endpoint *ep, int type)
         return fd;
 }
 
-int ld_listen_sockets(const struct ld_endpoint *ep, int *udp_fd, int *tcp_fd)
+int ld_listen_sockets(const struct ld_endpoint *ep, bool freebind, int *udp_fd, int *tcp_fd)
 {
-        int u = listen_socket(ep, SOCK_DGRAM), t;
+        int u = listen_socket(ep, SOCK_DGRAM, freebind), t;
 
         if (u < 0)
                 return u;
-        t = listen_socket(ep, SOCK_STREAM);
+        t = listen_socket(ep, SOCK_STREAM, freebind);
         if (t < 0) {
                 close(u);
                 return t;
@@ -48,6 +52,11 @@ int ld_listen_sockets(const struct ld_endpoint *ep, int *udp_fd, int *tcp_fd)
         *udp_fd = u;
         *tcp_fd = t;
         return 0;
+}
+
+struct ld_viewset ld_listener_views(const struct ld_listener *l, const struct ld_addr *src)
+{
+        return l->fixed ? *l->fixed : ld_server_views_of(l->srv, src);
 }
 
 static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -67,9 +76,8 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
                         return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to do */
                 if (ld_addr_from_sockaddr((struct sockaddr *)&ss, &src) < 0)
                         continue;
-                struct ld_answer_result r =
-                        ld_server_handle(l->srv, l->shared ? &src : NULL, l->fixed, in,
-                                         (size_t)n, out, sizeof(out), false);
+                struct ld_answer_result r = ld_server_handle(
+                        l->srv, ld_listener_views(l, &src), in, (size_t)n, out, sizeof(out), false);
                 if (r.action != LD_ANSWER_DROP)
                         sendto(w->fd, out, r.len, 0, (struct sockaddr *)&ss, sl);
         }
@@ -98,9 +106,7 @@ int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *
         l->srv = srv;
         l->tcp = tcp;
         l->ep = *ep;
-        l->shared = fixed == NULL;
-        if (fixed)
-                l->fixed = *fixed;
+        l->fixed = fixed;
         ev_io_init(&l->udp_w, listen_udp_cb, udp_fd, EV_READ);
         ev_io_init(&l->tcp_w, listen_tcp_cb, tcp_fd, EV_READ);
         l->udp_w.data = l;

@@ -19,12 +19,15 @@ struct ld_listener {
         ev_io udp_w;
         ev_io tcp_w;
         struct ld_endpoint ep;
-        bool shared;
-        struct ld_viewset fixed; /* namespace listeners: the containers of that namespace */
+        /* NULL on a shared listener; a namespace listener's containers, kept current by netns */
+        const struct ld_viewset *fixed;
 };
 
-/* Creates and binds a UDP and a TCP socket at ep in the calling thread's namespace. */
-int ld_listen_sockets(const struct ld_endpoint *ep, int *udp_fd, int *tcp_fd);
+/* Creates and binds a UDP and a TCP socket at ep in the calling thread's namespace.
+ * freebind lets a namespace's listener bind before its lo is up. */
+int ld_listen_sockets(const struct ld_endpoint *ep, bool freebind, int *udp_fd, int *tcp_fd);
+/* The view set a listener answers for a client at src. */
+struct ld_viewset ld_listener_views(const struct ld_listener *l, const struct ld_addr *src);
 /* Serves the two sockets (taking them); fixed NULL makes a shared listener. */
 int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
                     const struct ld_endpoint *ep, int udp_fd, int tcp_fd,

@@ -40,20 +40,22 @@ void ld_server_changed(struct ld_server *s)
         s->cfg.serial++;
 }
 
-struct ld_answer_result ld_server_handle(struct ld_server *s, const struct ld_addr *src,
-                                         struct ld_viewset fixed, const uint8_t *pkt, size_t len,
-                                         uint8_t *out, size_t cap, bool tcp)
+struct ld_viewset ld_server_views_of(const struct ld_server *s, const struct ld_addr *src)
+{
+        const struct ld_owner *o = ld_views_owner(s->cfg.views, src);
+        struct ld_viewset vs = {o ? o->owners : NULL, o ? o->nowners : 0};
+
+        return vs;
+}
+
+struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset vs,
+                                         const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
+                                         bool tcp)
 {
         struct ld_query q;
         enum ld_query_status st = ld_query_parse(pkt, len, &q);
-        struct ld_viewset vs = fixed;
         struct ld_answer_result res;
 
-        if (src) {
-                const struct ld_owner *o = ld_views_owner(s->cfg.views, src);
-                vs.v = o ? o->owners : NULL;
-                vs.n = o ? o->nowners : 0;
-        }
         res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
         if (res.action == LD_ANSWER_DROP) {
                 s->stats.dropped++;

@@ -35,10 +35,11 @@ void ld_server_set_table(struct ld_server *s, struct ld_table *t);
 /* The table changed in place: the zone's serial grows. */
 void ld_server_changed(struct ld_server *s);
 
-/* Answers one message. src is the client's address on a shared listener (its view is
- * the containers owning that address); NULL on a namespace listener, whose view is fixed. */
-struct ld_answer_result ld_server_handle(struct ld_server *s, const struct ld_addr *src,
-                                         struct ld_viewset fixed, const uint8_t *pkt, size_t len,
-                                         uint8_t *out, size_t cap, bool tcp);
+/* Answers one message from a client that sees the views vs (none: an unknown source). */
+struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset vs,
+                                         const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
+                                         bool tcp);
+/* The views of a client at src on a shared listener: the containers owning src. */
+struct ld_viewset ld_server_views_of(const struct ld_server *s, const struct ld_addr *src);
 
 #endif

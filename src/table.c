@@ -92,6 +92,8 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         if (c) {
                 ld_views_disown(&t->views, c);
                 ld_spec_move(&c->spec, &cmd->spec);
+                c->line = t->line;
+                c->ns_dev = c->ns_ino = 0; /* a new registration: its namespace may be new */
                 if (ld_views_own(&t->views, c) < 0)
                         goto nomem;
                 table_rebuild_around(t, c);
@@ -101,6 +103,7 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         if (!c)
                 goto nomem;
         ld_spec_move(&c->spec, &cmd->spec);
+        c->line = t->line;
         table_lower(c->lname, c->spec.name);
         c->id = ++t->next_id;
         if (ld_hash_insert(&t->names, &c->hn, table_name_hash(c->lname)) < 0) {
@@ -307,6 +310,7 @@ void ld_table_free(struct ld_table *t)
         }
         ld_views_fini(&t->views);
         ld_hash_fini(&t->names);
+        free(t->path);
         free(t);
 }
 
@@ -352,12 +356,18 @@ int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_t
                 return -ENOMEM;
         }
         t->deferred = true;
+        t->path = strdup(name);
+        if (!t->path) {
+                ld_table_free(t);
+                snprintf(err, errlen, "%s: out of memory", name);
+                return -ENOMEM;
+        }
         for (size_t pos = 0; pos < len && rc == 0;) {
                 const char *nl = memchr(buf + pos, '\n', len - pos);
                 size_t end = nl ? (size_t)(nl - buf) : len;
                 char *line = strndup(buf + pos, end - pos);
 
-                lineno++;
+                t->line = ++lineno;
                 if (!line) {
                         rc = -ENOMEM;
                         snprintf(msg, sizeof(msg), "out of memory");
@@ -370,6 +380,7 @@ int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_t
                 free(line);
                 pos = end + 1;
         }
+        t->line = 0;
         if (rc == 0 && (rc = table_finish(t)) < 0)
                 snprintf(err, errlen, "%s: out of memory", name);
         else if (rc < 0)

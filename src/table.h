@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct ld_container;
+struct ld_nsl;
 
 struct ld_link {
         struct ld_container *from;
@@ -32,7 +33,11 @@ struct ld_container {
         struct ld_container *prev, *next; /* order of registration */
         struct ld_linkvec from, to;
         struct ld_cview cview;
-        void *listener; /* the namespace listener, owned by netns */
+        /* Namespace: the inode recorded when first opened (0: not yet), so that a recycled
+         * PID or a recreated path is never joined; and its listeners while open (netns). */
+        uint64_t ns_dev, ns_ino;
+        struct ld_nsl *nsl;
+        size_t line; /* where it was registered in the file loaded, for messages; 0 if live */
 };
 
 struct ld_table {
@@ -43,6 +48,8 @@ struct ld_table {
         size_t nlinks;
         uint32_t next_id;
         bool deferred; /* while loading: views are built once at the end */
+        char *path;    /* the file it was loaded from, for messages */
+        size_t line;   /* the line being replayed while loading */
         struct ld_views views;
 };
 

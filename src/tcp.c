@@ -135,9 +135,9 @@ static int tcp_process(struct tcp_conn *c)
                 }
                 if (c->inlen - off < 2 + mlen)
                         break;
-                struct ld_answer_result r = ld_server_handle(
-                        t->srv, c->l->shared ? &c->src : NULL, c->l->fixed, c->in + off + 2, mlen,
-                        t->out + 2, sizeof(t->out) - 2, true);
+                struct ld_answer_result r =
+                        ld_server_handle(t->srv, ld_listener_views(c->l, &c->src), c->in + off + 2,
+                                         mlen, t->out + 2, sizeof(t->out) - 2, true);
                 off += 2 + mlen;
                 if (r.action == LD_ANSWER_DROP)
                         continue;

@@ -60,15 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ld_server *srv = fuzz_server();
         static const struct ld_addr sources[] = {
                 {AF_INET, {127, 0, 10, 3}}, {AF_INET, {127, 0, 10, 2}}, {AF_INET, {127, 9, 9, 9}}};
-        struct ld_viewset none = {NULL, 0};
 
         for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-                struct ld_answer_result r =
-                        ld_server_handle(srv, &sources[i], none, data, size, out, sizeof(out), false);
+                struct ld_answer_result r = ld_server_handle(
+                        srv, ld_server_views_of(srv, &sources[i]), data, size, out, sizeof(out), false);
                 fuzz_check(out, r, 1232);
         }
-        struct ld_answer_result r =
-                ld_server_handle(srv, &sources[0], none, data, size, out, sizeof(out), true);
+        struct ld_answer_result r = ld_server_handle(srv, ld_server_views_of(srv, &sources[0]), data,
+                                                     size, out, sizeof(out), true);
         fuzz_check(out, r, 65535);
         return 0;
 }
