@@ -9,8 +9,7 @@
 #include <ldns/ldns.h>
 #include <string.h>
 
-enum { T_A = 1, T_NS = 2, T_SOA = 6, T_PTR = 12, T_AAAA = 28, T_SRV = 33, T_OPT = 41,
-       T_ANY = 255 };
+enum { T_A = 1, T_NS = 2, T_SOA = 6, T_PTR = 12, T_AAAA = 28, T_SRV = 33, T_OPT = 41, T_ANY = 255 };
 enum { C_IN = 1, C_ANY = 255 };
 enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_NXDOMAIN = 3, RC_NOTIMP = 4, RC_REFUSED = 5 };
 enum { SEC_AN, SEC_NS, SEC_AR };
@@ -124,8 +123,7 @@ static void add_local_soa(struct ans *a, size_t apex, int sec)
         size_t start = a->len;
         bool ok = put_ptr(a, apex) && put_rr(a, T_SOA, a->cfg->ttl, 2 + sizeof(rname) + 20) &&
                   put_ptr(a, apex) && put(a, rname, sizeof(rname)) && put32(a, 1) &&
-                  put32(a, 604800) && put32(a, 86400) && put32(a, 2419200) &&
-                  put32(a, a->cfg->ttl);
+                  put32(a, 604800) && put32(a, 86400) && put32(a, 2419200) && put32(a, a->cfg->ttl);
         rr_end(a, sec, start, ok);
 }
 
@@ -293,7 +291,7 @@ static const struct ld_vname *view_lookup(const struct ans *a, struct ld_viewset
 {
         for (size_t i = 0; i < vs.n; i++) {
                 const struct ld_vname *e =
-                        ld_view_name(a->cfg->views, vs.v[i]->id, (const char *)label + 1, label[0]);
+                    ld_view_name(a->cfg->views, vs.v[i]->id, (const char *)label + 1, label[0]);
                 if (e)
                         return e;
         }
@@ -397,7 +395,8 @@ static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_
 static bool answer_localhost(struct ans *a)
 {
         static const struct ld_addr lo4 = {AF_INET, {127, 0, 0, 1}};
-        static const struct ld_addr lo6 = {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+        static const struct ld_addr lo6 = {AF_INET6,
+                                           {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
         size_t last = a->q->nlabels - 1u;
 
         if (a->q->nlabels == 0 || !label_is(label_at(a, last), "localhost"))
@@ -469,8 +468,17 @@ static void finish_header(struct ans *a)
 /* OPT: our payload size, extended RCODE, version 0, DO copied (RFC 3225); no options. */
 static void add_opt(struct ans *a, uint8_t ext_rcode, size_t hard_limit)
 {
-        uint8_t opt[11] = {0, 0, T_OPT, LD_EDNS_PAYLOAD >> 8, LD_EDNS_PAYLOAD & 0xff, ext_rcode,
-                           0, a->q->edns_do ? 0x80 : 0, 0, 0, 0};
+        uint8_t opt[11] = {0,
+                           0,
+                           T_OPT,
+                           LD_EDNS_PAYLOAD >> 8,
+                           LD_EDNS_PAYLOAD & 0xff,
+                           ext_rcode,
+                           0,
+                           a->q->edns_do ? 0x80 : 0,
+                           0,
+                           0,
+                           0};
 
         a->limit = hard_limit;
         if (put(a, opt, sizeof(opt)))

@@ -19,7 +19,7 @@ struct cmd_tokens {
 };
 
 static int cmd_fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int cmd_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -77,8 +77,8 @@ const char *ld_proto_name(uint8_t proto)
 static int cmd_name(const char *s, char *out, char *err, size_t errlen)
 {
         if (!ld_name_valid(s, strlen(s)))
-                return cmd_fail(err, errlen,
-                                "invalid name '%s' (1-63 letters, digits, '-' or '_')", s);
+                return cmd_fail(err, errlen, "invalid name '%s' (1-63 letters, digits, '-' or '_')",
+                                s);
         strcpy(out, s);
         return 0;
 }
@@ -91,8 +91,7 @@ static int cmd_port(const char *s, struct ld_port *out, char *err, size_t errlen
         if (!slash)
                 return cmd_fail(err, errlen, "invalid port '%s' (PORT/PROTO, e.g. 5432/tcp)", s);
         if (ld_port_parse(s, (size_t)(slash - s), &out->port) < 0)
-                return cmd_fail(err, errlen, "invalid port '%.*s' in '%s'", (int)(slash - s), s,
-                                s);
+                return cmd_fail(err, errlen, "invalid port '%.*s' in '%s'", (int)(slash - s), s, s);
         if (strcasecmp(slash + 1, "tcp") == 0)
                 out->proto = LD_PROTO_TCP;
         else if (strcasecmp(slash + 1, "udp") == 0)
@@ -112,8 +111,8 @@ static int cmd_publish(const char *s, struct ld_publish *out, char *err, size_t 
                 return cmd_fail(err, errlen,
                                 "invalid publish '%s' (HOSTPORT:PORT/PROTO, e.g. 8080:80/tcp)", s);
         if (ld_port_parse(s, (size_t)(colon - s), &out->hostport) < 0)
-                return cmd_fail(err, errlen, "invalid host port '%.*s' in '%s'",
-                                (int)(colon - s), s, s);
+                return cmd_fail(err, errlen, "invalid host port '%.*s' in '%s'", (int)(colon - s),
+                                s, s);
         return cmd_port(colon + 1, &out->port, err, errlen);
 }
 
@@ -151,16 +150,16 @@ static int cmd_remote(const char *s, struct ld_spec *spec, char *err, size_t err
         if (!spec->remote_fqdn)
                 return -ENOMEM;
         if (!cmd_fqdn_valid(spec->remote_fqdn))
-                return cmd_fail(err, errlen, "invalid remote name '%s' in '%s'",
-                                spec->remote_fqdn, s);
+                return cmd_fail(err, errlen, "invalid remote name '%s' in '%s'", spec->remote_fqdn,
+                                s);
         if (ld_endpoint_parse(at + 1, 53, &spec->remote_peer) < 0)
                 return cmd_fail(err, errlen, "invalid remote address '%s' in '%s'", at + 1, s);
         return 0;
 }
 
 /* Appends one element to a bounded array that grows by doubling. */
-static void *cmd_push(void *arr, size_t *n, size_t size, const char *opt, char *err,
-                      size_t errlen, int *rc)
+static void *cmd_push(void *arr, size_t *n, size_t size, const char *opt, char *err, size_t errlen,
+                      int *rc)
 {
         if (*n >= LD_LIST_MAX) {
                 *rc = cmd_fail(err, errlen, "too many %s options (at most %d)", opt, LD_LIST_MAX);
@@ -279,9 +278,9 @@ static const struct cmd_option {
         const char *name;
         cmd_opt_fn fn;
 } cmd_add_options[] = {
-        {"--netns", cmd_add_netns},     {"--pid", cmd_add_pid},   {"--addr", cmd_add_addr},
-        {"--expose", cmd_add_expose},   {"--publish", cmd_add_publish}, {"--dns", cmd_add_dns},
-        {"--remote", cmd_add_remote},
+    {"--netns", cmd_add_netns},   {"--pid", cmd_add_pid},         {"--addr", cmd_add_addr},
+    {"--expose", cmd_add_expose}, {"--publish", cmd_add_publish}, {"--dns", cmd_add_dns},
+    {"--remote", cmd_add_remote},
 };
 
 /* Finds option tok (as "--opt" or "--opt=value"); *value is set for the second form. */
@@ -431,9 +430,8 @@ static const struct {
         const char *word;
         enum ld_cmd_kind kind;
 } cmd_words[] = {
-        {"add", LD_CMD_ADD},   {"rm", LD_CMD_RM},     {"link", LD_CMD_LINK},
-        {"unlink", LD_CMD_UNLINK}, {"ls", LD_CMD_LS}, {"show", LD_CMD_SHOW},
-        {"stats", LD_CMD_STATS}, {"reload", LD_CMD_RELOAD},
+    {"add", LD_CMD_ADD}, {"rm", LD_CMD_RM},     {"link", LD_CMD_LINK},   {"unlink", LD_CMD_UNLINK},
+    {"ls", LD_CMD_LS},   {"show", LD_CMD_SHOW}, {"stats", LD_CMD_STATS}, {"reload", LD_CMD_RELOAD},
 };
 
 static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
@@ -517,4 +515,57 @@ void ld_cmd_clear(struct ld_cmd *cmd)
 {
         ld_spec_clear(&cmd->spec);
         memset(cmd, 0, sizeof(*cmd));
+}
+
+void ld_spec_format(const struct ld_spec *s, bool replace, FILE *f)
+{
+        char buf[LD_ENDPOINT_STRLEN];
+
+        fprintf(f, "add %s", s->name);
+        if (replace)
+                fputs(" --replace", f);
+        if (s->netns)
+                fprintf(f, " --netns %s", s->netns);
+        if (s->pid)
+                fprintf(f, " --pid %d", (int)s->pid);
+        for (size_t i = 0; i < s->naddrs; i++) {
+                ld_addr_format(&s->addrs[i], buf, sizeof(buf));
+                fprintf(f, " --addr %s", buf);
+        }
+        for (size_t i = 0; i < s->nexpose; i++)
+                fprintf(f, " --expose %u/%s", s->expose[i].port, ld_proto_name(s->expose[i].proto));
+        for (size_t i = 0; i < s->npublish; i++)
+                fprintf(f, " --publish %u:%u/%s", s->publish[i].hostport, s->publish[i].port.port,
+                        ld_proto_name(s->publish[i].port.proto));
+        for (size_t i = 0; i < s->ndns; i++) {
+                ld_endpoint_format(&s->dns[i], buf, sizeof(buf));
+                fprintf(f, " --dns %s", buf);
+        }
+        if (s->remote_fqdn) {
+                ld_endpoint_format(&s->remote_peer, buf, sizeof(buf));
+                fprintf(f, " --remote %s@%s", s->remote_fqdn, buf);
+        }
+        fputc('\n', f);
+}
+
+void ld_cmd_format(const struct ld_cmd *cmd, FILE *f)
+{
+        switch (cmd->kind) {
+        case LD_CMD_ADD:
+                ld_spec_format(&cmd->spec, cmd->replace, f);
+                return;
+        case LD_CMD_LINK:
+                if (strcmp(cmd->alias, cmd->target) == 0)
+                        fprintf(f, "link %s %s\n", cmd->name, cmd->target);
+                else
+                        fprintf(f, "link %s %s:%s\n", cmd->name, cmd->target, cmd->alias);
+                return;
+        case LD_CMD_UNLINK:
+                fprintf(f, "unlink %s %s%s%s\n", cmd->name, cmd->alias, cmd->target[0] ? " " : "",
+                        cmd->target);
+                return;
+        default:
+                fprintf(f, "%s%s%s\n", ld_cmd_word(cmd->kind), cmd->name[0] ? " " : "", cmd->name);
+                return;
+        }
 }

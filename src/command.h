@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -57,10 +58,10 @@ struct ld_cmd {
         enum ld_cmd_kind kind;
         bool replace;
         bool json;
-        struct ld_spec spec;              /* add */
-        char name[LD_NAME_MAX + 1];       /* rm, show; FROM of link and unlink */
-        char target[LD_NAME_MAX + 1];     /* link; unlink's optional TARGET */
-        char alias[LD_NAME_MAX + 1];      /* link (TARGET when omitted); unlink */
+        struct ld_spec spec;          /* add */
+        char name[LD_NAME_MAX + 1];   /* rm, show; FROM of link and unlink */
+        char target[LD_NAME_MAX + 1]; /* link; unlink's optional TARGET */
+        char alias[LD_NAME_MAX + 1];  /* link (TARGET when omitted); unlink */
 };
 
 /* Parses one line. Returns 0 for a command, 1 for a blank or comment line, or -EINVAL
@@ -74,6 +75,10 @@ void ld_spec_clear(struct ld_spec *s);
 /* Moves src into dst (dst cleared first); src is left empty. */
 void ld_spec_move(struct ld_spec *dst, struct ld_spec *src);
 bool ld_name_valid(const char *s, size_t len);
+/* Writes cmd's canonical line (DESIGN.md: options in grammar order, `:ALIAS` omitted when
+ * equal to TARGET, RFC 5952 addresses), newline included. */
+void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
+void ld_spec_format(const struct ld_spec *s, bool replace, FILE *f);
 const char *ld_proto_name(uint8_t proto);
 
 #endif

@@ -1,4 +1,5 @@
 /* linkdnsd: the daemon — one process, one libev loop, serving every view. */
+#include "control.h"
 #include "listen.h"
 #include "log.h"
 #include "netns.h"
@@ -19,6 +20,7 @@ struct daemon {
         struct ld_server srv;
         struct ld_tcp *tcp;
         struct ld_netns *netns;
+        struct ld_control *control;
         struct ld_listener *listeners[LD_OPT_ENDPOINTS];
         size_t nlisteners;
         ev_signal sigterm, sigint, sighup;
@@ -50,18 +52,21 @@ static int daemon_load(struct daemon *d, struct ld_table **out)
         return rc;
 }
 
-static void daemon_reload(struct daemon *d)
+/* Called by control once no change is being written. */
+static int daemon_reload(void *arg)
 {
+        struct daemon *d = arg;
         struct ld_table *t;
 
         ld_info("reloading %s", d->opt.state);
         if (daemon_load(d, &t) < 0) {
                 ld_err("reload failed: the running table stays in force");
-                return;
+                return -EINVAL;
         }
         ld_netns_sync(d->netns, t, d->srv.table);
         ld_server_set_table(&d->srv, t);
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
+        return 0;
 }
 
 static void daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -70,7 +75,7 @@ static void daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
         (void)revents;
 
         if (w->signum == SIGHUP) {
-                daemon_reload(d);
+                ld_control_reload(d->control);
                 return;
         }
         ld_info("signal %d: stopping", w->signum);
@@ -114,6 +119,7 @@ static void daemon_signals(struct daemon *d)
 
 static void daemon_fini(struct daemon *d)
 {
+        ld_control_free(d->control);
         ld_netns_free(d->netns);
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
@@ -153,13 +159,21 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        if ((rc = ld_netns_new(d.loop, &d.srv, d.tcp, d.opt.netns_address,
-                               d.opt.nnetns_address, &d.netns)) < 0) {
+        if ((rc = ld_netns_new(d.loop, &d.srv, d.tcp, d.opt.netns_address, d.opt.nnetns_address,
+                               &d.netns)) < 0) {
                 ld_err("cannot set up namespaces: %s", strerror(-rc));
                 daemon_fini(&d);
                 return 1;
         }
         ld_netns_sync(d.netns, t, NULL);
+        struct ld_control_env env = {
+            d.loop,        &d.srv, d.netns, d.tcp, d.opt.state, d.opt.control, d.opt.control_group,
+            daemon_reload, &d};
+        if ((rc = ld_control_new(&env, &d.control)) < 0) {
+                ld_err("cannot open the control socket %s: %s", d.opt.control, strerror(-rc));
+                daemon_fini(&d);
+                return 1;
+        }
         daemon_signals(&d);
         ld_info("ready: %zu containers, %zu links, %zu namespaces", t->ncontainers, t->nlinks,
                 ld_netns_count(d.netns));

@@ -30,7 +30,8 @@ static int listen_socket(const struct ld_endpoint *ep, int type, bool freebind)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
         else if (freebind)
                 setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-        if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+        if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+            (type == SOCK_STREAM && listen(fd, 128) < 0)) {
                 int rc = -errno;
                 close(fd);
                 return rc;
@@ -76,8 +77,8 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
                         return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to do */
                 if (ld_addr_from_sockaddr((struct sockaddr *)&ss, &src) < 0)
                         continue;
-                struct ld_answer_result r = ld_server_handle(
-                        l->srv, ld_listener_views(l, &src), in, (size_t)n, out, sizeof(out), false);
+                struct ld_answer_result r = ld_server_handle(l->srv, ld_listener_views(l, &src), in,
+                                                             (size_t)n, out, sizeof(out), false);
                 if (r.action != LD_ANSWER_DROP)
                         sendto(w->fd, out, r.len, 0, (struct sockaddr *)&ss, sl);
         }

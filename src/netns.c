@@ -292,7 +292,8 @@ void ld_netns_detach(struct ld_netns *n, struct ld_container *c)
                         close(m->pidfd);
                 }
                 free(m);
-                memmove(&s->members[i], &s->members[i + 1], (s->vs.n - i - 1) * sizeof(*s->members));
+                memmove(&s->members[i], &s->members[i + 1],
+                        (s->vs.n - i - 1) * sizeof(*s->members));
                 memmove(&s->views[i], &s->views[i + 1], (s->vs.n - i - 1) * sizeof(*s->views));
                 s->vs.n--;
                 break;
@@ -321,6 +322,35 @@ int ld_netns_check(const struct ld_table *t, char *err, size_t errlen)
                 }
         }
         return 0;
+}
+
+int ld_netns_probe(const struct ld_spec *spec, char *err, size_t errlen)
+{
+        char buf[64];
+        const char *path = spec->netns;
+        int fd, rc = 0;
+
+        if (!spec->netns && !spec->pid)
+                return 0;
+        if (!path) {
+                snprintf(buf, sizeof(buf), "/proc/%d/ns/net", (int)spec->pid);
+                path = buf;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                rc = errno == ENOENT ? -ENOENT : -errno;
+                if (spec->pid && rc == -ENOENT)
+                        snprintf(err, errlen, "process %d does not exist", (int)spec->pid);
+                else
+                        snprintf(err, errlen, "namespace %s: %s", path, strerror(-rc));
+                return rc;
+        }
+        if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+                snprintf(err, errlen, "%s is not a network namespace", path);
+                rc = -ENOTTY;
+        }
+        close(fd);
+        return rc;
 }
 
 size_t ld_netns_count(const struct ld_netns *n)

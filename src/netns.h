@@ -30,6 +30,9 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c);
 void ld_netns_detach(struct ld_netns *n, struct ld_container *c);
 /* Refuses a table naming a path that exists but is no network namespace. */
 int ld_netns_check(const struct ld_table *t, char *err, size_t errlen);
+/* For a live add: refuses a namespace that is missing or no network namespace. */
+struct ld_spec;
+int ld_netns_probe(const struct ld_spec *spec, char *err, size_t errlen);
 /* How many namespaces have listeners. */
 size_t ld_netns_count(const struct ld_netns *n);
 

@@ -8,24 +8,24 @@
 #include <string.h>
 
 static const char options_usage[] =
-        "Usage: linkdnsd [OPTION]...\n"
-        "Embedded DNS server for container names: answers each container from its links.\n"
-        "\n"
-        "  --state FILE            link table (default /var/lib/linkdns/links)\n"
-        "  --control PATH          control socket (default /run/linkdns/control.sock)\n"
-        "  --control-group NAME    group allowed on the control socket\n"
-        "  --listen ADDR[@PORT]    shared listener, view picked by source address (repeatable)\n"
-        "  --netns-address ADDR[@PORT]  address bound in each namespace (default 127.0.0.11@53)\n"
-        "  --domain NAME           local domain (default link.internal)\n"
-        "  --ttl SECONDS           TTL of answers and negative TTL (default 10)\n"
-        "  --no-upstream           answer REFUSED instead of forwarding\n"
-        "  --tcp-max N             concurrent TCP connections (default 256)\n"
-        "  --tcp-idle SECONDS      idle TCP connections are closed after this (default 10)\n"
-        "  --log-level LEVEL       error, warning, info or debug (default info)\n"
-        "  --log-queries           log one line per query\n"
-        "  --check-config          load and check the configuration and table, then exit\n"
-        "  --version               print the version and exit\n"
-        "  --help                  print this help and exit\n";
+    "Usage: linkdnsd [OPTION]...\n"
+    "Embedded DNS server for container names: answers each container from its links.\n"
+    "\n"
+    "  --state FILE            link table (default /var/lib/linkdns/links)\n"
+    "  --control PATH          control socket (default /run/linkdns/control.sock)\n"
+    "  --control-group NAME    group allowed on the control socket\n"
+    "  --listen ADDR[@PORT]    shared listener, view picked by source address (repeatable)\n"
+    "  --netns-address ADDR[@PORT]  address bound in each namespace (default 127.0.0.11@53)\n"
+    "  --domain NAME           local domain (default link.internal)\n"
+    "  --ttl SECONDS           TTL of answers and negative TTL (default 10)\n"
+    "  --no-upstream           answer REFUSED instead of forwarding\n"
+    "  --tcp-max N             concurrent TCP connections (default 256)\n"
+    "  --tcp-idle SECONDS      idle TCP connections are closed after this (default 10)\n"
+    "  --log-level LEVEL       error, warning, info or debug (default info)\n"
+    "  --log-queries           log one line per query\n"
+    "  --check-config          load and check the configuration and table, then exit\n"
+    "  --version               print the version and exit\n"
+    "  --help                  print this help and exit\n";
 
 enum {
         OPT_STATE = 256,
@@ -46,28 +46,28 @@ enum {
 };
 
 static const struct option options_long[] = {
-        {"state", required_argument, NULL, OPT_STATE},
-        {"control", required_argument, NULL, OPT_CONTROL},
-        {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"netns-address", required_argument, NULL, OPT_NETNS_ADDRESS},
-        {"domain", required_argument, NULL, OPT_DOMAIN},
-        {"ttl", required_argument, NULL, OPT_TTL},
-        {"no-upstream", no_argument, NULL, OPT_NO_UPSTREAM},
-        {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
-        {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-        {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
-        {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"netns-address", required_argument, NULL, OPT_NETNS_ADDRESS},
+    {"domain", required_argument, NULL, OPT_DOMAIN},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"no-upstream", no_argument, NULL, OPT_NO_UPSTREAM},
+    {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
+    {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
+    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 static int options_bad(const char *opt, const char *value, const char *what)
 {
-        fprintf(stderr, "linkdnsd: invalid %s '%s' for --%s\nTry 'linkdnsd --help'.\n", what,
-                value, opt);
+        fprintf(stderr, "linkdnsd: invalid %s '%s' for --%s\nTry 'linkdnsd --help'.\n", what, value,
+                opt);
         return -EINVAL;
 }
 
@@ -111,8 +111,7 @@ static int options_one(int c, const char *arg, struct ld_options *o)
         case OPT_LISTEN:
                 return options_endpoint("listen", arg, o->listen, &o->nlisten);
         case OPT_NETNS_ADDRESS:
-                return options_endpoint("netns-address", arg, o->netns_address,
-                                        &o->nnetns_address);
+                return options_endpoint("netns-address", arg, o->netns_address, &o->nnetns_address);
         case OPT_DOMAIN:
                 o->domain = arg;
                 break;

@@ -26,10 +26,10 @@ struct ld_query {
         uint8_t opcode;
         uint8_t flags2; /* the header's second flags byte, for CD */
         bool rd;
-        bool has_question; /* qname..qclass parsed */
-        size_t qend;       /* offset just past the question */
-        uint8_t qname_len; /* wire length, root label included */
-        uint8_t nlabels;   /* labels before the root */
+        bool has_question;                /* qname..qclass parsed */
+        size_t qend;                      /* offset just past the question */
+        uint8_t qname_len;                /* wire length, root label included */
+        uint8_t nlabels;                  /* labels before the root */
         uint8_t label_off[LD_LABELS_MAX]; /* offset of each label's length byte in lname */
         uint8_t lname[LD_NAME_WIRE_MAX];  /* the question name in lower case, wire form */
         uint16_t qtype;

@@ -9,11 +9,11 @@
 #include <stdbool.h>
 
 struct ld_reverse {
-        bool full;           /* the name is one whole address: addr is set */
+        bool full; /* the name is one whole address: addr is set */
         struct ld_addr addr;
-        bool local;          /* under a local (private range) zone */
-        bool apex;           /* the name is that zone's apex */
-        uint8_t apex_off;    /* offset of the zone's apex in the question name */
+        bool local;       /* under a local (private range) zone */
+        bool apex;        /* the name is that zone's apex */
+        uint8_t apex_off; /* offset of the zone's apex in the question name */
 };
 
 /* Returns true when the question is under in-addr.arpa or ip6.arpa. */

@@ -62,6 +62,8 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
                 return res;
         }
         s->stats.queries++;
+        if (vs.n)
+                vs.v[0]->queries++;
         s->stats.rcode[res.rcode < 24 ? res.rcode : 23]++;
         s->stats.truncated += res.truncated;
         return res;

@@ -24,8 +24,7 @@ static uint64_t services_hash(uint8_t proto, const char *lname, size_t len)
         return ld_hash_bytes(ld_hash_bytes(LD_HASH_SEED, &proto, 1), lname, len);
 }
 
-uint16_t ld_services_port(const struct ld_services *s, uint8_t proto, const char *lname,
-                          size_t len)
+uint16_t ld_services_port(const struct ld_services *s, uint8_t proto, const char *lname, size_t len)
 {
         uint64_t h = services_hash(proto, lname, len);
 

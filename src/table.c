@@ -202,8 +202,8 @@ static int table_link(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t 
         for (size_t i = 0; i < from->from.n; i++) {
                 l = from->from.v[i];
                 if (l->target == target && strcasecmp(l->alias, cmd->alias) == 0) {
-                        snprintf(err, errlen, "'%s' already links to '%s' as '%s'",
-                                 from->spec.name, target->spec.name, l->alias);
+                        snprintf(err, errlen, "'%s' already links to '%s' as '%s'", from->spec.name,
+                                 target->spec.name, l->alias);
                         return -EEXIST;
                 }
         }
@@ -342,8 +342,8 @@ static int table_finish(struct ld_table *t)
         return 0;
 }
 
-int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_table **out,
-                      char *err, size_t errlen)
+int ld_table_load_buf(const char *buf, size_t len, const char *name, bool views,
+                      struct ld_table **out, char *err, size_t errlen)
 {
         struct ld_table *t = ld_table_new();
         char msg[512];
@@ -381,7 +381,7 @@ int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_t
                 pos = end + 1;
         }
         t->line = 0;
-        if (rc == 0 && (rc = table_finish(t)) < 0)
+        if (rc == 0 && views && (rc = table_finish(t)) < 0)
                 snprintf(err, errlen, "%s: out of memory", name);
         else if (rc < 0)
                 snprintf(err, errlen, "%s:%zu: %s", name, lineno, msg);
@@ -401,7 +401,7 @@ int ld_table_load(const char *path, struct ld_table **out, char *err, size_t err
         int rc;
 
         if (!f && errno == ENOENT)
-                return ld_table_load_buf("", 0, path, out, err, errlen);
+                return ld_table_load_buf("", 0, path, true, out, err, errlen);
         if (!f) {
                 rc = -errno;
                 snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -422,7 +422,20 @@ int ld_table_load(const char *path, struct ld_table **out, char *err, size_t err
         if (rc < 0)
                 snprintf(err, errlen, "%s: read error", path);
         else
-                rc = ld_table_load_buf(buf, len, path, out, err, errlen);
+                rc = ld_table_load_buf(buf, len, path, true, out, err, errlen);
         free(buf);
         return rc;
+}
+
+void ld_table_dump(const struct ld_table *t, FILE *f)
+{
+        for (const struct ld_container *c = t->head; c; c = c->next)
+                ld_spec_format(&c->spec, false, f);
+        for (const struct ld_link *l = t->lhead; l; l = l->next) {
+                if (strcmp(l->alias, l->target->spec.name) == 0)
+                        fprintf(f, "link %s %s\n", l->from->spec.name, l->target->spec.name);
+                else
+                        fprintf(f, "link %s %s:%s\n", l->from->spec.name, l->target->spec.name,
+                                l->alias);
+        }
 }

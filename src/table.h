@@ -29,7 +29,7 @@ struct ld_container {
         struct ld_hash_node hn; /* the table's name index */
         struct ld_spec spec;
         char lname[LD_NAME_MAX + 1];
-        uint32_t id; /* its view; never reused while the daemon runs */
+        uint32_t id;                      /* its view; never reused while the daemon runs */
         struct ld_container *prev, *next; /* order of registration */
         struct ld_linkvec from, to;
         struct ld_cview cview;
@@ -37,7 +37,8 @@ struct ld_container {
          * PID or a recreated path is never joined; and its listeners while open (netns). */
         uint64_t ns_dev, ns_ino;
         struct ld_nsl *nsl;
-        size_t line; /* where it was registered in the file loaded, for messages; 0 if live */
+        uint64_t queries; /* answered for its view, for stats */
+        size_t line;      /* where it was registered in the file loaded, for messages; 0 if live */
 };
 
 struct ld_table {
@@ -63,9 +64,13 @@ int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t err
 /* Replays a table file into a new table; err holds "FILE:LINE: problem" on failure.
  * A missing file is an empty table. */
 int ld_table_load(const char *path, struct ld_table **out, char *err, size_t errlen);
+/* views false: the model alone (validation, no lookups), half the memory. */
 /* The same from a buffer (fuzzing, tests); name is used in messages. */
-int ld_table_load_buf(const char *buf, size_t len, const char *name, struct ld_table **out,
-                      char *err, size_t errlen);
+int ld_table_load_buf(const char *buf, size_t len, const char *name, bool views,
+                      struct ld_table **out, char *err, size_t errlen);
+
+/* The canonical snapshot: add lines in order of registration, then link lines. */
+void ld_table_dump(const struct ld_table *t, FILE *f);
 
 struct ld_container *ld_table_find(const struct ld_table *t, const char *name);
 

@@ -38,8 +38,7 @@ struct ld_tcp {
         uint8_t out[2 + 65535]; /* shared: a reply is written out or copied before the next */
 };
 
-struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max,
-                          double idle)
+struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle)
 {
         struct ld_tcp *t = calloc(1, sizeof(*t));
 
@@ -136,8 +135,8 @@ static int tcp_process(struct tcp_conn *c)
                 if (c->inlen - off < 2 + mlen)
                         break;
                 struct ld_answer_result r =
-                        ld_server_handle(t->srv, ld_listener_views(c->l, &c->src), c->in + off + 2,
-                                         mlen, t->out + 2, sizeof(t->out) - 2, true);
+                    ld_server_handle(t->srv, ld_listener_views(c->l, &c->src), c->in + off + 2,
+                                     mlen, t->out + 2, sizeof(t->out) - 2, true);
                 off += 2 + mlen;
                 if (r.action == LD_ANSWER_DROP)
                         continue;

@@ -9,8 +9,7 @@ struct ld_server;
 struct ld_listener;
 struct ld_tcp;
 
-struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max,
-                          double idle);
+struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle);
 void ld_tcp_free(struct ld_tcp *t);
 /* Accepts what waits on listening socket fd of listener l. */
 void ld_tcp_accept(struct ld_tcp *t, int fd, struct ld_listener *l);

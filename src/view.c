@@ -52,8 +52,7 @@ const struct ld_vname *ld_view_name(const struct ld_views *v, uint32_t view, con
         return NULL;
 }
 
-const struct ld_vptr *ld_view_ptr(const struct ld_views *v, uint32_t view,
-                                  const struct ld_addr *a)
+const struct ld_vptr *ld_view_ptr(const struct ld_views *v, uint32_t view, const struct ld_addr *a)
 {
         uint64_t h = view_addr_hash(view, a);
 
@@ -230,8 +229,8 @@ int ld_views_own(struct ld_views *v, struct ld_container *c)
 {
         for (size_t i = 0; i < c->spec.naddrs; i++) {
                 struct ld_owner *o = view_owner_get(v, &c->spec.addrs[i]);
-                struct ld_container **no = o ? realloc(o->owners, (o->nowners + 1) * sizeof(*no))
-                                             : NULL;
+                struct ld_container **no =
+                    o ? realloc(o->owners, (o->nowners + 1) * sizeof(*no)) : NULL;
                 if (!no) {
                         if (o)
                                 view_owner_put(v, o, c);

@@ -66,8 +66,7 @@ void ld_views_disown(struct ld_views *v, struct ld_container *c);
 
 const struct ld_vname *ld_view_name(const struct ld_views *v, uint32_t view, const char *lname,
                                     size_t len);
-const struct ld_vptr *ld_view_ptr(const struct ld_views *v, uint32_t view,
-                                  const struct ld_addr *a);
+const struct ld_vptr *ld_view_ptr(const struct ld_views *v, uint32_t view, const struct ld_addr *a);
 const struct ld_owner *ld_views_owner(const struct ld_views *v, const struct ld_addr *a);
 
 #endif

@@ -8,13 +8,13 @@
 #include <string.h>
 
 static const char fuzz_table[] =
-        "add db --addr 127.0.10.2 --addr fd00::2 --expose 5432/tcp --expose 53/udp\n"
-        "add web --addr 127.0.10.3 --publish 8080:80/tcp\n"
-        "add r1 --addr 127.0.10.5 --expose 80/tcp\n"
-        "add r2 --addr 127.0.10.6 --addr 10.0.0.6 --expose 80/tcp\n"
-        "add many --addr 127.0.10.7 --addr 127.0.10.8 --addr 127.0.10.9 --addr 127.0.10.10\n"
-        "link web db\n"
-        "link web r1:api\nlink web r2:api\nlink web many:m\nlink db web:front\n";
+    "add db --addr 127.0.10.2 --addr fd00::2 --expose 5432/tcp --expose 53/udp\n"
+    "add web --addr 127.0.10.3 --publish 8080:80/tcp\n"
+    "add r1 --addr 127.0.10.5 --expose 80/tcp\n"
+    "add r2 --addr 127.0.10.6 --addr 10.0.0.6 --expose 80/tcp\n"
+    "add many --addr 127.0.10.7 --addr 127.0.10.8 --addr 127.0.10.9 --addr 127.0.10.10\n"
+    "link web db\n"
+    "link web r1:api\nlink web r2:api\nlink web many:m\nlink db web:front\n";
 
 static struct ld_server *fuzz_server(void)
 {
@@ -26,7 +26,8 @@ static struct ld_server *fuzz_server(void)
         if (ready)
                 return &srv;
         if (ld_server_init(&srv, "link.internal", 10, false) < 0 ||
-            ld_table_load_buf(fuzz_table, sizeof(fuzz_table) - 1, "fuzz", &t, err, sizeof(err)) < 0) {
+            ld_table_load_buf(fuzz_table, sizeof(fuzz_table) - 1, "fuzz", true, &t, err,
+                              sizeof(err)) < 0) {
                 fprintf(stderr, "fuzz_query: setup failed: %s\n", err);
                 abort();
         }
@@ -59,15 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static uint8_t out[65536];
         struct ld_server *srv = fuzz_server();
         static const struct ld_addr sources[] = {
-                {AF_INET, {127, 0, 10, 3}}, {AF_INET, {127, 0, 10, 2}}, {AF_INET, {127, 9, 9, 9}}};
+            {AF_INET, {127, 0, 10, 3}}, {AF_INET, {127, 0, 10, 2}}, {AF_INET, {127, 9, 9, 9}}};
 
         for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
                 struct ld_answer_result r = ld_server_handle(
-                        srv, ld_server_views_of(srv, &sources[i]), data, size, out, sizeof(out), false);
+                    srv, ld_server_views_of(srv, &sources[i]), data, size, out, sizeof(out), false);
                 fuzz_check(out, r, 1232);
         }
-        struct ld_answer_result r = ld_server_handle(srv, ld_server_views_of(srv, &sources[0]), data,
-                                                     size, out, sizeof(out), true);
+        struct ld_answer_result r = ld_server_handle(srv, ld_server_views_of(srv, &sources[0]),
+                                                     data, size, out, sizeof(out), true);
         fuzz_check(out, r, 65535);
         return 0;
 }

@@ -1,0 +1,564 @@
+/* control: linkdnsctl's socket — peer credentials, table changes acknowledged only once
+ * durable, read-only reports (ls, show, stats) and reload. */
+#include "control.h"
+
+#include "command.h"
+#include "log.h"
+#include "netns.h"
+#include "report.h"
+#include "server.h"
+#include "state.h"
+#include "table.h"
+#include "tcp.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTL_LINE_MAX 65536
+#define CTL_COMPACT_MIN (64 * 1024) /* compact once the appended part passes this... */
+
+struct ctl_conn {
+        struct ld_control *ctl;
+        struct ctl_conn *prev, *next;
+        ev_io rw, ww;
+        size_t inlen;
+        char *out;
+        size_t outlen, outoff;
+        char in[CTL_LINE_MAX];
+};
+
+/* A change validated against the shadow table, waiting to be durable. */
+struct ctl_item {
+        struct ctl_item *next;
+        struct ctl_conn *conn; /* NULL once the client went away */
+        char *line;
+        size_t len;
+};
+
+struct ld_control {
+        struct ld_control_env env;
+        ev_io lw;
+        int fd;
+        gid_t gid;
+        /* Every accepted change applied, durable or not: what the next change is checked
+         * against. The server's table gets a change only once it is on disk. */
+        struct ld_table *shadow;
+        struct ld_state *state;
+        struct ctl_item *queue, **qtail;
+        struct ctl_item *inflight;
+        bool compacting;
+        bool reload_pending;
+        struct ctl_conn *conns;
+        double started;
+        size_t snapshot_len;
+};
+
+static void ctl_conn_close(struct ctl_conn *c)
+{
+        struct ld_control *ctl = c->ctl;
+
+        for (struct ctl_item *i = ctl->queue; i; i = i->next)
+                if (i->conn == c)
+                        i->conn = NULL;
+        for (struct ctl_item *i = ctl->inflight; i; i = i->next)
+                if (i->conn == c)
+                        i->conn = NULL;
+        ev_io_stop(ctl->env.loop, &c->rw);
+        ev_io_stop(ctl->env.loop, &c->ww);
+        close(c->rw.fd);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                ctl->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        free(c->out);
+        free(c);
+}
+
+static void ctl_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ctl_conn *c = w->data;
+        ssize_t n;
+        (void)loop;
+        (void)revents;
+
+        n = send(w->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n > 0)
+                c->outoff += (size_t)n;
+        if (n < 0 || c->outoff == c->outlen)
+                ctl_conn_close(c);
+}
+
+/* Sends "ok\n" + body, or "error MESSAGE\n", then closes. */
+static void ctl_reply(struct ctl_conn *c, const char *err, const char *body, size_t bodylen)
+{
+        FILE *f;
+
+        if (!c)
+                return;
+        f = open_memstream(&c->out, &c->outlen);
+        if (!f) {
+                ctl_conn_close(c);
+                return;
+        }
+        if (err)
+                fprintf(f, "error %s\n", err);
+        else
+                fputs("ok\n", f);
+        if (!err && body)
+                fwrite(body, 1, bodylen, f);
+        fclose(f);
+        ev_io_stop(c->ctl->env.loop, &c->rw);
+        ev_io_start(c->ctl->env.loop, &c->ww);
+}
+
+static struct ld_table *ctl_copy(const struct ld_table *t)
+{
+        char *buf = NULL, err[512];
+        size_t len = 0;
+        struct ld_table *copy = NULL;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return NULL;
+        ld_table_dump(t, f);
+        fclose(f);
+        if (ld_table_load_buf(buf, len, "shadow", false, &copy, err, sizeof(err)) < 0)
+                ld_err("cannot copy the table: %s", err);
+        free(buf);
+        return copy;
+}
+
+static void ctl_shadow_reset(struct ld_control *ctl)
+{
+        struct ld_table *copy = ctl_copy(ctl->env.srv->table);
+
+        if (!copy) {
+                ld_err("out of memory copying the table; changes are refused until a reload");
+                return;
+        }
+        ld_table_free(ctl->shadow);
+        ctl->shadow = copy;
+}
+
+/* Applies a durable change to the served table and opens or closes listeners. */
+static void ctl_apply_live(struct ld_control *ctl, const char *line)
+{
+        struct ld_table *t = ctl->env.srv->table;
+        struct ld_container *c = NULL;
+        struct ld_cmd cmd;
+        char err[512];
+
+        if (ld_cmd_parse(line, &cmd, err, sizeof(err)) != 0)
+                return;
+        if (cmd.kind == LD_CMD_RM || cmd.kind == LD_CMD_ADD)
+                c = ld_table_find(t, cmd.kind == LD_CMD_RM ? cmd.name : cmd.spec.name);
+        if (c)
+                ld_netns_detach(ctl->env.netns, c);
+        if (ld_table_apply(t, &cmd, err, sizeof(err)) < 0)
+                ld_err("applying a durable change failed: %s", err); /* shadow said it fits */
+        if (cmd.kind == LD_CMD_ADD && (c = ld_table_find(t, cmd.spec.name)) &&
+            (c->spec.netns || c->spec.pid)) {
+                int rc = ld_netns_attach(ctl->env.netns, c);
+                if (rc < 0)
+                        ld_warn("cannot listen in the namespace of '%s': %s", c->spec.name,
+                                strerror(-rc));
+        }
+        ld_cmd_clear(&cmd);
+}
+
+static void ctl_kick(struct ld_control *ctl);
+
+static void ctl_state_done(void *arg, int rc)
+{
+        struct ld_control *ctl = arg;
+        char err[600];
+
+        if (ctl->compacting) {
+                ctl->compacting = false;
+                if (rc < 0)
+                        ld_warn("compacting %s failed: %s", ctl->env.state_path, strerror(-rc));
+                ctl_kick(ctl);
+                return;
+        }
+        snprintf(err, sizeof(err), "cannot write %s: %s; nothing changed", ctl->env.state_path,
+                 strerror(-rc));
+        for (struct ctl_item *i = ctl->inflight, *next; i; i = next) {
+                next = i->next;
+                if (rc == 0)
+                        ctl_apply_live(ctl, i->line);
+                ctl_reply(i->conn, rc == 0 ? NULL : err, NULL, 0);
+                free(i->line);
+                free(i);
+        }
+        ctl->inflight = NULL;
+        if (rc == 0) {
+                ld_server_changed(ctl->env.srv);
+        } else {
+                /* The queued changes were checked against the lost ones: refuse them too. */
+                for (struct ctl_item *i = ctl->queue, *next; i; i = next) {
+                        next = i->next;
+                        ctl_reply(i->conn, err, NULL, 0);
+                        free(i->line);
+                        free(i);
+                }
+                ctl->queue = NULL;
+                ctl->qtail = &ctl->queue;
+                ctl_shadow_reset(ctl);
+        }
+        ctl_kick(ctl);
+}
+
+static void ctl_do_reload(struct ld_control *ctl)
+{
+        ctl->reload_pending = false;
+        if (ctl->env.reload(ctl->env.arg) == 0)
+                ctl_shadow_reset(ctl);
+}
+
+/* Starts the next disk job: the changes queued so far as one write, else a pending reload,
+ * else a compaction when the appended part has grown past the snapshot. */
+static void ctl_kick(struct ld_control *ctl)
+{
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (ld_state_busy(ctl->state))
+                return;
+        if (!ctl->queue) {
+                if (ctl->reload_pending) {
+                        ctl_do_reload(ctl);
+                        return;
+                }
+                size_t appended = ld_state_appended(ctl->state);
+                if (appended < CTL_COMPACT_MIN || appended < ctl->snapshot_len)
+                        return;
+                if (!(f = open_memstream(&text, &len)))
+                        return;
+                ld_table_dump(ctl->env.srv->table, f);
+                fclose(f);
+                ctl->snapshot_len = len;
+                ctl->compacting = true;
+                ld_state_compact(ctl->state, text, len);
+                return;
+        }
+        if (!(f = open_memstream(&text, &len)))
+                return;
+        for (struct ctl_item *i = ctl->queue; i; i = i->next)
+                fwrite(i->line, 1, i->len, f);
+        fclose(f);
+        ctl->inflight = ctl->queue;
+        ctl->queue = NULL;
+        ctl->qtail = &ctl->queue;
+        ld_state_append(ctl->state, text, len);
+}
+
+static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd *cmd)
+{
+        struct ctl_item *item = calloc(1, sizeof(*item));
+        char err[600];
+        FILE *f;
+        int rc;
+
+        if (!item || !(f = open_memstream(&item->line, &item->len))) {
+                free(item);
+                ctl_reply(c, "out of memory", NULL, 0);
+                return;
+        }
+        ld_cmd_format(cmd, f);
+        fclose(f);
+        if (cmd->kind == LD_CMD_ADD && (rc = ld_netns_probe(&cmd->spec, err, sizeof(err))) < 0)
+                ;
+        else
+                rc = ld_table_apply(ctl->shadow, cmd, err, sizeof(err));
+        if (rc < 0) {
+                ctl_reply(c, err, NULL, 0);
+                free(item->line);
+                free(item);
+                return;
+        }
+        item->conn = c;
+        *ctl->qtail = item;
+        ctl->qtail = &item->next;
+        ctl_kick(ctl);
+}
+
+static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct ld_cmd *cmd)
+{
+        struct ld_server *srv = ctl->env.srv;
+        struct ld_report_extra x = {0, 0, 0};
+        struct timespec now;
+        const struct ld_container *k = NULL;
+        char *buf = NULL, err[128];
+        size_t len = 0;
+        FILE *f;
+
+        if (cmd->kind == LD_CMD_SHOW && !(k = ld_table_find(srv->table, cmd->name))) {
+                snprintf(err, sizeof(err), "'%s' does not exist", cmd->name);
+                ctl_reply(c, err, NULL, 0);
+                return;
+        }
+        if (!(f = open_memstream(&buf, &len))) {
+                ctl_reply(c, "out of memory", NULL, 0);
+                return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        x.uptime = (double)now.tv_sec + now.tv_nsec / 1e9 - ctl->started;
+        x.tcp_connections = ld_tcp_count(ctl->env.tcp);
+        x.namespaces = ld_netns_count(ctl->env.netns);
+        if (cmd->kind == LD_CMD_LS)
+                ld_report_ls(srv, cmd->json, f);
+        else if (cmd->kind == LD_CMD_SHOW)
+                ld_report_show(srv, k, cmd->json, f);
+        else
+                ld_report_stats(srv, &x, cmd->json, f);
+        fclose(f);
+        ctl_reply(c, NULL, buf, len);
+        free(buf);
+}
+
+static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *line)
+{
+        struct ld_cmd cmd;
+        char err[512];
+        int rc = ld_cmd_parse(line, &cmd, err, sizeof(err));
+
+        if (rc != 0) {
+                ctl_reply(c, rc > 0 ? "empty request" : err, NULL, 0);
+                return;
+        }
+        if (ld_cmd_is_change(&cmd)) {
+                if (!ctl->shadow)
+                        ctl_reply(c, "the table cannot be changed until a reload", NULL, 0);
+                else
+                        ctl_change(ctl, c, &cmd);
+        } else if (cmd.kind == LD_CMD_RELOAD) {
+                ctl->reload_pending = true;
+                ctl_kick(ctl);
+                ctl_reply(c, NULL, NULL, 0);
+        } else {
+                ctl_report(ctl, c, &cmd);
+        }
+        ld_cmd_clear(&cmd);
+}
+
+static void ctl_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ctl_conn *c = w->data;
+        ssize_t n;
+        char *nl;
+        (void)loop;
+        (void)revents;
+
+        n = recv(w->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen, 0);
+        if (n <= 0) {
+                if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                        ctl_conn_close(c);
+                return;
+        }
+        c->inlen += (size_t)n;
+        c->in[c->inlen] = '\0';
+        if ((nl = strchr(c->in, '\n'))) {
+                *nl = '\0';
+                ev_io_stop(loop, w);
+                ctl_request(c->ctl, c, c->in);
+        } else if (c->inlen == sizeof(c->in) - 1) {
+                ctl_reply(c, "request too long", NULL, 0);
+        }
+}
+
+/* Root, or a member of --control-group; anyone else is told why and refused. */
+static bool ctl_allowed(const struct ld_control *ctl, int fd, char *why, size_t len)
+{
+        struct ucred cr;
+        socklen_t sl = sizeof(cr);
+        char path[64], line[4096];
+        bool ok = false;
+        FILE *f;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0)
+                return false;
+        if (cr.uid == 0)
+                return true;
+        if (ctl->env.group) {
+                snprintf(path, sizeof(path), "/proc/%d/status", (int)cr.pid);
+                if ((f = fopen(path, "re"))) {
+                        while (!ok && fgets(line, sizeof(line), f)) {
+                                if (strncmp(line, "Groups:", 7) != 0)
+                                        continue;
+                                for (char *p = line + 7, *e; *p; p = e) {
+                                        unsigned long g = strtoul(p, &e, 10);
+                                        if (e == p)
+                                                break;
+                                        ok = ok || g == ctl->gid;
+                                }
+                        }
+                        fclose(f);
+                }
+                ok = ok || cr.gid == ctl->gid;
+        }
+        if (!ok)
+                snprintf(why, len, "permission denied: uid %u is not root%s%s", (unsigned)cr.uid,
+                         ctl->env.group ? " nor in group " : "",
+                         ctl->env.group ? ctl->env.group : "");
+        return ok;
+}
+
+static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ld_control *ctl = w->data;
+        char why[256];
+        (void)revents;
+
+        for (;;) {
+                int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct ctl_conn *c;
+
+                if (fd < 0)
+                        return;
+                if (!(c = calloc(1, sizeof(*c)))) {
+                        close(fd);
+                        continue;
+                }
+                c->ctl = ctl;
+                c->next = ctl->conns;
+                if (ctl->conns)
+                        ctl->conns->prev = c;
+                ctl->conns = c;
+                ev_io_init(&c->rw, ctl_read_cb, fd, EV_READ);
+                ev_io_init(&c->ww, ctl_write_cb, fd, EV_WRITE);
+                c->rw.data = c->ww.data = c;
+                if (!ctl_allowed(ctl, fd, why, sizeof(why))) {
+                        ld_warn("control: %s", why);
+                        ctl_reply(c, why, NULL, 0);
+                        continue;
+                }
+                ev_io_start(loop, &c->rw);
+        }
+}
+
+/* Binds the socket: a stale file from a crash is replaced, a live daemon's is not. */
+static int ctl_listen(struct ld_control *ctl)
+{
+        const char *path = ctl->env.socket_path;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char *copy;
+        mode_t old;
+        int fd, rc;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        if ((copy = strdup(path))) {
+                mkdir(dirname(copy), 0755);
+                free(copy);
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+                close(fd);
+                return -EADDRINUSE;
+        }
+        unlink(path);
+        old = umask(0177);
+        rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (rc < 0 || listen(fd, 128) < 0) {
+                rc = -errno;
+                close(fd);
+                return rc;
+        }
+        if (ctl->env.group && (chown(path, 0, ctl->gid) < 0 || chmod(path, 0660) < 0)) {
+                rc = -errno;
+                close(fd);
+                return rc;
+        }
+        return fd;
+}
+
+int ld_control_new(const struct ld_control_env *env, struct ld_control **out)
+{
+        struct ld_control *ctl = calloc(1, sizeof(*ctl));
+        struct timespec now;
+        int rc;
+
+        if (!ctl)
+                return -ENOMEM;
+        ctl->env = *env;
+        ctl->fd = -1;
+        ctl->qtail = &ctl->queue;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ctl->started = (double)now.tv_sec + now.tv_nsec / 1e9;
+        if (env->group) {
+                struct group *g = getgrnam(env->group);
+                if (!g) {
+                        ld_err("control group '%s' does not exist", env->group);
+                        free(ctl);
+                        return -ENOENT;
+                }
+                ctl->gid = g->gr_gid;
+        }
+        ctl_shadow_reset(ctl);
+        rc = ctl->shadow
+                 ? ld_state_new(env->loop, env->state_path, ctl_state_done, ctl, &ctl->state)
+                 : -ENOMEM;
+        if (rc == 0 && (rc = ctl_listen(ctl)) >= 0) {
+                ctl->fd = rc;
+                rc = 0;
+        }
+        if (rc < 0) {
+                ld_control_free(ctl);
+                return rc;
+        }
+        ev_io_init(&ctl->lw, ctl_accept_cb, ctl->fd, EV_READ);
+        ctl->lw.data = ctl;
+        ev_io_start(env->loop, &ctl->lw);
+        *out = ctl;
+        return 0;
+}
+
+void ld_control_reload(struct ld_control *ctl)
+{
+        ctl->reload_pending = true;
+        ctl_kick(ctl);
+}
+
+void ld_control_free(struct ld_control *ctl)
+{
+        if (!ctl)
+                return;
+        ld_state_free(ctl->state); /* waits for a write in flight: nothing acknowledged is lost */
+        while (ctl->conns)
+                ctl_conn_close(ctl->conns);
+        for (struct ctl_item *i = ctl->queue, *next; i; i = next) {
+                next = i->next;
+                free(i->line);
+                free(i);
+        }
+        for (struct ctl_item *i = ctl->inflight, *next; i; i = next) {
+                next = i->next;
+                free(i->line);
+                free(i);
+        }
+        if (ctl->fd >= 0) {
+                ev_io_stop(ctl->env.loop, &ctl->lw);
+                close(ctl->fd);
+                unlink(ctl->env.socket_path);
+        }
+        ld_table_free(ctl->shadow);
+        free(ctl);
+}

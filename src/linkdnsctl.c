@@ -1,0 +1,168 @@
+/* linkdnsctl: command-line client of linkdnsd's control socket. */
+#include "command.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const char ctl_usage[] =
+    "Usage: linkdnsctl [--control PATH] COMMAND [ARGUMENT]...\n"
+    "Changes and inspects the link table of a running linkdnsd.\n"
+    "\n"
+    "Commands (each takes --help):\n"
+    "  add NAME [OPTION]...        register a container\n"
+    "  rm NAME                     remove it, its links and its listener\n"
+    "  link FROM TARGET[:ALIAS]    FROM's view gets ALIAS for TARGET\n"
+    "  unlink FROM ALIAS [TARGET]  remove links of FROM under ALIAS\n"
+    "  ls [--json]                 the table, in its canonical form\n"
+    "  show NAME [--json]          what NAME's view resolves\n"
+    "  stats [--json]              counters\n"
+    "  reload                      re-read the state file, as SIGHUP does\n"
+    "\n"
+    "  --control PATH   the socket (default $LINKDNS_CONTROL or /run/linkdns/control.sock)\n"
+    "  --help, --version\n"
+    "Exit status: 0 done, 1 refused (one line 'linkdnsctl: error: ...'), 2 bad usage.\n";
+
+static const struct {
+        const char *cmd, *help;
+} ctl_help[] = {
+    {"add", "Usage: linkdnsctl add NAME [--replace] [--netns PATH | --pid PID] [--addr IP]...\n"
+            "         [--expose PORT/PROTO]... [--publish HOSTPORT:PORT/PROTO]...\n"
+            "         [--dns ADDR[@PORT]]... [--remote FQDN@ADDR[@PORT]]\n"
+            "Registers a container. --replace swaps an existing registration, keeping its\n"
+            "links. Example: linkdnsctl add db --pid 4242 --addr 172.17.0.5 --expose 5432/tcp\n"},
+    {"rm", "Usage: linkdnsctl rm NAME\nRemoves NAME, every link from or to it, and its "
+           "listener.\nExample: linkdnsctl rm db\n"},
+    {"link", "Usage: linkdnsctl link FROM TARGET[:ALIAS]\nFROM's view gets ALIAS (default "
+             "TARGET) for TARGET, as docker run --link.\nExample: linkdnsctl link web db:db\n"},
+    {"unlink", "Usage: linkdnsctl unlink FROM ALIAS [TARGET]\nRemoves FROM's links under "
+               "ALIAS (only the one to TARGET if given).\nExample: linkdnsctl unlink web db\n"},
+    {"ls", "Usage: linkdnsctl ls [--json]\nPrints the table in its canonical form.\n"},
+    {"show", "Usage: linkdnsctl show NAME [--json]\nPrints what NAME's view resolves.\n"},
+    {"stats", "Usage: linkdnsctl stats [--json]\nPrints queries by view and rcode, refused, "
+              "truncated,\nTCP connections, table size, uptime.\n"},
+    {"reload", "Usage: linkdnsctl reload\nRe-reads the state file, as SIGHUP does; a bad "
+               "file leaves the running table.\n"},
+};
+
+static int ctl_fail(int code, const char *fmt, const char *arg)
+{
+        fputs("linkdnsctl: error: ", stderr);
+        fprintf(stderr, fmt, arg);
+        fputc('\n', stderr);
+        return code;
+}
+
+static int ctl_command_help(const char *cmd)
+{
+        for (size_t i = 0; i < sizeof(ctl_help) / sizeof(ctl_help[0]); i++) {
+                if (strcmp(ctl_help[i].cmd, cmd) == 0) {
+                        fputs(ctl_help[i].help, stdout);
+                        return 0;
+                }
+        }
+        return ctl_fail(2, "unknown command '%s'", cmd);
+}
+
+static int ctl_send(const char *path, const char *line)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char buf[65536], *nl;
+        size_t len = 0;
+        ssize_t n;
+        int fd, first = 1;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return ctl_fail(2, "control path too long: %s", path);
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                fprintf(stderr, "linkdnsctl: error: cannot connect to %s: %s\n", path,
+                        strerror(errno));
+                return 1;
+        }
+        if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0)
+                return ctl_fail(1, "cannot send the request: %s", strerror(errno));
+        /* The first line is the verdict; the rest is the answer, copied as it comes. */
+        while ((n = read(fd, buf + len, sizeof(buf) - len - 1)) > 0) {
+                len += (size_t)n;
+                buf[len] = '\0';
+                if (first && !(nl = strchr(buf, '\n')) && len < sizeof(buf) - 1)
+                        continue;
+                if (first) {
+                        first = 0;
+                        if (strncmp(buf, "error ", 6) == 0) {
+                                if (nl)
+                                        *nl = '\0';
+                                return ctl_fail(1, "%s", buf + 6);
+                        }
+                        nl = nl ? nl + 1 : buf + len;
+                        fwrite(nl, 1, (size_t)(buf + len - nl), stdout);
+                } else {
+                        fwrite(buf, 1, len, stdout);
+                }
+                len = 0;
+        }
+        close(fd);
+        if (first)
+                return ctl_fail(1, "%s", "no answer from linkdnsd");
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        const char *path = getenv("LINKDNS_CONTROL");
+        char *line = NULL, err[512];
+        size_t len = 0;
+        struct ld_cmd cmd;
+        int i = 1, rc;
+        FILE *f;
+
+        if (!path || !*path)
+                path = "/run/linkdns/control.sock";
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (strcmp(argv[i], "--help") == 0) {
+                        fputs(ctl_usage, stdout);
+                        return 0;
+                } else if (strcmp(argv[i], "--version") == 0) {
+                        printf("linkdnsctl %s\n", LINKDNS_VERSION);
+                        return 0;
+                } else if (strcmp(argv[i], "--control") == 0 && i + 1 < argc) {
+                        path = argv[++i];
+                } else if (strncmp(argv[i], "--control=", 10) == 0) {
+                        path = argv[i] + 10;
+                } else {
+                        return ctl_fail(2, "unknown option '%s' (see linkdnsctl --help)", argv[i]);
+                }
+        }
+        if (i == argc)
+                return ctl_fail(2, "%s", "missing COMMAND (see linkdnsctl --help)");
+        for (int k = i + 1; k < argc; k++)
+                if (strcmp(argv[k], "--help") == 0)
+                        return ctl_command_help(argv[i]);
+        if (!(f = open_memstream(&line, &len)))
+                return ctl_fail(1, "%s", "out of memory");
+        for (int k = i; k < argc; k++) {
+                if (strpbrk(argv[k], " \t\r\n#")) {
+                        fclose(f);
+                        free(line);
+                        return ctl_fail(2, "argument '%s' holds a blank or '#'", argv[k]);
+                }
+                fprintf(f, "%s%s", k > i ? " " : "", argv[k]);
+        }
+        fclose(f);
+        /* Checked here first, so that bad usage never reaches the daemon. */
+        rc = ld_cmd_parse(line, &cmd, err, sizeof(err));
+        ld_cmd_clear(&cmd);
+        if (rc != 0) {
+                free(line);
+                return ctl_fail(2, "%s", rc > 0 ? "missing COMMAND" : err);
+        }
+        rc = ctl_send(path, line);
+        free(line);
+        return rc;
+}

@@ -1,0 +1,22 @@
+/* report: the read-only answers of the control socket — ls, show, stats — as text or JSON. */
+#ifndef LD_REPORT_H
+#define LD_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct ld_server;
+struct ld_container;
+
+struct ld_report_extra {
+        double uptime;
+        unsigned tcp_connections;
+        size_t namespaces;
+};
+
+void ld_report_ls(const struct ld_server *s, bool json, FILE *f);
+void ld_report_show(const struct ld_server *s, const struct ld_container *c, bool json, FILE *f);
+void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x, bool json,
+                     FILE *f);
+
+#endif
