@@ -1,5 +1,6 @@
 /* linkdnsd: the daemon — one process, one libev loop, serving every view. */
 #include "control.h"
+#include "forward.h"
 #include "listen.h"
 #include "log.h"
 #include "netns.h"
@@ -52,6 +53,17 @@ static int daemon_load(struct daemon *d, struct ld_table **out)
         return rc;
 }
 
+static void daemon_upstreams(struct daemon *d)
+{
+        int n = ld_forward_set_upstreams(d->srv.forward, d->opt.upstream, d->opt.nupstream);
+
+        if (n == 0)
+                ld_warn("no upstream servers (none given, none in /etc/resolv.conf): other names "
+                        "get SERVFAIL");
+        else
+                ld_info("%d upstream server%s", n, n == 1 ? "" : "s");
+}
+
 /* Called by control once no change is being written. */
 static int daemon_reload(void *arg)
 {
@@ -65,6 +77,8 @@ static int daemon_reload(void *arg)
         }
         ld_netns_sync(d->netns, t, d->srv.table);
         ld_server_set_table(&d->srv, t);
+        if (d->srv.forward && !d->opt.nupstream)
+                daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
         return 0;
 }
@@ -120,6 +134,8 @@ static void daemon_signals(struct daemon *d)
 static void daemon_fini(struct daemon *d)
 {
         ld_control_free(d->control);
+        ld_forward_free(d->srv.forward);
+        d->srv.forward = NULL;
         ld_netns_free(d->netns);
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
@@ -136,7 +152,7 @@ int main(int argc, char **argv)
         if (rc != 0)
                 return rc > 0 ? 0 : 2;
         ld_log_set_level(d.opt.log_level);
-        if ((rc = ld_server_init(&d.srv, d.opt.domain, d.opt.ttl, false)) < 0) {
+        if ((rc = ld_server_init(&d.srv, d.opt.domain, d.opt.ttl, !d.opt.no_upstream)) < 0) {
                 ld_err("%s", rc == -EINVAL ? "invalid --domain" : strerror(-rc));
                 ld_server_fini(&d.srv);
                 return 1;
@@ -155,6 +171,15 @@ int main(int argc, char **argv)
         daemon_raise_nofile();
         d.loop = EV_DEFAULT;
         d.tcp = ld_tcp_new(d.loop, &d.srv, d.opt.tcp_max, d.opt.tcp_idle);
+        if (!d.opt.no_upstream) {
+                if (ld_forward_new(d.loop, &d.srv, d.opt.max_forwards, ld_tcp_deliver,
+                                   &d.srv.forward) < 0) {
+                        ld_err("cannot set up forwarding");
+                        daemon_fini(&d);
+                        return 1;
+                }
+                daemon_upstreams(&d);
+        }
         if (!d.tcp || daemon_listen(&d) < 0) {
                 daemon_fini(&d);
                 return 1;

@@ -2,6 +2,7 @@
  * bound inside a namespace (view fixed). */
 #include "listen.h"
 
+#include "forward.h"
 #include "log.h"
 #include "server.h"
 #include "tcp.h"
@@ -77,10 +78,15 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
                         return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to do */
                 if (ld_addr_from_sockaddr((struct sockaddr *)&ss, &src) < 0)
                         continue;
-                struct ld_answer_result r = ld_server_handle(l->srv, ld_listener_views(l, &src), in,
-                                                             (size_t)n, out, sizeof(out), false);
-                if (r.action != LD_ANSWER_DROP)
+                struct ld_viewset vs = ld_listener_views(l, &src);
+                struct ld_answer_result r =
+                    ld_server_handle(l->srv, vs, in, (size_t)n, out, sizeof(out), false);
+                if (r.action == LD_ANSWER_FORWARD) {
+                        struct ld_fwd_origin o = {NULL, w->fd, ss, sl};
+                        ld_forward_query(l->srv->forward, in, (size_t)n, vs, false, &o);
+                } else if (r.action == LD_ANSWER_SEND) {
                         sendto(w->fd, out, r.len, 0, (struct sockaddr *)&ss, sl);
+                }
         }
 }
 

@@ -18,7 +18,9 @@ static const char options_usage[] =
     "  --netns-address ADDR[@PORT]  address bound in each namespace (default 127.0.0.11@53)\n"
     "  --domain NAME           local domain (default link.internal)\n"
     "  --ttl SECONDS           TTL of answers and negative TTL (default 10)\n"
+    "  --upstream ADDR[@PORT]  upstream server (repeatable; default: /etc/resolv.conf)\n"
     "  --no-upstream           answer REFUSED instead of forwarding\n"
+    "  --max-forwards N        forwarded queries in flight; beyond, SERVFAIL (default 1024)\n"
     "  --tcp-max N             concurrent TCP connections (default 256)\n"
     "  --tcp-idle SECONDS      idle TCP connections are closed after this (default 10)\n"
     "  --log-level LEVEL       error, warning, info or debug (default info)\n"
@@ -36,6 +38,8 @@ enum {
         OPT_DOMAIN,
         OPT_TTL,
         OPT_NO_UPSTREAM,
+        OPT_UPSTREAM,
+        OPT_MAX_FORWARDS,
         OPT_TCP_MAX,
         OPT_TCP_IDLE,
         OPT_LOG_LEVEL,
@@ -54,6 +58,8 @@ static const struct option options_long[] = {
     {"domain", required_argument, NULL, OPT_DOMAIN},
     {"ttl", required_argument, NULL, OPT_TTL},
     {"no-upstream", no_argument, NULL, OPT_NO_UPSTREAM},
+    {"upstream", required_argument, NULL, OPT_UPSTREAM},
+    {"max-forwards", required_argument, NULL, OPT_MAX_FORWARDS},
     {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
     {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -122,6 +128,12 @@ static int options_one(int c, const char *arg, struct ld_options *o)
         case OPT_NO_UPSTREAM:
                 o->no_upstream = true;
                 break;
+        case OPT_UPSTREAM:
+                return options_endpoint("upstream", arg, o->upstream, &o->nupstream);
+        case OPT_MAX_FORWARDS:
+                if ((rc = options_uint("max-forwards", arg, 1, 1000000, &v)) == 0)
+                        o->max_forwards = (unsigned)v;
+                break;
         case OPT_TCP_MAX:
                 if ((rc = options_uint("tcp-max", arg, 1, 1000000, &v)) == 0)
                         o->tcp_max = (unsigned)v;
@@ -157,6 +169,7 @@ int ld_options_parse(int argc, char **argv, struct ld_options *o)
         o->domain = "link.internal";
         o->ttl = 10;
         o->tcp_max = 256;
+        o->max_forwards = 1024;
         o->tcp_idle = 10;
         o->log_level = LD_LOG_INFO;
         opterr = 1;
@@ -175,6 +188,10 @@ int ld_options_parse(int argc, char **argv, struct ld_options *o)
         if (optind < argc) {
                 fprintf(stderr, "linkdnsd: unexpected argument '%s'\nTry 'linkdnsd --help'.\n",
                         argv[optind]);
+                return -EINVAL;
+        }
+        if (o->no_upstream && o->nupstream) {
+                fprintf(stderr, "linkdnsd: --upstream and --no-upstream exclude each other\n");
                 return -EINVAL;
         }
         if (o->nnetns_address == 0) {

@@ -22,6 +22,9 @@ struct ld_options {
         const char *domain;
         uint32_t ttl;
         bool no_upstream;
+        struct ld_endpoint upstream[LD_OPT_ENDPOINTS];
+        size_t nupstream;
+        unsigned max_forwards;
         unsigned tcp_max;
         double tcp_idle;
         enum ld_log_level log_level;

@@ -57,10 +57,14 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
         struct ld_answer_result res;
 
         res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
+        if (res.action == LD_ANSWER_FORWARD && !s->forward)
+                res.action = LD_ANSWER_SEND; /* REFUSED, as built */
         if (res.action == LD_ANSWER_DROP) {
                 s->stats.dropped++;
                 return res;
         }
+        if (res.action == LD_ANSWER_FORWARD)
+                return res; /* counted as forwarded */
         s->stats.queries++;
         if (vs.n)
                 vs.v[0]->queries++;

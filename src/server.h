@@ -10,12 +10,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct ld_forward;
+
 struct ld_stats {
         uint64_t queries;
         uint64_t rcode[24]; /* by RCODE, extended ones included (BADVERS = 16) */
         uint64_t dropped;
         uint64_t truncated;
         uint64_t forwarded;
+        uint64_t forward_failed;   /* answered SERVFAIL: every upstream failed */
+        uint64_t forward_overflow; /* beyond --max-forwards */
         uint64_t tcp_accepted;
         uint64_t tcp_refused;
 };
@@ -26,6 +30,7 @@ struct ld_server {
         struct ld_answer_cfg cfg;
         uint32_t rotate;
         struct ld_stats stats;
+        struct ld_forward *forward; /* NULL with --no-upstream */
 };
 
 int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream);

@@ -2,6 +2,7 @@
  * connections, and back-pressure so that one slow reader delays nobody else. */
 #include "tcp.h"
 
+#include "forward.h"
 #include "listen.h"
 #include "log.h"
 #include "server.h"
@@ -55,6 +56,8 @@ static void tcp_close(struct tcp_conn *c)
 {
         struct ld_tcp *t = c->t;
 
+        if (t->srv->forward)
+                ld_forward_forget(t->srv->forward, c);
         ev_io_stop(t->loop, &c->rw);
         ev_io_stop(t->loop, &c->ww);
         ev_timer_stop(t->loop, &c->idle);
@@ -96,6 +99,17 @@ unsigned ld_tcp_count(const struct ld_tcp *t)
 /* Sends what it can now; keeps the rest and waits for the socket. Returns -1 if closed. */
 static int tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 {
+        if (c->pend) { /* behind an unsent reply: queue after it */
+                uint8_t *np = realloc(c->pend, c->pendlen + len);
+                if (!np) {
+                        tcp_close(c);
+                        return -1;
+                }
+                memcpy(np + c->pendlen, buf, len);
+                c->pend = np;
+                c->pendlen += len;
+                return 0;
+        }
         ssize_t n = send(c->rw.fd, buf, len, MSG_NOSIGNAL);
 
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -137,8 +151,13 @@ static int tcp_process(struct tcp_conn *c)
                 struct ld_answer_result r =
                     ld_server_handle(t->srv, ld_listener_views(c->l, &c->src), c->in + off + 2,
                                      mlen, t->out + 2, sizeof(t->out) - 2, true);
+                if (r.action == LD_ANSWER_FORWARD) {
+                        struct ld_fwd_origin o = {c, c->rw.fd, {0}, 0};
+                        ld_forward_query(t->srv->forward, c->in + off + 2, mlen,
+                                         ld_listener_views(c->l, &c->src), true, &o);
+                }
                 off += 2 + mlen;
-                if (r.action == LD_ANSWER_DROP)
+                if (r.action != LD_ANSWER_SEND)
                         continue;
                 t->out[0] = (uint8_t)(r.len >> 8);
                 t->out[1] = (uint8_t)r.len;
@@ -249,4 +268,12 @@ void ld_tcp_accept(struct ld_tcp *t, int lfd, struct ld_listener *l)
                 t->srv->stats.tcp_accepted++;
                 tcp_open(t, fd, l, &ss);
         }
+}
+
+void ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len)
+{
+        struct tcp_conn *c = conn;
+
+        ev_timer_again(c->t->loop, &c->idle);
+        tcp_send(c, msg, len);
 }

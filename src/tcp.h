@@ -4,6 +4,8 @@
 #define LD_TCP_H
 
 #include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct ld_server;
 struct ld_listener;
@@ -16,5 +18,7 @@ void ld_tcp_accept(struct ld_tcp *t, int fd, struct ld_listener *l);
 /* Closes the connections that came through l, which is going away. */
 void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l);
 unsigned ld_tcp_count(const struct ld_tcp *t);
+/* A forwarded answer (length-prefixed) for connection conn. */
+void ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len);
 
 #endif

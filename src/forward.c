@@ -1,0 +1,490 @@
+/* forward: names that are not ours go upstream through c-ares on the same libev loop, with
+ * linkdnsd's own EDNS, a time budget under the client's, and upstream health kept here. */
+#include "forward.h"
+
+#include "answer.h"
+#include "log.h"
+#include "query.h"
+#include "relay.h"
+#include "server.h"
+#include "table.h"
+
+#include <ares.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* glibc gives up on a server after 5 s: every attempt together stays well inside that. */
+#define FWD_ATTEMPT_MS 1200
+#define FWD_BUDGET 3.7
+#define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
+#define FWD_MAX_SERVERS 8
+#define FWD_UPSTREAM_PAYLOAD 1232
+
+/* One c-ares channel and the libev watchers of its sockets. */
+struct fwd_channel {
+        struct fwd_server *srv;
+        ares_channel ch;
+        ev_timer timer;
+        struct fwd_sock *socks;
+};
+
+struct fwd_sock {
+        struct fwd_sock *next;
+        struct fwd_channel *fc;
+        ev_io w;
+};
+
+/* One upstream server: a UDP and a TCP channel, and how it has been doing. */
+struct fwd_server {
+        struct ld_forward *f;
+        struct fwd_server *next;
+        struct ld_endpoint ep;
+        struct fwd_channel udp, tcp;
+        double dead_until;
+};
+
+struct fwd_req {
+        struct ld_forward *f;
+        struct fwd_req *prev, *next;
+        struct ld_fwd_origin o;
+        uint16_t id;
+        bool rd, tcp, edns, do_bit;
+        size_t limit;
+        double started;
+        struct fwd_server *servers[FWD_MAX_SERVERS];
+        int nservers, tried;
+        uint8_t *last; /* the last upstream answer that was a failure (SERVFAIL, REFUSED) */
+        size_t lastlen;
+        size_t qlen;
+        uint8_t q[]; /* the upstream query */
+};
+
+struct ld_forward {
+        struct ev_loop *loop;
+        struct ld_server *srv;
+        unsigned max, inflight;
+        ld_forward_tcp_fn tcp_reply;
+        struct fwd_server *servers; /* every server ever used: health outlives reloads */
+        struct fwd_server *defaults[FWD_MAX_SERVERS];
+        int ndefaults;
+        struct fwd_req *reqs;
+};
+
+static void fwd_arm(struct fwd_channel *fc)
+{
+        struct ev_loop *loop = fc->srv->f->loop;
+        struct timeval tv, *tvp = ares_timeout(fc->ch, NULL, &tv);
+
+        ev_timer_stop(loop, &fc->timer);
+        if (tvp) {
+                ev_timer_set(&fc->timer, (double)tv.tv_sec + tv.tv_usec / 1e6, 0.);
+                ev_timer_start(loop, &fc->timer);
+        }
+}
+
+static void fwd_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct fwd_sock *s = w->data;
+        struct fwd_channel *fc = s->fc;
+        (void)loop;
+
+        ares_process_fd(fc->ch, (revents & EV_READ) ? w->fd : ARES_SOCKET_BAD,
+                        (revents & EV_WRITE) ? w->fd : ARES_SOCKET_BAD);
+        fwd_arm(fc);
+}
+
+static void fwd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct fwd_channel *fc = w->data;
+        (void)loop;
+        (void)revents;
+
+        ares_process_fd(fc->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        fwd_arm(fc);
+}
+
+/* c-ares says which of its sockets want reading or writing. */
+static void fwd_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+        struct fwd_channel *fc = data;
+        struct ev_loop *loop = fc->srv->f->loop;
+        struct fwd_sock **pp = &fc->socks, *s;
+
+        while (*pp && (*pp)->w.fd != fd)
+                pp = &(*pp)->next;
+        s = *pp;
+        if (!readable && !writable) {
+                if (s) {
+                        ev_io_stop(loop, &s->w);
+                        *pp = s->next;
+                        free(s);
+                }
+                return;
+        }
+        if (!s) {
+                if (!(s = calloc(1, sizeof(*s))))
+                        return;
+                s->fc = fc;
+                s->next = fc->socks;
+                fc->socks = s;
+                ev_init(&s->w, fwd_io_cb);
+                s->w.data = s;
+        }
+        ev_io_stop(loop, &s->w);
+        ev_io_set(&s->w, fd, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
+        ev_io_start(loop, &s->w);
+}
+
+static int fwd_channel_init(struct fwd_channel *fc, struct fwd_server *srv, bool tcp)
+{
+        struct ares_options o;
+        struct ares_addr_port_node node = {0};
+        int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+                   ARES_OPT_SERVERS | ARES_OPT_EDNSPSZ;
+        struct in_addr dummy = {0};
+
+        memset(&o, 0, sizeof(o));
+        fc->srv = srv;
+        /* ares_send leaves our query (and its OPT) alone; ARES_FLAG_EDNS only makes c-ares
+         * keep UDP answers past 512 bytes. TC and SERVFAIL come back to us to judge. */
+        o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN |
+                  (tcp ? ARES_FLAG_USEVC : ARES_FLAG_IGNTC);
+        o.ednspsz = FWD_UPSTREAM_PAYLOAD;
+        o.timeout = FWD_ATTEMPT_MS;
+        o.tries = 1;
+        o.sock_state_cb = fwd_sock_state_cb;
+        o.sock_state_cb_data = fc;
+        o.servers = &dummy; /* keeps c-ares from reading resolv.conf; replaced below */
+        o.nservers = 1;
+        if (ares_init_options(&fc->ch, &o, mask) != ARES_SUCCESS)
+                return -ENOMEM;
+        node.family = srv->ep.addr.family;
+        memcpy(&node.addr, srv->ep.addr.bytes, ld_addr_len(&srv->ep.addr));
+        node.udp_port = node.tcp_port = srv->ep.port;
+        if (ares_set_servers_ports(fc->ch, &node) != ARES_SUCCESS) {
+                ares_destroy(fc->ch);
+                return -EINVAL;
+        }
+        ev_init(&fc->timer, fwd_timer_cb);
+        fc->timer.data = fc;
+        return 0;
+}
+
+static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_endpoint *ep)
+{
+        struct fwd_server *s;
+
+        for (s = f->servers; s; s = s->next)
+                if (s->ep.port == ep->port && ld_addr_equal(&s->ep.addr, &ep->addr))
+                        return s;
+        if (!(s = calloc(1, sizeof(*s))))
+                return NULL;
+        s->f = f;
+        s->ep = *ep;
+        if (fwd_channel_init(&s->udp, s, false) < 0) {
+                free(s);
+                return NULL;
+        }
+        if (fwd_channel_init(&s->tcp, s, true) < 0) {
+                ares_destroy(s->udp.ch);
+                free(s);
+                return NULL;
+        }
+        s->next = f->servers;
+        f->servers = s;
+        return s;
+}
+
+static double fwd_now(struct ld_forward *f)
+{
+        return ev_now(f->loop);
+}
+
+/* Healthy servers first in the order given, then the ones that failed lately. */
+static void fwd_order(struct fwd_req *r, struct fwd_server *const *s, int n)
+{
+        double now = fwd_now(r->f);
+
+        r->nservers = 0;
+        for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < n; i++)
+                        if ((s[i]->dead_until > now) == (pass == 1))
+                                r->servers[r->nservers++] = s[i];
+}
+
+static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
+{
+        struct ld_forward *f = r->f;
+        uint8_t out[65535 + 2];
+        size_t n = 0;
+
+        if (ans)
+                n = ld_relay_rewrite(ans, alen, r->id, r->edns, r->do_bit, r->limit, out + 2,
+                                     sizeof(out) - 2);
+        if (n == 0) { /* every server failed: SERVFAIL with the question */
+                uint8_t *h = out + 2;
+                n = r->qlen - 11;
+                memcpy(h, r->q, n);
+                h[0] = (uint8_t)(r->id >> 8);
+                h[1] = (uint8_t)r->id;
+                h[2] = (uint8_t)(0x80 | (r->rd ? 0x01 : 0));
+                h[3] = (uint8_t)(0x80 | 2);
+                h[10] = h[11] = 0;
+                f->srv->stats.forward_failed++;
+                if (r->edns) { /* same OPT as the query's, which is ours */
+                        memcpy(h + n, r->q + n, 11);
+                        h[11] = 1;
+                        n += 11;
+                }
+        }
+        if (r->o.owner) {
+                out[0] = (uint8_t)(n >> 8);
+                out[1] = (uint8_t)n;
+                f->tcp_reply(r->o.owner, out, n + 2);
+        } else if (!r->tcp) {
+                sendto(r->o.fd, out + 2, n, 0, (struct sockaddr *)&r->o.peer, r->o.peerlen);
+        }
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                f->reqs = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        f->inflight--;
+        free(r->last);
+        free(r);
+}
+
+static void fwd_try(struct fwd_req *r);
+
+static void fwd_answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+        struct fwd_req *r = arg;
+        struct fwd_server *s = r->servers[r->tried - 1];
+        uint8_t rcode = (status == ARES_SUCCESS && alen >= 12) ? abuf[3] & 0x0f : 0xff;
+        (void)timeouts;
+
+        if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
+                r->o.owner = NULL;
+                r->tcp = true; /* no reply: the daemon is stopping */
+                fwd_finish(r, NULL, 0);
+                return;
+        }
+        if (rcode != 0xff && rcode != 2 && rcode != 5) { /* SERVFAIL, REFUSED: next server */
+                s->dead_until = 0;
+                fwd_finish(r, abuf, (size_t)alen);
+                return;
+        }
+        if (rcode == 0xff) {
+                s->dead_until = fwd_now(r->f) + FWD_DEAD_FOR;
+                ld_debug("upstream attempt failed: %s", ares_strerror(status));
+        } else {
+                uint8_t *copy = malloc((size_t)alen);
+                if (copy) {
+                        memcpy(copy, abuf, (size_t)alen);
+                        free(r->last);
+                        r->last = copy;
+                        r->lastlen = (size_t)alen;
+                }
+        }
+        fwd_try(r);
+}
+
+static void fwd_try(struct fwd_req *r)
+{
+        double left = FWD_BUDGET - (fwd_now(r->f) - r->started);
+
+        ev_now_update(r->f->loop);
+        if (r->tried >= r->nservers || left < FWD_ATTEMPT_MS / 1000.0) {
+                fwd_finish(r, r->last, r->lastlen);
+                return;
+        }
+        struct fwd_channel *fc = r->tcp ? &r->servers[r->tried]->tcp : &r->servers[r->tried]->udp;
+        r->tried++;
+        ares_send(fc->ch, r->q, (int)r->qlen, fwd_answer_cb, r);
+        fwd_arm(fc);
+}
+
+/* Our query upstream: the client's question, RD and CD, and always our own OPT (DO carried,
+ * no options): hop-by-hop EDNS is between us and the upstream. */
+static size_t fwd_build(const struct ld_query *q, uint8_t *out)
+{
+        size_t qn = q->qend - LD_DNS_HEADER;
+
+        memset(out, 0, LD_DNS_HEADER);
+        out[2] = 0x01;
+        out[3] = q->flags2 & 0x10;
+        out[5] = 1;
+        memcpy(out + LD_DNS_HEADER, q->pkt + LD_DNS_HEADER, qn);
+        out[11] = 1;
+        uint8_t opt[11] = {0,
+                           0,
+                           41,
+                           FWD_UPSTREAM_PAYLOAD >> 8,
+                           FWD_UPSTREAM_PAYLOAD & 0xff,
+                           0,
+                           0,
+                           q->edns_do ? 0x80 : 0,
+                           0,
+                           0,
+                           0};
+        memcpy(out + LD_DNS_HEADER + qn, opt, sizeof(opt));
+        return LD_DNS_HEADER + qn + sizeof(opt);
+}
+
+/* A container's own --dns servers serve its view; the defaults serve everyone else. */
+static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fwd_server **out)
+{
+        for (size_t i = 0; i < vs.n; i++) {
+                const struct ld_spec *s = &vs.v[i]->spec;
+                int n = 0;
+                for (size_t k = 0; k < s->ndns && n < FWD_MAX_SERVERS; k++)
+                        if ((out[n] = fwd_server_get(f, &s->dns[k])))
+                                n++;
+                if (s->ndns)
+                        return n;
+        }
+        memcpy(out, f->defaults, sizeof(f->defaults[0]) * (size_t)f->ndefaults);
+        return f->ndefaults;
+}
+
+void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
+                      bool tcp, const struct ld_fwd_origin *o)
+{
+        struct fwd_server *servers[FWD_MAX_SERVERS];
+        struct ld_query q;
+        struct fwd_req *r;
+        int n;
+
+        if (ld_query_parse(pkt, len, &q) != LD_QUERY_OK)
+                return;
+        r = calloc(1, sizeof(*r) + q.qend + 11);
+        if (!r)
+                return;
+        r->f = f;
+        r->o = *o;
+        r->id = q.id;
+        r->rd = q.rd;
+        r->tcp = tcp;
+        r->edns = q.edns;
+        r->do_bit = q.edns_do;
+        r->limit = tcp                            ? 65535
+                   : !q.edns                      ? 512
+                   : q.edns_udp < LD_EDNS_PAYLOAD ? q.edns_udp
+                                                  : LD_EDNS_PAYLOAD;
+        r->qlen = fwd_build(&q, r->q);
+        r->started = fwd_now(f);
+        r->next = f->reqs;
+        if (f->reqs)
+                f->reqs->prev = r;
+        f->reqs = r;
+        f->inflight++;
+        f->srv->stats.forwarded++;
+        n = fwd_servers_for(f, vs, servers);
+        fwd_order(r, servers, n);
+        if (f->inflight > f->max) { /* the bound: SERVFAIL now, never a hang */
+                f->srv->stats.forward_overflow++;
+                r->nservers = 0;
+        }
+        fwd_try(r);
+}
+
+void ld_forward_forget(struct ld_forward *f, void *owner)
+{
+        for (struct fwd_req *r = f->reqs; r; r = r->next) {
+                if (r->o.owner == owner) {
+                        r->o.owner = NULL;
+                        r->tcp = true; /* and no UDP send either */
+                }
+        }
+}
+
+unsigned ld_forward_inflight(const struct ld_forward *f)
+{
+        return f->inflight;
+}
+
+static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)
+{
+        FILE *fp = fopen("/etc/resolv.conf", "re");
+        char line[512], addr[128];
+        size_t n = 0;
+
+        if (!fp)
+                return 0;
+        while (n < max && fgets(line, sizeof(line), fp))
+                if (sscanf(line, "nameserver %127s", addr) == 1 &&
+                    ld_endpoint_parse(addr, 53, &eps[n]) == 0)
+                        n++;
+        fclose(fp);
+        return (int)n;
+}
+
+int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps, size_t n)
+{
+        struct ld_endpoint conf[FWD_MAX_SERVERS];
+
+        if (n == 0) {
+                n = (size_t)fwd_resolv_conf(conf, FWD_MAX_SERVERS);
+                eps = conf;
+        }
+        f->ndefaults = 0;
+        for (size_t i = 0; i < n && i < FWD_MAX_SERVERS; i++)
+                if ((f->defaults[f->ndefaults] = fwd_server_get(f, &eps[i])))
+                        f->ndefaults++;
+        return f->ndefaults;
+}
+
+int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inflight,
+                   ld_forward_tcp_fn tcp_reply, struct ld_forward **out)
+{
+        struct ld_forward *f = calloc(1, sizeof(*f));
+
+        if (!f)
+                return -ENOMEM;
+        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+                free(f);
+                return -ENOMEM;
+        }
+        f->loop = loop;
+        f->srv = srv;
+        f->max = max_inflight;
+        f->tcp_reply = tcp_reply;
+        *out = f;
+        return 0;
+}
+
+static void fwd_channel_fini(struct ld_forward *f, struct fwd_channel *fc)
+{
+        ares_destroy(fc->ch); /* pending queries end with ARES_EDESTRUCTION */
+        ev_timer_stop(f->loop, &fc->timer);
+        while (fc->socks) {
+                struct fwd_sock *s = fc->socks;
+                fc->socks = s->next;
+                ev_io_stop(f->loop, &s->w);
+                free(s);
+        }
+}
+
+void ld_forward_free(struct ld_forward *f)
+{
+        if (!f)
+                return;
+        while (f->servers) {
+                struct fwd_server *s = f->servers;
+                f->servers = s->next;
+                fwd_channel_fini(f, &s->udp);
+                fwd_channel_fini(f, &s->tcp);
+                free(s);
+        }
+        while (f->reqs) { /* never sent (no server): nothing else will end them */
+                f->reqs->o.owner = NULL;
+                f->reqs->tcp = true;
+                fwd_finish(f->reqs, NULL, 0);
+        }
+        ares_library_cleanup();
+        free(f);
+}
