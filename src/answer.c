@@ -9,7 +9,17 @@
 #include <ldns/ldns.h>
 #include <string.h>
 
-enum { T_A = 1, T_NS = 2, T_SOA = 6, T_PTR = 12, T_AAAA = 28, T_SRV = 33, T_OPT = 41, T_ANY = 255 };
+enum {
+        T_A = 1,
+        T_NS = 2,
+        T_CNAME = 5,
+        T_SOA = 6,
+        T_PTR = 12,
+        T_AAAA = 28,
+        T_SRV = 33,
+        T_OPT = 41,
+        T_ANY = 255
+};
 enum { C_IN = 1, C_ANY = 255 };
 enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_NXDOMAIN = 3, RC_NOTIMP = 4, RC_REFUSED = 5 };
 enum { SEC_AN, SEC_NS, SEC_AR };
@@ -391,6 +401,49 @@ static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_
         return false;
 }
 
+/* Records prepared as TYPE..RDATA blobs, each behind an owner pointer. */
+static void add_rrset(struct ans *a, int sec, size_t owner_off, const struct ld_rrset *s)
+{
+        for (const uint8_t *p = s->wire, *end = s->wire + s->len; p + 10 <= end;) {
+                size_t n = 10u + (size_t)(p[8] << 8 | p[9]), start = a->len;
+                bool ok = put_ptr(a, owner_off) && put(a, p, n);
+                if (!rr_end(a, sec, start, ok))
+                        return;
+                p += n;
+        }
+}
+
+/* Static zones: authoritative for every view, after link names, before forwarding. */
+static bool answer_static(struct ans *a)
+{
+        const struct ld_query *q = a->q;
+        const struct ld_zone *z = ld_zones_match(a->cfg->zones, q);
+        const struct ld_zname *n;
+        const struct ld_rrset *s = NULL;
+
+        if (!z)
+                return false;
+        n = ld_zones_name(a->cfg->zones, q);
+        a->aa = true;
+        if (n && q->qtype == T_ANY)
+                s = n->nsets ? &n->sets[0] : NULL;
+        else if (n)
+                s = ld_zname_rrset(n, q->qtype);
+        if (n && !s && q->qtype != T_CNAME)
+                s = ld_zname_rrset(n, T_CNAME);
+        if (s) {
+                add_rrset(a, SEC_AN, LD_DNS_HEADER, s);
+                return true;
+        }
+        a->rcode = n ? RC_NOERROR : RC_NXDOMAIN;
+        if (z->soa)
+                add_rrset(a, SEC_NS,
+                          LD_DNS_HEADER + (z->labels ? q->label_off[q->nlabels - z->labels]
+                                                     : q->qname_len - 1u),
+                          z->soa);
+        return true;
+}
+
 /* localhost and names below it (RFC 6761 6.3). */
 static bool answer_localhost(struct ans *a)
 {
@@ -440,11 +493,13 @@ static bool answer_name(struct ans *a, struct ld_viewset vs)
                         answer_view_name(a, vs, rel, true);
                 return true;
         }
-        if (ld_reverse_parse(a->q, &r))
-                return answer_reverse(a, vs, &r);
+        if (ld_reverse_parse(a->q, &r) && answer_reverse(a, vs, &r))
+                return true;
         if (answer_localhost(a))
                 return true;
-        return a->q->nlabels > 0 && answer_view_name(a, vs, a->q->nlabels, false);
+        if (a->q->nlabels > 0 && answer_view_name(a, vs, a->q->nlabels, false))
+                return true;
+        return answer_static(a);
 }
 
 static void finish_header(struct ans *a)

@@ -5,6 +5,7 @@
 
 #include "query.h"
 #include "services.h"
+#include "zone.h"
 #include "view.h"
 
 #include <stdbool.h>
@@ -23,6 +24,7 @@ struct ld_answer_cfg {
         bool upstream; /* forwarding is configured: RA is set and misses go upstream */
         const struct ld_views *views;
         const struct ld_services *services;
+        const struct ld_zones *zones; /* NULL without --zones */
 };
 
 /* The containers whose views a client sees (one, or a pod's several); none = unknown. */

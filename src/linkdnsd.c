@@ -39,17 +39,22 @@ static void daemon_raise_nofile(void)
         }
 }
 
-static int daemon_load(struct daemon *d, struct ld_table **out)
+/* The table and the static zones, both or neither. */
+static int daemon_load(struct daemon *d, struct ld_table **out, struct ld_zones **zones)
 {
         char err[1024];
         int rc = ld_table_load(d->opt.state, out, err, sizeof(err));
 
-        if (rc == 0 && (rc = ld_netns_check(*out, err, sizeof(err))) < 0) {
+        *zones = NULL;
+        if (rc == 0)
+                rc = ld_netns_check(*out, err, sizeof(err));
+        if (rc == 0 && d->opt.zones)
+                rc = ld_zones_load(d->opt.zones, zones, err, sizeof(err));
+        if (rc < 0) {
                 ld_table_free(*out);
                 *out = NULL;
-        }
-        if (rc < 0)
                 ld_err("%s", err);
+        }
         return rc;
 }
 
@@ -69,14 +74,16 @@ static int daemon_reload(void *arg)
 {
         struct daemon *d = arg;
         struct ld_table *t;
+        struct ld_zones *z;
 
         ld_info("reloading %s", d->opt.state);
-        if (daemon_load(d, &t) < 0) {
+        if (daemon_load(d, &t, &z) < 0) {
                 ld_err("reload failed: the running table stays in force");
                 return -EINVAL;
         }
         ld_netns_sync(d->netns, t, d->srv.table);
         ld_server_set_table(&d->srv, t);
+        ld_server_set_zones(&d->srv, z);
         if (d->srv.forward && !d->opt.nupstream)
                 daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
@@ -147,6 +154,7 @@ int main(int argc, char **argv)
 {
         static struct daemon d;
         struct ld_table *t;
+        struct ld_zones *z;
         int rc = ld_options_parse(argc, argv, &d.opt);
 
         if (rc != 0)
@@ -157,11 +165,12 @@ int main(int argc, char **argv)
                 ld_server_fini(&d.srv);
                 return 1;
         }
-        if (daemon_load(&d, &t) < 0) {
+        if (daemon_load(&d, &t, &z) < 0) {
                 ld_server_fini(&d.srv);
                 return 1;
         }
         ld_server_set_table(&d.srv, t);
+        ld_server_set_zones(&d.srv, z);
         if (d.opt.check_config) {
                 printf("%s: %zu containers, %zu links: OK\n", d.opt.state, t->ncontainers,
                        t->nlinks);

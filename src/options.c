@@ -19,6 +19,7 @@ static const char options_usage[] =
     "  --domain NAME           local domain (default link.internal)\n"
     "  --ttl SECONDS           TTL of answers and negative TTL (default 10)\n"
     "  --upstream ADDR[@PORT]  upstream server (repeatable; default: /etc/resolv.conf)\n"
+    "  --zones DIR             serve the zone files DIR/*.zone to every view\n"
     "  --no-upstream           answer REFUSED instead of forwarding\n"
     "  --max-forwards N        forwarded queries in flight; beyond, SERVFAIL (default 1024)\n"
     "  --tcp-max N             concurrent TCP connections (default 256)\n"
@@ -38,6 +39,7 @@ enum {
         OPT_DOMAIN,
         OPT_TTL,
         OPT_NO_UPSTREAM,
+        OPT_ZONES,
         OPT_UPSTREAM,
         OPT_MAX_FORWARDS,
         OPT_TCP_MAX,
@@ -58,6 +60,7 @@ static const struct option options_long[] = {
     {"domain", required_argument, NULL, OPT_DOMAIN},
     {"ttl", required_argument, NULL, OPT_TTL},
     {"no-upstream", no_argument, NULL, OPT_NO_UPSTREAM},
+    {"zones", required_argument, NULL, OPT_ZONES},
     {"upstream", required_argument, NULL, OPT_UPSTREAM},
     {"max-forwards", required_argument, NULL, OPT_MAX_FORWARDS},
     {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
@@ -127,6 +130,9 @@ static int options_one(int c, const char *arg, struct ld_options *o)
                 break;
         case OPT_NO_UPSTREAM:
                 o->no_upstream = true;
+                break;
+        case OPT_ZONES:
+                o->zones = arg;
                 break;
         case OPT_UPSTREAM:
                 return options_endpoint("upstream", arg, o->upstream, &o->nupstream);

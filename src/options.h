@@ -20,6 +20,7 @@ struct ld_options {
         struct ld_endpoint netns_address[LD_OPT_ENDPOINTS];
         size_t nnetns_address;
         const char *domain;
+        const char *zones;
         uint32_t ttl;
         bool no_upstream;
         struct ld_endpoint upstream[LD_OPT_ENDPOINTS];

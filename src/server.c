@@ -24,6 +24,7 @@ void ld_server_fini(struct ld_server *s)
 {
         ld_table_free(s->table);
         s->table = NULL;
+        ld_server_set_zones(s, NULL);
         ld_services_fini(&s->services);
 }
 
@@ -33,6 +34,13 @@ void ld_server_set_table(struct ld_server *s, struct ld_table *t)
         s->table = t;
         s->cfg.views = &t->views;
         ld_server_changed(s);
+}
+
+void ld_server_set_zones(struct ld_server *s, struct ld_zones *z)
+{
+        ld_zones_free(s->zones);
+        s->zones = z;
+        s->cfg.zones = z;
 }
 
 void ld_server_changed(struct ld_server *s)

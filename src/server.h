@@ -31,12 +31,15 @@ struct ld_server {
         uint32_t rotate;
         struct ld_stats stats;
         struct ld_forward *forward; /* NULL with --no-upstream */
+        struct ld_zones *zones;     /* NULL without --zones */
 };
 
 int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream);
 void ld_server_fini(struct ld_server *s);
 /* Takes t and frees the previous table: a query sees the old table or the new one. */
 void ld_server_set_table(struct ld_server *s, struct ld_table *t);
+/* Takes z (NULL: none) and frees the previous zones. */
+void ld_server_set_zones(struct ld_server *s, struct ld_zones *z);
 /* The table changed in place: the zone's serial grows. */
 void ld_server_changed(struct ld_server *s);
 
