@@ -4,6 +4,7 @@
 #include "listen.h"
 #include "log.h"
 #include "netns.h"
+#include "notify.h"
 #include "options.h"
 #include "server.h"
 #include "tcp.h"
@@ -58,6 +59,16 @@ static int daemon_load(struct daemon *d, struct ld_table **out, struct ld_zones 
         return rc;
 }
 
+/* Tells systemd (if it asks) the state and the table's size. */
+static void daemon_status(struct daemon *d, const char *state)
+{
+        char buf[256];
+
+        snprintf(buf, sizeof(buf), "%sSTATUS=%zu containers, %zu links, %zu namespaces", state,
+                 d->srv.table->ncontainers, d->srv.table->nlinks, ld_netns_count(d->netns));
+        ld_notify(buf);
+}
+
 static void daemon_upstreams(struct daemon *d)
 {
         int n = ld_forward_set_upstreams(d->srv.forward, d->opt.upstream, d->opt.nupstream);
@@ -77,8 +88,10 @@ static int daemon_reload(void *arg)
         struct ld_zones *z;
 
         ld_info("reloading %s", d->opt.state);
+        ld_notify("RELOADING=1");
         if (daemon_load(d, &t, &z) < 0) {
                 ld_err("reload failed: the running table stays in force");
+                daemon_status(d, "READY=1\n");
                 return -EINVAL;
         }
         ld_netns_sync(d->netns, t, d->srv.table);
@@ -87,6 +100,7 @@ static int daemon_reload(void *arg)
         if (d->srv.forward && !d->opt.nupstream)
                 daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
+        daemon_status(d, "READY=1\n");
         return 0;
 }
 
@@ -171,6 +185,7 @@ int main(int argc, char **argv)
         }
         ld_server_set_table(&d.srv, t);
         ld_server_set_zones(&d.srv, z);
+        d.srv.log_queries = d.opt.log_queries;
         if (d.opt.check_config) {
                 printf("%s: %zu containers, %zu links: OK\n", d.opt.state, t->ncontainers,
                        t->nlinks);
@@ -211,6 +226,7 @@ int main(int argc, char **argv)
         daemon_signals(&d);
         ld_info("ready: %zu containers, %zu links, %zu namespaces", t->ncontainers, t->nlinks,
                 ld_netns_count(d.netns));
+        daemon_status(&d, "READY=1\n"); /* listeners and control socket are up */
         ev_run(d.loop, 0);
         daemon_fini(&d);
         return 0;

@@ -2,7 +2,10 @@
  * and the one entry point from packet in to packet out. */
 #include "server.h"
 
+#include "log.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +51,38 @@ void ld_server_changed(struct ld_server *s)
         s->cfg.serial++;
 }
 
+/* --log-queries: one line per query, never on the path otherwise. */
+static void server_log_query(const struct ld_query *q, struct ld_viewset vs,
+                             struct ld_answer_result res)
+{
+        static const char *const rcodes[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                             "NXDOMAIN", "NOTIMP",  "REFUSED"};
+        char name[LD_NAME_WIRE_MAX * 4 + 2], *p = name;
+
+        if (!q->has_question) {
+                ld_info("query from %s: (no question) -> rcode %u", vs.n ? vs.v[0]->spec.name : "-",
+                        res.rcode);
+                return;
+        }
+        for (size_t off = 0; q->lname[off]; off += 1u + q->lname[off]) {
+                for (size_t i = 1; i <= q->lname[off]; i++) {
+                        uint8_t c = q->pkt[LD_DNS_HEADER + off + i];
+                        p += (c > 32 && c < 127 && c != '.' && c != '\\') ? sprintf(p, "%c", c)
+                                                                          : sprintf(p, "\\%03u", c);
+                }
+                *p++ = '.';
+        }
+        if (p == name)
+                *p++ = '.';
+        *p = '\0';
+        ld_info("query from %s: %s type %u -> %s%s", vs.n ? vs.v[0]->spec.name : "unknown source",
+                name, q->qtype,
+                res.action == LD_ANSWER_FORWARD ? "forwarded"
+                : res.rcode < 6                 ? rcodes[res.rcode]
+                                                : "BADVERS",
+                res.truncated ? " (truncated)" : "");
+}
+
 struct ld_viewset ld_server_views_of(const struct ld_server *s, const struct ld_addr *src)
 {
         const struct ld_owner *o = ld_views_owner(s->cfg.views, src);
@@ -67,6 +102,8 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
         res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
         if (res.action == LD_ANSWER_FORWARD && !s->forward)
                 res.action = LD_ANSWER_SEND; /* REFUSED, as built */
+        if (s->log_queries && res.action != LD_ANSWER_DROP)
+                server_log_query(&q, vs, res);
         if (res.action == LD_ANSWER_DROP) {
                 s->stats.dropped++;
                 return res;

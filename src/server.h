@@ -32,6 +32,7 @@ struct ld_server {
         struct ld_stats stats;
         struct ld_forward *forward; /* NULL with --no-upstream */
         struct ld_zones *zones;     /* NULL without --zones */
+        bool log_queries;
 };
 
 int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream);
