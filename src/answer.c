@@ -20,8 +20,16 @@ enum {
         T_OPT = 41,
         T_ANY = 255
 };
+enum { T_IXFR = 251, T_AXFR = 252 };
 enum { C_IN = 1, C_ANY = 255 };
-enum { RC_NOERROR = 0, RC_FORMERR = 1, RC_NXDOMAIN = 3, RC_NOTIMP = 4, RC_REFUSED = 5 };
+enum {
+        RC_NOERROR = 0,
+        RC_FORMERR = 1,
+        RC_SERVFAIL = 2,
+        RC_NXDOMAIN = 3,
+        RC_NOTIMP = 4,
+        RC_REFUSED = 5
+};
 enum { SEC_AN, SEC_NS, SEC_AR };
 
 /* The reply being written: bounded by limit, which leaves room for the OPT record. */
@@ -35,6 +43,9 @@ struct ans {
         bool aa, tc;
         size_t domain_off; /* where D stands in the reply, 0 until written */
         uint32_t rotate;
+        struct ld_container *defer; /* a remote whose peer must answer first */
+        uint16_t defer_port;
+        uint8_t defer_proto;
 };
 
 static bool put(struct ans *a, const void *p, size_t n)
@@ -146,9 +157,11 @@ static void negative(struct ans *a, uint8_t rcode)
 
 static size_t addr_count(const struct ld_container *c, uint8_t family)
 {
-        size_t n = 0;
-        for (size_t i = 0; i < c->spec.naddrs; i++)
-                n += c->spec.addrs[i].family == family;
+        size_t n = 0, na;
+        const struct ld_addr *addrs = ld_container_addrs(c, &na);
+
+        for (size_t i = 0; i < na; i++)
+                n += addrs[i].family == family;
         return n;
 }
 
@@ -183,18 +196,26 @@ static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct ld_
         for (size_t pass = 0; pass < 2; pass++) {
                 size_t k = 0;
                 for (uint32_t t = 0; t < e->ntargets; t++) {
-                        const struct ld_spec *s = &e->targets[t]->spec;
-                        for (size_t i = 0; i < s->naddrs; i++) {
-                                if (s->addrs[i].family != family)
+                        size_t na;
+                        const struct ld_addr *addrs = ld_container_addrs(e->targets[t], &na);
+                        for (size_t i = 0; i < na; i++) {
+                                if (addrs[i].family != family)
                                         continue;
                                 bool mine = pass == 0 ? k >= skip : k < skip;
                                 k++;
-                                if (mine && !add_addr(a, sec, owner_off, &s->addrs[i]))
+                                if (mine && !add_addr(a, sec, owner_off, &addrs[i]))
                                         return;
                         }
                 }
         }
 }
+
+enum srv_found { SRV_NONE, SRV_FOUND, SRV_WAIT, SRV_FAIL };
+
+/* The port an SRV answer names for port/proto: the port itself for a local target, the
+ * peer's published host port for a remote one. */
+static enum srv_found srv_port(struct ans *a, const struct ld_vname *e, uint16_t port,
+                               uint8_t proto, uint16_t *out);
 
 static bool exposes(const struct ld_container *c, uint16_t port, uint8_t proto)
 {
@@ -213,6 +234,8 @@ static bool any_exposes(const struct ld_vname *e, uint16_t port, uint8_t proto)
 {
         for (uint32_t i = 0; i < e->ntargets; i++) {
                 const struct ld_spec *s = &e->targets[i]->spec;
+                if (e->targets[i]->remote)
+                        return true; /* what a peer publishes is asked port by port */
                 if (port == 0) {
                         for (size_t k = 0; k < s->nexpose; k++)
                                 if (s->expose[k].proto == proto)
@@ -225,6 +248,32 @@ static bool any_exposes(const struct ld_vname *e, uint16_t port, uint8_t proto)
                 }
         }
         return false;
+}
+
+static enum srv_found srv_port(struct ans *a, const struct ld_vname *e, uint16_t port,
+                               uint8_t proto, uint16_t *out)
+{
+        for (uint32_t i = 0; i < e->ntargets; i++) {
+                struct ld_container *t = e->targets[i];
+                const struct ld_rsrv *r = t->remote ? ld_rcache_srv(t, port, proto) : NULL;
+                if (!t->remote && exposes(t, port, proto)) {
+                        *out = port;
+                        return SRV_FOUND;
+                }
+                if (t->remote && (!r || r->state == LD_RSTATE_PENDING)) {
+                        a->defer = t;
+                        a->defer_port = port;
+                        a->defer_proto = proto;
+                        return SRV_WAIT;
+                }
+                if (r && r->state == LD_RSTATE_FAILED)
+                        return SRV_FAIL;
+                if (r && r->present) {
+                        *out = r->hostport;
+                        return SRV_FOUND;
+                }
+        }
+        return SRV_NONE;
 }
 
 static const uint8_t *label_at(const struct ans *a, size_t i)
@@ -257,11 +306,35 @@ static uint16_t label_port(const struct ans *a, const uint8_t *label, uint8_t pr
         return ld_services_port(a->cfg->services, proto, (const char *)label + 2, label[0] - 1u);
 }
 
+/* Remote targets: wait for a peer that has not answered yet; SERVFAIL when it is down past
+ * --stale and nothing else answers. Returns false when the answer stops here. */
+static bool remote_ready(struct ans *a, const struct ld_vname *e)
+{
+        bool failed = false, have = false;
+
+        for (uint32_t i = 0; i < e->ntargets; i++) {
+                const struct ld_rcache *r = e->targets[i]->remote;
+                if (r && r->state == LD_RSTATE_PENDING) {
+                        a->defer = e->targets[i];
+                        return false;
+                }
+                failed = failed || (r && r->state == LD_RSTATE_FAILED);
+                have = have || !r || r->state == LD_RSTATE_OK;
+        }
+        if (failed && !have) {
+                a->rcode = RC_SERVFAIL;
+                return false;
+        }
+        return true;
+}
+
 static void answer_addresses(struct ans *a, const struct ld_vname *e)
 {
         uint16_t qt = a->q->qtype;
         bool any = qt == T_ANY;
 
+        if (!remote_ready(a, e))
+                return;
         a->aa = true;
         if (qt == T_A || (any && targets_count(e, AF_INET)))
                 add_addrs(a, SEC_AN, LD_DNS_HEADER, e, AF_INET);
@@ -330,11 +403,22 @@ static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bo
         } else if (rel == 2) {
                 negative(a, any_exposes(e, 0, (uint8_t)proto) ? RC_NOERROR : RC_NXDOMAIN);
         } else {
+                uint16_t answer_port = 0;
                 port = label_port(a, label_at(a, 0), (uint8_t)proto);
-                if (port && any_exposes(e, port, (uint8_t)proto))
-                        answer_srv(a, e, port);
-                else
+                switch (port ? srv_port(a, e, port, (uint8_t)proto, &answer_port) : SRV_NONE) {
+                case SRV_FOUND:
+                        if (remote_ready(a, e))
+                                answer_srv(a, e, answer_port);
+                        break;
+                case SRV_NONE:
                         negative(a, RC_NXDOMAIN);
+                        break;
+                case SRV_FAIL:
+                        a->rcode = RC_SERVFAIL;
+                        break;
+                case SRV_WAIT:
+                        break;
+                }
         }
         return true;
 }
@@ -414,16 +498,16 @@ static void add_rrset(struct ans *a, int sec, size_t owner_off, const struct ld_
 }
 
 /* Static zones: authoritative for every view, after link names, before forwarding. */
-static bool answer_static(struct ans *a)
+static bool answer_static(struct ans *a, const struct ld_zones *zones)
 {
         const struct ld_query *q = a->q;
-        const struct ld_zone *z = ld_zones_match(a->cfg->zones, q);
+        const struct ld_zone *z = ld_zones_match(zones, q);
         const struct ld_zname *n;
         const struct ld_rrset *s = NULL;
 
         if (!z)
                 return false;
-        n = ld_zones_name(a->cfg->zones, q);
+        n = ld_zones_name(zones, q);
         a->aa = true;
         if (n && q->qtype == T_ANY)
                 s = n->nsets ? &n->sets[0] : NULL;
@@ -499,7 +583,7 @@ static bool answer_name(struct ans *a, struct ld_viewset vs)
                 return true;
         if (a->q->nlabels > 0 && answer_view_name(a, vs, a->q->nlabels, false))
                 return true;
-        return answer_static(a);
+        return answer_static(a, a->cfg->publish) || answer_static(a, a->cfg->zones);
 }
 
 static void finish_header(struct ans *a)
@@ -555,7 +639,7 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                                         enum ld_query_status st, struct ld_viewset vs, bool tcp,
                                         uint32_t rotate, uint8_t *out, size_t cap)
 {
-        struct ld_answer_result res = {LD_ANSWER_SEND, 0, 0, false};
+        struct ld_answer_result res = {.action = LD_ANSWER_SEND};
         size_t hard = reply_limit(q, tcp, cap);
         struct ans a = {.cfg = cfg, .q = q, .buf = out, .len = LD_DNS_HEADER, .rotate = rotate};
         uint8_t ext_rcode = 0;
@@ -575,12 +659,27 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                 a.rcode = RC_NOTIMP;
         else if (st == LD_QUERY_BADVERS)
                 ext_rcode = 1; /* BADVERS = 16: upper eight bits in the OPT, lower four 0 */
-        else if (vs.n == 0 || (q->qclass != C_IN && q->qclass != C_ANY))
+        else if (q->qclass != C_IN && q->qclass != C_ANY)
                 a.rcode = RC_REFUSED;
+        else if (q->qtype == T_AXFR || q->qtype == T_IXFR) {
+                if (tcp && cfg->publish)
+                        res.action = LD_ANSWER_XFR; /* allowed sources are checked there */
+                else
+                        a.rcode = RC_REFUSED; /* never over UDP (RFC 5936 4.2) */
+        } else if (vs.n == 0 && !answer_static(&a, cfg->publish))
+                a.rcode = RC_REFUSED; /* no container's source: the publish zone only */
+        else if (vs.n == 0)
+                ;
         else if (!answer_name(&a, vs)) {
                 a.rcode = RC_REFUSED;
                 if (cfg->upstream)
                         res.action = LD_ANSWER_FORWARD;
+        }
+        if (a.defer) {
+                res.action = LD_ANSWER_DEFER;
+                res.remote = a.defer;
+                res.remote_port = a.defer_port;
+                res.remote_proto = a.defer_proto;
         }
         if (q->edns)
                 add_opt(&a, ext_rcode, hard);

@@ -24,7 +24,8 @@ struct ld_answer_cfg {
         bool upstream; /* forwarding is configured: RA is set and misses go upstream */
         const struct ld_views *views;
         const struct ld_services *services;
-        const struct ld_zones *zones; /* NULL without --zones */
+        const struct ld_zones *zones;   /* NULL without --zones */
+        const struct ld_zones *publish; /* --publish-zone, to every source; NULL without */
 };
 
 /* The containers whose views a client sees (one, or a pod's several); none = unknown. */
@@ -37,6 +38,8 @@ enum ld_answer_action {
         LD_ANSWER_SEND,    /* out holds the reply */
         LD_ANSWER_DROP,    /* no reply at all */
         LD_ANSWER_FORWARD, /* not ours: the forwarder takes it (out holds REFUSED) */
+        LD_ANSWER_DEFER,   /* a remote container's peer must be asked first: retry then */
+        LD_ANSWER_XFR,     /* AXFR or IXFR over TCP: the publisher streams it */
 };
 
 struct ld_answer_result {
@@ -44,6 +47,11 @@ struct ld_answer_result {
         size_t len;
         uint8_t rcode;
         bool truncated;
+        /* LD_ANSWER_DEFER: the remote container to ask, and the SRV port if that is what
+         * is missing (0: its addresses). */
+        struct ld_container *remote;
+        uint16_t remote_port;
+        uint8_t remote_proto;
 };
 
 /* Builds the reply for q (parsed with status st) seen by vs into out. cap is the buffer;

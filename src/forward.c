@@ -3,6 +3,7 @@
 #include "forward.h"
 
 #include "answer.h"
+#include "evares.h"
 #include "log.h"
 #include "query.h"
 #include "relay.h"
@@ -21,28 +22,14 @@
 #define FWD_BUDGET 3.7
 #define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
 #define FWD_MAX_SERVERS 8
-#define FWD_UPSTREAM_PAYLOAD 1232
-
-/* One c-ares channel and the libev watchers of its sockets. */
-struct fwd_channel {
-        struct fwd_server *srv;
-        ares_channel ch;
-        ev_timer timer;
-        struct fwd_sock *socks;
-};
-
-struct fwd_sock {
-        struct fwd_sock *next;
-        struct fwd_channel *fc;
-        ev_io w;
-};
+#define FWD_UPSTREAM_PAYLOAD 1232 /* ours, in the OPT of every query upstream */
 
 /* One upstream server: a UDP and a TCP channel, and how it has been doing. */
 struct fwd_server {
         struct ld_forward *f;
         struct fwd_server *next;
         struct ld_endpoint ep;
-        struct fwd_channel udp, tcp;
+        struct ld_evares udp, tcp;
         double dead_until;
 };
 
@@ -73,106 +60,6 @@ struct ld_forward {
         struct fwd_req *reqs;
 };
 
-static void fwd_arm(struct fwd_channel *fc)
-{
-        struct ev_loop *loop = fc->srv->f->loop;
-        struct timeval tv, *tvp = ares_timeout(fc->ch, NULL, &tv);
-
-        ev_timer_stop(loop, &fc->timer);
-        if (tvp) {
-                ev_timer_set(&fc->timer, (double)tv.tv_sec + tv.tv_usec / 1e6, 0.);
-                ev_timer_start(loop, &fc->timer);
-        }
-}
-
-static void fwd_io_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-        struct fwd_sock *s = w->data;
-        struct fwd_channel *fc = s->fc;
-        (void)loop;
-
-        ares_process_fd(fc->ch, (revents & EV_READ) ? w->fd : ARES_SOCKET_BAD,
-                        (revents & EV_WRITE) ? w->fd : ARES_SOCKET_BAD);
-        fwd_arm(fc);
-}
-
-static void fwd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-        struct fwd_channel *fc = w->data;
-        (void)loop;
-        (void)revents;
-
-        ares_process_fd(fc->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        fwd_arm(fc);
-}
-
-/* c-ares says which of its sockets want reading or writing. */
-static void fwd_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
-{
-        struct fwd_channel *fc = data;
-        struct ev_loop *loop = fc->srv->f->loop;
-        struct fwd_sock **pp = &fc->socks, *s;
-
-        while (*pp && (*pp)->w.fd != fd)
-                pp = &(*pp)->next;
-        s = *pp;
-        if (!readable && !writable) {
-                if (s) {
-                        ev_io_stop(loop, &s->w);
-                        *pp = s->next;
-                        free(s);
-                }
-                return;
-        }
-        if (!s) {
-                if (!(s = calloc(1, sizeof(*s))))
-                        return;
-                s->fc = fc;
-                s->next = fc->socks;
-                fc->socks = s;
-                ev_init(&s->w, fwd_io_cb);
-                s->w.data = s;
-        }
-        ev_io_stop(loop, &s->w);
-        ev_io_set(&s->w, fd, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
-        ev_io_start(loop, &s->w);
-}
-
-static int fwd_channel_init(struct fwd_channel *fc, struct fwd_server *srv, bool tcp)
-{
-        struct ares_options o;
-        struct ares_addr_port_node node = {0};
-        int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-                   ARES_OPT_SERVERS | ARES_OPT_EDNSPSZ;
-        struct in_addr dummy = {0};
-
-        memset(&o, 0, sizeof(o));
-        fc->srv = srv;
-        /* ares_send leaves our query (and its OPT) alone; ARES_FLAG_EDNS only makes c-ares
-         * keep UDP answers past 512 bytes. TC and SERVFAIL come back to us to judge. */
-        o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN |
-                  (tcp ? ARES_FLAG_USEVC : ARES_FLAG_IGNTC);
-        o.ednspsz = FWD_UPSTREAM_PAYLOAD;
-        o.timeout = FWD_ATTEMPT_MS;
-        o.tries = 1;
-        o.sock_state_cb = fwd_sock_state_cb;
-        o.sock_state_cb_data = fc;
-        o.servers = &dummy; /* keeps c-ares from reading resolv.conf; replaced below */
-        o.nservers = 1;
-        if (ares_init_options(&fc->ch, &o, mask) != ARES_SUCCESS)
-                return -ENOMEM;
-        node.family = srv->ep.addr.family;
-        memcpy(&node.addr, srv->ep.addr.bytes, ld_addr_len(&srv->ep.addr));
-        node.udp_port = node.tcp_port = srv->ep.port;
-        if (ares_set_servers_ports(fc->ch, &node) != ARES_SUCCESS) {
-                ares_destroy(fc->ch);
-                return -EINVAL;
-        }
-        ev_init(&fc->timer, fwd_timer_cb);
-        fc->timer.data = fc;
-        return 0;
-}
-
 static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_endpoint *ep)
 {
         struct fwd_server *s;
@@ -184,12 +71,13 @@ static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_e
                 return NULL;
         s->f = f;
         s->ep = *ep;
-        if (fwd_channel_init(&s->udp, s, false) < 0) {
+        /* One try per channel: the forwarder picks the next server itself. */
+        if (ld_evares_init(&s->udp, f->loop, ep, false, 1, FWD_ATTEMPT_MS) < 0) {
                 free(s);
                 return NULL;
         }
-        if (fwd_channel_init(&s->tcp, s, true) < 0) {
-                ares_destroy(s->udp.ch);
+        if (ld_evares_init(&s->tcp, f->loop, ep, true, 1, FWD_ATTEMPT_MS) < 0) {
+                ld_evares_fini(&s->udp);
                 free(s);
                 return NULL;
         }
@@ -302,10 +190,10 @@ static void fwd_try(struct fwd_req *r)
                 fwd_finish(r, r->last, r->lastlen);
                 return;
         }
-        struct fwd_channel *fc = r->tcp ? &r->servers[r->tried]->tcp : &r->servers[r->tried]->udp;
+        struct ld_evares *e = r->tcp ? &r->servers[r->tried]->tcp : &r->servers[r->tried]->udp;
         r->tried++;
-        ares_send(fc->ch, r->q, (int)r->qlen, fwd_answer_cb, r);
-        fwd_arm(fc);
+        ares_send(e->ch, r->q, (int)r->qlen, fwd_answer_cb, r);
+        ld_evares_arm(e);
 }
 
 /* Our query upstream: the client's question, RD and CD, and always our own OPT (DO carried,
@@ -457,18 +345,6 @@ int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inf
         return 0;
 }
 
-static void fwd_channel_fini(struct ld_forward *f, struct fwd_channel *fc)
-{
-        ares_destroy(fc->ch); /* pending queries end with ARES_EDESTRUCTION */
-        ev_timer_stop(f->loop, &fc->timer);
-        while (fc->socks) {
-                struct fwd_sock *s = fc->socks;
-                fc->socks = s->next;
-                ev_io_stop(f->loop, &s->w);
-                free(s);
-        }
-}
-
 void ld_forward_free(struct ld_forward *f)
 {
         if (!f)
@@ -476,8 +352,8 @@ void ld_forward_free(struct ld_forward *f)
         while (f->servers) {
                 struct fwd_server *s = f->servers;
                 f->servers = s->next;
-                fwd_channel_fini(f, &s->udp);
-                fwd_channel_fini(f, &s->tcp);
+                ld_evares_fini(&s->udp);
+                ld_evares_fini(&s->tcp);
                 free(s);
         }
         while (f->reqs) { /* never sent (no server): nothing else will end them */

@@ -24,7 +24,7 @@ struct ld_fwd_origin {
 };
 
 /* Delivers an answer to a TCP owner; UDP answers are sent by the forwarder itself. */
-typedef void (*ld_forward_tcp_fn)(void *owner, const uint8_t *msg, size_t len);
+typedef int (*ld_forward_tcp_fn)(void *owner, const uint8_t *msg, size_t len);
 
 int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inflight,
                    ld_forward_tcp_fn tcp_reply, struct ld_forward **out);

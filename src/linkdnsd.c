@@ -6,6 +6,9 @@
 #include "netns.h"
 #include "notify.h"
 #include "options.h"
+#include "publish.h"
+#include "remote.h"
+#include "xfr.h"
 #include "server.h"
 #include "tcp.h"
 
@@ -95,8 +98,11 @@ static int daemon_reload(void *arg)
                 return -EINVAL;
         }
         ld_netns_sync(d->netns, t, d->srv.table);
+        ld_remote_sync(d->srv.remote, t, d->srv.table);
         ld_server_set_table(&d->srv, t);
         ld_server_set_zones(&d->srv, z);
+        if (d->srv.publish && ld_server_publish(&d->srv) == 0)
+                ld_xfr_notify(d->srv.xfr);
         if (d->srv.forward && !d->opt.nupstream)
                 daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
@@ -152,6 +158,33 @@ static void daemon_signals(struct daemon *d)
         }
 }
 
+/* Remote containers' peers; the publish zone, its transfers and NOTIFY. */
+static int daemon_cross_host(struct daemon *d)
+{
+        char serial_path[4096];
+        int rc = ld_remote_new(d->loop, &d->srv, d->opt.stale, &d->srv.remote);
+
+        if (rc == 0)
+                ld_remote_sync(d->srv.remote, d->srv.table, NULL);
+        if (rc < 0 || !d->opt.publish_zone)
+                return rc;
+        snprintf(serial_path, sizeof(serial_path), "%s.serial", d->opt.state);
+        rc = ld_publish_new(d->opt.publish_zone, d->opt.publish_address, d->opt.npublish_address,
+                            d->opt.ttl, serial_path, &d->srv.services, &d->srv.publish);
+        if (rc == 0)
+                rc = ld_server_publish(&d->srv);
+        if (rc == 0)
+                rc = ld_xfr_new(d->loop, &d->srv, d->opt.transfer_allow, d->opt.ntransfer_allow,
+                                d->opt.notify, d->opt.nnotify, d->opt.tsig, &d->srv.xfr);
+        if (rc < 0) {
+                ld_err("cannot set up the publish zone %s: %s", d->opt.publish_zone, strerror(-rc));
+                return rc;
+        }
+        ld_info("publishing %s (serial %u)", d->srv.publish->zone, d->srv.publish->serial);
+        ld_xfr_notify(d->srv.xfr);
+        return 0;
+}
+
 static void daemon_fini(struct daemon *d)
 {
         ld_control_free(d->control);
@@ -161,6 +194,10 @@ static void daemon_fini(struct daemon *d)
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
         ld_tcp_free(d->tcp);
+        ld_remote_free(d->srv.remote); /* after the listeners: they hand back held queries */
+        d->srv.remote = NULL;
+        ld_xfr_free(d->srv.xfr);
+        d->srv.xfr = NULL;
         ld_server_fini(&d->srv);
 }
 
@@ -215,6 +252,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         ld_netns_sync(d.netns, t, NULL);
+        if (daemon_cross_host(&d) < 0) {
+                daemon_fini(&d);
+                return 1;
+        }
         struct ld_control_env env = {
             d.loop,        &d.srv, d.netns, d.tcp, d.opt.state, d.opt.control, d.opt.control_group,
             daemon_reload, &d};

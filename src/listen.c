@@ -4,6 +4,8 @@
 
 #include "forward.h"
 #include "log.h"
+#include "remote.h"
+#include "xfr.h"
 #include "server.h"
 #include "tcp.h"
 
@@ -61,10 +63,51 @@ struct ld_viewset ld_listener_views(const struct ld_listener *l, const struct ld
         return l->fixed ? *l->fixed : ld_server_views_of(l->srv, src);
 }
 
+int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth)
+{
+        static uint8_t out[2 + 65535]; /* room for TCP's length prefix */
+        struct ld_listener *l = o->l;
+        struct ld_server *srv = l->srv;
+        bool tcp = o->conn != NULL;
+        struct ld_viewset vs = ld_listener_views(l, &o->src);
+        struct ld_answer_result r =
+            ld_server_handle(srv, vs, pkt, len, out + 2, sizeof(out) - 2, tcp);
+
+        switch (r.action) {
+        case LD_ANSWER_DROP:
+                return 0;
+        case LD_ANSWER_FORWARD: {
+                struct ld_fwd_origin fo = {o->conn, l->udp_w.fd, o->peer, o->peerlen};
+                ld_forward_query(srv->forward, pkt, len, vs, tcp, &fo);
+                return 0;
+        }
+        case LD_ANSWER_XFR:
+                return ld_xfr_serve(srv->xfr, pkt, len, o);
+        case LD_ANSWER_DEFER:
+                if (srv->remote && depth < 3) {
+                        ld_remote_defer(srv->remote, r.remote, r.remote_port, r.remote_proto, o,
+                                        pkt, len, depth);
+                        return 0;
+                }
+                out[2 + 3] = (uint8_t)((out[2 + 3] & 0xf0) | 2); /* a peer that never settles */
+                break;
+        case LD_ANSWER_SEND:
+                break;
+        }
+        if (!tcp) {
+                sendto(l->udp_w.fd, out + 2, r.len, 0, (const struct sockaddr *)&o->peer,
+                       o->peerlen);
+                return 0;
+        }
+        out[0] = (uint8_t)(r.len >> 8);
+        out[1] = (uint8_t)r.len;
+        return ld_tcp_deliver(o->conn, out, r.len + 2);
+}
+
 static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct ld_listener *l = w->data;
-        static uint8_t in[65536], out[65536];
+        static uint8_t in[65536];
         (void)loop;
         (void)revents;
 
@@ -78,15 +121,8 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
                         return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to do */
                 if (ld_addr_from_sockaddr((struct sockaddr *)&ss, &src) < 0)
                         continue;
-                struct ld_viewset vs = ld_listener_views(l, &src);
-                struct ld_answer_result r =
-                    ld_server_handle(l->srv, vs, in, (size_t)n, out, sizeof(out), false);
-                if (r.action == LD_ANSWER_FORWARD) {
-                        struct ld_fwd_origin o = {NULL, w->fd, ss, sl};
-                        ld_forward_query(l->srv->forward, in, (size_t)n, vs, false, &o);
-                } else if (r.action == LD_ANSWER_SEND) {
-                        sendto(w->fd, out, r.len, 0, (struct sockaddr *)&ss, sl);
-                }
+                struct ld_origin o = {l, NULL, src, ss, sl};
+                ld_listener_answer(&o, in, (size_t)n, 0);
         }
 }
 
@@ -129,6 +165,8 @@ void ld_listener_free(struct ld_listener *l)
         if (!l)
                 return;
         ld_tcp_close_listener(l->tcp, l);
+        if (l->srv->remote)
+                ld_remote_forget(l->srv->remote, l, NULL);
         ev_io_stop(l->loop, &l->udp_w);
         ev_io_stop(l->loop, &l->tcp_w);
         close(l->udp_w.fd);

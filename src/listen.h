@@ -7,6 +7,7 @@
 #include "answer.h"
 
 #include <ev.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 
 struct ld_server;
@@ -22,6 +23,21 @@ struct ld_listener {
         /* NULL on a shared listener; a namespace listener's containers, kept current by netns */
         const struct ld_viewset *fixed;
 };
+
+/* Where a query came from and where its answer goes: the listener (its view, its UDP
+ * socket) and the TCP connection (NULL for UDP). */
+struct ld_origin {
+        struct ld_listener *l;
+        void *conn;
+        struct ld_addr src;
+        struct sockaddr_storage peer;
+        socklen_t peerlen;
+};
+
+/* Answers pkt: at once, or through the forwarder, a remote container's peer or a zone
+ * transfer. depth counts re-runs after a peer answered. Returns -1 if the TCP connection
+ * closed meanwhile. */
+int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth);
 
 /* Creates and binds a UDP and a TCP socket at ep in the calling thread's namespace.
  * freebind lets a namespace's listener bind before its lo is up. */

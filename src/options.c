@@ -24,6 +24,12 @@ static const char options_usage[] =
     "  --max-forwards N        forwarded queries in flight; beyond, SERVFAIL (default 1024)\n"
     "  --tcp-max N             concurrent TCP connections (default 256)\n"
     "  --tcp-idle SECONDS      idle TCP connections are closed after this (default 10)\n"
+    "  --publish-zone Z        serve zone Z of published ports to any source\n"
+    "  --publish-address IP    the address published ports are reached at (repeatable)\n"
+    "  --transfer-allow ADDR[/LEN]  who may transfer Z (AXFR; repeatable)\n"
+    "  --notify ADDR[@PORT]    secondaries told of changes (default: each allowed address)\n"
+    "  --tsig NAME:ALG:SECRET  key required on transfers and sent with NOTIFY\n"
+    "  --stale SECONDS         serve a remote container's last data this long (default 300)\n"
     "  --log-level LEVEL       error, warning, info or debug (default info)\n"
     "  --log-queries           log one line per query\n"
     "  --check-config          load and check the configuration and table, then exit\n"
@@ -44,6 +50,12 @@ enum {
         OPT_MAX_FORWARDS,
         OPT_TCP_MAX,
         OPT_TCP_IDLE,
+        OPT_PUBLISH_ZONE,
+        OPT_PUBLISH_ADDRESS,
+        OPT_TRANSFER_ALLOW,
+        OPT_NOTIFY,
+        OPT_TSIG,
+        OPT_STALE,
         OPT_LOG_LEVEL,
         OPT_LOG_QUERIES,
         OPT_CHECK_CONFIG,
@@ -65,6 +77,12 @@ static const struct option options_long[] = {
     {"max-forwards", required_argument, NULL, OPT_MAX_FORWARDS},
     {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
     {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
+    {"publish-zone", required_argument, NULL, OPT_PUBLISH_ZONE},
+    {"publish-address", required_argument, NULL, OPT_PUBLISH_ADDRESS},
+    {"transfer-allow", required_argument, NULL, OPT_TRANSFER_ALLOW},
+    {"notify", required_argument, NULL, OPT_NOTIFY},
+    {"tsig", required_argument, NULL, OPT_TSIG},
+    {"stale", required_argument, NULL, OPT_STALE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
@@ -148,6 +166,33 @@ static int options_one(int c, const char *arg, struct ld_options *o)
                 if ((rc = options_uint("tcp-idle", arg, 1, 3600, &v)) == 0)
                         o->tcp_idle = (double)v;
                 break;
+        case OPT_PUBLISH_ZONE:
+                o->publish_zone = arg;
+                break;
+        case OPT_PUBLISH_ADDRESS:
+                if (o->npublish_address == 16 ||
+                    ld_addr_parse(arg, &o->publish_address[o->npublish_address]) < 0)
+                        return options_bad("publish-address", arg, "address");
+                o->npublish_address++;
+                break;
+        case OPT_TRANSFER_ALLOW:
+                if (o->ntransfer_allow == LD_OPT_ENDPOINTS ||
+                    ld_prefix_parse(arg, &o->transfer_allow[o->ntransfer_allow]) < 0)
+                        return options_bad("transfer-allow", arg, "address or prefix");
+                o->ntransfer_allow++;
+                break;
+        case OPT_NOTIFY:
+                return options_endpoint("notify", arg, o->notify, &o->nnotify);
+        case OPT_TSIG:
+                if (ld_xfr_tsig_check(arg) < 0)
+                        return options_bad("tsig", arg,
+                                           "key (NAME:ALG:BASE64, ALG hmac-sha256...)");
+                o->tsig = arg;
+                break;
+        case OPT_STALE:
+                if ((rc = options_uint("stale", arg, 0, 86400 * 7, &v)) == 0)
+                        o->stale = (double)v;
+                break;
         case OPT_LOG_LEVEL:
                 if (ld_log_parse_level(arg, &o->log_level) < 0)
                         return options_bad("log-level", arg, "level");
@@ -176,6 +221,7 @@ int ld_options_parse(int argc, char **argv, struct ld_options *o)
         o->ttl = 10;
         o->tcp_max = 256;
         o->max_forwards = 1024;
+        o->stale = 300;
         o->tcp_idle = 10;
         o->log_level = LD_LOG_INFO;
         opterr = 1;
@@ -198,6 +244,15 @@ int ld_options_parse(int argc, char **argv, struct ld_options *o)
         }
         if (o->no_upstream && o->nupstream) {
                 fprintf(stderr, "linkdnsd: --upstream and --no-upstream exclude each other\n");
+                return -EINVAL;
+        }
+        if (!o->publish_zone != !o->npublish_address) {
+                fprintf(stderr, "linkdnsd: --publish-zone and --publish-address go together\n");
+                return -EINVAL;
+        }
+        if (!o->publish_zone && (o->ntransfer_allow || o->nnotify || o->tsig)) {
+                fprintf(stderr,
+                        "linkdnsd: --transfer-allow, --notify and --tsig need --publish-zone\n");
                 return -EINVAL;
         }
         if (o->nnetns_address == 0) {

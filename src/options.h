@@ -4,6 +4,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "xfr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +29,15 @@ struct ld_options {
         unsigned max_forwards;
         unsigned tcp_max;
         double tcp_idle;
+        const char *publish_zone;
+        struct ld_addr publish_address[16];
+        size_t npublish_address;
+        struct ld_prefix transfer_allow[LD_OPT_ENDPOINTS];
+        size_t ntransfer_allow;
+        struct ld_endpoint notify[LD_OPT_ENDPOINTS];
+        size_t nnotify;
+        const char *tsig;
+        double stale;
         enum ld_log_level log_level;
         bool log_queries;
         bool check_config;

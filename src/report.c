@@ -102,9 +102,10 @@ static void report_name_addrs(FILE *f, const struct ld_vname *e, bool json)
         bool first = true;
 
         for (uint32_t i = 0; i < e->ntargets; i++) {
-                const struct ld_spec *s = &e->targets[i]->spec;
-                for (size_t k = 0; k < s->naddrs; k++) {
-                        ld_addr_format(&s->addrs[k], buf, sizeof(buf));
+                size_t na;
+                const struct ld_addr *addrs = ld_container_addrs(e->targets[i], &na);
+                for (size_t k = 0; k < na; k++) {
+                        ld_addr_format(&addrs[k], buf, sizeof(buf));
                         fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : json ? "," : " ", buf);
                         first = false;
                 }

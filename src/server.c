@@ -3,9 +3,11 @@
 #include "server.h"
 
 #include "log.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,6 +30,9 @@ void ld_server_fini(struct ld_server *s)
         ld_table_free(s->table);
         s->table = NULL;
         ld_server_set_zones(s, NULL);
+        ld_publish_free(s->publish);
+        s->publish = NULL;
+        s->cfg.publish = NULL;
         ld_services_fini(&s->services);
 }
 
@@ -44,6 +49,19 @@ void ld_server_set_zones(struct ld_server *s, struct ld_zones *z)
         ld_zones_free(s->zones);
         s->zones = z;
         s->cfg.zones = z;
+}
+
+int ld_server_publish(struct ld_server *s)
+{
+        int rc;
+
+        if (!s->publish)
+                return 0;
+        rc = ld_publish_build(s->publish, s->table);
+        if (rc < 0)
+                ld_err("cannot rebuild the publish zone: %s", strerror(-rc));
+        s->cfg.publish = s->publish->zones;
+        return rc;
 }
 
 void ld_server_changed(struct ld_server *s)
@@ -108,8 +126,9 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
                 s->stats.dropped++;
                 return res;
         }
-        if (res.action == LD_ANSWER_FORWARD)
-                return res; /* counted as forwarded */
+        if (res.action == LD_ANSWER_FORWARD || res.action == LD_ANSWER_DEFER ||
+            res.action == LD_ANSWER_XFR)
+                return res; /* counted when answered */
         s->stats.queries++;
         if (vs.n)
                 vs.v[0]->queries++;

@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 struct ld_forward;
+struct ld_publisher;
+struct ld_remote;
+struct ld_xfr;
 
 struct ld_stats {
         uint64_t queries;
@@ -18,6 +21,7 @@ struct ld_stats {
         uint64_t dropped;
         uint64_t truncated;
         uint64_t forwarded;
+        uint64_t transfers;
         uint64_t forward_failed;   /* answered SERVFAIL: every upstream failed */
         uint64_t forward_overflow; /* beyond --max-forwards */
         uint64_t tcp_accepted;
@@ -30,8 +34,11 @@ struct ld_server {
         struct ld_answer_cfg cfg;
         uint32_t rotate;
         struct ld_stats stats;
-        struct ld_forward *forward; /* NULL with --no-upstream */
-        struct ld_zones *zones;     /* NULL without --zones */
+        struct ld_forward *forward;   /* NULL with --no-upstream */
+        struct ld_zones *zones;       /* NULL without --zones */
+        struct ld_publisher *publish; /* NULL without --publish-zone */
+        struct ld_remote *remote;     /* remote containers' peers (daemon only) */
+        struct ld_xfr *xfr;           /* zone transfers and NOTIFY (daemon only) */
         bool log_queries;
 };
 
@@ -41,6 +48,8 @@ void ld_server_fini(struct ld_server *s);
 void ld_server_set_table(struct ld_server *s, struct ld_table *t);
 /* Takes z (NULL: none) and frees the previous zones. */
 void ld_server_set_zones(struct ld_server *s, struct ld_zones *z);
+/* Rebuilds the publish zone from the table (a new serial); 0 or a negative errno. */
+int ld_server_publish(struct ld_server *s);
 /* The table changed in place: the zone's serial grows. */
 void ld_server_changed(struct ld_server *s);
 

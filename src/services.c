@@ -5,6 +5,7 @@
 #include "command.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 struct ld_service {
         struct ld_hash_node hn;
+        struct ld_hash_node hn_port; /* in byport, for the first name of each port */
         struct ld_service *next_all;
         uint16_t port;
         uint8_t proto;
@@ -22,6 +24,25 @@ struct ld_service {
 static uint64_t services_hash(uint8_t proto, const char *lname, size_t len)
 {
         return ld_hash_bytes(ld_hash_bytes(LD_HASH_SEED, &proto, 1), lname, len);
+}
+
+static uint64_t services_port_hash(uint8_t proto, uint16_t port)
+{
+        return ld_hash_bytes(ld_hash_bytes(LD_HASH_SEED, &proto, 1), &port, sizeof(port));
+}
+
+const char *ld_services_name(const struct ld_services *s, uint8_t proto, uint16_t port)
+{
+        uint64_t h = services_port_hash(proto, port);
+
+        for (struct ld_hash_node *n = ld_hash_bucket(&s->byport, h); n; n = n->next) {
+                const struct ld_service *e =
+                    (const struct ld_service *)((const char *)n -
+                                                offsetof(struct ld_service, hn_port));
+                if (n->hash == h && e->proto == proto && e->port == port)
+                        return e->lname;
+        }
+        return NULL;
 }
 
 uint16_t ld_services_port(const struct ld_services *s, uint8_t proto, const char *lname, size_t len)
@@ -62,6 +83,9 @@ static int services_put(struct ld_services *s, const char *name, uint16_t port, 
         }
         e->next_all = s->all;
         s->all = e;
+        if (!ld_services_name(s, proto, port) &&
+            ld_hash_insert(&s->byport, &e->hn_port, services_port_hash(proto, port)) < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -100,6 +124,8 @@ int ld_services_load(struct ld_services *s, const char *path)
         int rc = ld_hash_init(&s->byname);
 
         s->all = NULL;
+        if (rc == 0 && (rc = ld_hash_init(&s->byport)) < 0)
+                ld_hash_fini(&s->byname);
         if (rc < 0)
                 return rc;
         f = fopen(path, "re");
@@ -119,4 +145,5 @@ void ld_services_fini(struct ld_services *s)
         }
         s->all = NULL;
         ld_hash_fini(&s->byname);
+        ld_hash_fini(&s->byport);
 }

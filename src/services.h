@@ -10,6 +10,7 @@
 
 struct ld_services {
         struct ld_hash byname;
+        struct ld_hash byport;
         struct ld_service *all;
 };
 
@@ -19,5 +20,8 @@ void ld_services_fini(struct ld_services *s);
 /* Port of the lower-case service name for proto (enum ld_proto), or 0. */
 uint16_t ld_services_port(const struct ld_services *s, uint8_t proto, const char *lname,
                           size_t len);
+
+/* The first name of port/proto (lower case, NUL-terminated), or NULL. */
+const char *ld_services_name(const struct ld_services *s, uint8_t proto, uint16_t port);
 
 #endif

@@ -81,6 +81,39 @@ static void table_rebuild_around(struct ld_table *t, struct ld_container *c)
                 table_rebuild(t, c->to.v[i]->from);
 }
 
+void ld_table_refresh(struct ld_table *t, struct ld_container *c)
+{
+        table_rebuild_around(t, c);
+}
+
+struct ld_rsrv *ld_rcache_srv(const struct ld_container *c, uint16_t port, uint8_t proto)
+{
+        for (size_t i = 0; c->remote && i < c->remote->nsrv; i++)
+                if (c->remote->srv[i].port == port && c->remote->srv[i].proto == proto)
+                        return &c->remote->srv[i];
+        return NULL;
+}
+
+static void table_rcache_free(struct ld_container *c)
+{
+        if (!c->remote)
+                return;
+        free(c->remote->addrs);
+        free(c->remote->srv);
+        free(c->remote);
+        c->remote = NULL;
+}
+
+/* A remote container starts with nothing known, waiting for its peer. */
+static int table_rcache_reset(struct ld_container *c)
+{
+        table_rcache_free(c);
+        if (!c->spec.remote_fqdn)
+                return 0;
+        c->remote = calloc(1, sizeof(*c->remote));
+        return c->remote ? 0 : -ENOMEM;
+}
+
 static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_container *c = ld_table_find(t, cmd->spec.name);
@@ -94,7 +127,7 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 ld_spec_move(&c->spec, &cmd->spec);
                 c->line = t->line;
                 c->ns_dev = c->ns_ino = 0; /* a new registration: its namespace may be new */
-                if (ld_views_own(&t->views, c) < 0)
+                if (table_rcache_reset(c) < 0 || ld_views_own(&t->views, c) < 0)
                         goto nomem;
                 table_rebuild_around(t, c);
                 return 0;
@@ -106,13 +139,16 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         c->line = t->line;
         table_lower(c->lname, c->spec.name);
         c->id = ++t->next_id;
-        if (ld_hash_insert(&t->names, &c->hn, table_name_hash(c->lname)) < 0) {
+        if (table_rcache_reset(c) < 0 ||
+            ld_hash_insert(&t->names, &c->hn, table_name_hash(c->lname)) < 0) {
+                table_rcache_free(c);
                 ld_spec_clear(&c->spec);
                 free(c);
                 goto nomem;
         }
         if (ld_views_own(&t->views, c) < 0) {
                 ld_hash_remove(&t->names, &c->hn);
+                table_rcache_free(c);
                 ld_spec_clear(&c->spec);
                 free(c);
                 goto nomem;
@@ -176,6 +212,7 @@ static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t er
         t->ncontainers--;
         free(c->from.v);
         free(c->to.v);
+        table_rcache_free(c);
         ld_spec_clear(&c->spec);
         free(c);
         return 0;
@@ -305,6 +342,7 @@ void ld_table_free(struct ld_table *t)
                 ld_views_disown(&t->views, c);
                 free(c->from.v);
                 free(c->to.v);
+                table_rcache_free(c);
                 ld_spec_clear(&c->spec);
                 free(c);
         }

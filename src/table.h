@@ -25,6 +25,31 @@ struct ld_linkvec {
         size_t n, cap;
 };
 
+/* What the peer of a remote container (--remote FQDN@PEER) last said, kept by remote.c.
+ * The query path reads states only; timers in remote.c move them. */
+enum ld_rstate {
+        LD_RSTATE_PENDING, /* never answered yet, a lookup is on its way: wait for it */
+        LD_RSTATE_OK,      /* fresh, or stale within --stale */
+        LD_RSTATE_FAILED,  /* the peer is down past --stale: SERVFAIL */
+};
+
+struct ld_rsrv {
+        uint16_t port;
+        uint8_t proto;
+        uint8_t state; /* enum ld_rstate */
+        bool present;  /* the peer publishes port/proto */
+        uint16_t hostport;
+};
+
+struct ld_rcache {
+        uint8_t state; /* of the addresses: enum ld_rstate */
+        struct ld_addr *addrs;
+        size_t naddrs;
+        struct ld_rsrv *srv;
+        size_t nsrv;
+        void *peer; /* remote.c's */
+};
+
 struct ld_container {
         struct ld_hash_node hn; /* the table's name index */
         struct ld_spec spec;
@@ -37,8 +62,9 @@ struct ld_container {
          * PID or a recreated path is never joined; and its listeners while open (netns). */
         uint64_t ns_dev, ns_ino;
         struct ld_nsl *nsl;
-        uint64_t queries; /* answered for its view, for stats */
-        size_t line;      /* where it was registered in the file loaded, for messages; 0 if live */
+        struct ld_rcache *remote; /* NULL for a local container */
+        uint64_t queries;         /* answered for its view, for stats */
+        size_t line; /* where it was registered in the file loaded, for messages; 0 if live */
 };
 
 struct ld_table {
@@ -68,6 +94,21 @@ int ld_table_load(const char *path, struct ld_table **out, char *err, size_t err
 /* The same from a buffer (fuzzing, tests); name is used in messages. */
 int ld_table_load_buf(const char *buf, size_t len, const char *name, bool views,
                       struct ld_table **out, char *err, size_t errlen);
+
+/* A container's addresses: its own, or what its peer said (none until then). */
+static inline const struct ld_addr *ld_container_addrs(const struct ld_container *c, size_t *n)
+{
+        if (c->remote) {
+                *n = c->remote->state == LD_RSTATE_OK ? c->remote->naddrs : 0;
+                return c->remote->addrs;
+        }
+        *n = c->spec.naddrs;
+        return c->spec.addrs;
+}
+
+/* Rebuilds the views that show c's addresses (after a remote's changed). */
+void ld_table_refresh(struct ld_table *t, struct ld_container *c);
+struct ld_rsrv *ld_rcache_srv(const struct ld_container *c, uint16_t port, uint8_t proto);
 
 /* The canonical snapshot: add lines in order of registration, then link lines. */
 void ld_table_dump(const struct ld_table *t, FILE *f);

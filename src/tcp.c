@@ -5,6 +5,7 @@
 #include "forward.h"
 #include "listen.h"
 #include "log.h"
+#include "remote.h"
 #include "server.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@ struct tcp_conn {
         struct tcp_conn *prev, *next;
         ev_io rw, ww;
         ev_timer idle;
-        struct ld_addr src;
+        struct ld_origin origin;
         size_t inlen;
         uint8_t *pend; /* unsent reply bytes, only while the client reads slowly */
         size_t pendlen, pendoff;
@@ -36,7 +37,6 @@ struct ld_tcp {
         unsigned max, count;
         double idle;
         struct tcp_conn *head;
-        uint8_t out[2 + 65535]; /* shared: a reply is written out or copied before the next */
 };
 
 struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle)
@@ -58,6 +58,8 @@ static void tcp_close(struct tcp_conn *c)
 
         if (t->srv->forward)
                 ld_forward_forget(t->srv->forward, c);
+        if (t->srv->remote)
+                ld_remote_forget(t->srv->remote, NULL, c);
         ev_io_stop(t->loop, &c->rw);
         ev_io_stop(t->loop, &c->ww);
         ev_timer_stop(t->loop, &c->idle);
@@ -137,7 +139,6 @@ static int tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 /* Answers every whole query in the input buffer while replies go out at once. */
 static int tcp_process(struct tcp_conn *c)
 {
-        struct ld_tcp *t = c->t;
         size_t off = 0;
 
         while (!c->pend && c->inlen - off >= 2) {
@@ -148,21 +149,9 @@ static int tcp_process(struct tcp_conn *c)
                 }
                 if (c->inlen - off < 2 + mlen)
                         break;
-                struct ld_answer_result r =
-                    ld_server_handle(t->srv, ld_listener_views(c->l, &c->src), c->in + off + 2,
-                                     mlen, t->out + 2, sizeof(t->out) - 2, true);
-                if (r.action == LD_ANSWER_FORWARD) {
-                        struct ld_fwd_origin o = {c, c->rw.fd, {0}, 0};
-                        ld_forward_query(t->srv->forward, c->in + off + 2, mlen,
-                                         ld_listener_views(c->l, &c->src), true, &o);
-                }
-                off += 2 + mlen;
-                if (r.action != LD_ANSWER_SEND)
-                        continue;
-                t->out[0] = (uint8_t)(r.len >> 8);
-                t->out[1] = (uint8_t)r.len;
-                if (tcp_send(c, t->out, 2 + r.len) < 0)
+                if (ld_listener_answer(&c->origin, c->in + off + 2, mlen, 0) < 0)
                         return -1;
+                off += 2 + mlen;
         }
         memmove(c->in, c->in + off, c->inlen - off);
         c->inlen -= off;
@@ -223,13 +212,17 @@ static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
 {
         struct tcp_conn *c = malloc(sizeof(*c));
 
-        if (!c || ld_addr_from_sockaddr((const struct sockaddr *)ss, &c->src) < 0) {
+        if (!c || ld_addr_from_sockaddr((const struct sockaddr *)ss, &c->origin.src) < 0) {
                 free(c);
                 close(fd);
                 return;
         }
         c->t = t;
         c->l = l;
+        c->origin.l = l;
+        c->origin.conn = c;
+        c->origin.peer = *ss;
+        c->origin.peerlen = sizeof(*ss);
         c->inlen = 0;
         c->pend = NULL;
         c->prev = NULL;
@@ -270,10 +263,10 @@ void ld_tcp_accept(struct ld_tcp *t, int lfd, struct ld_listener *l)
         }
 }
 
-void ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len)
+int ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len)
 {
         struct tcp_conn *c = conn;
 
         ev_timer_again(c->t->loop, &c->idle);
-        tcp_send(c, msg, len);
+        return tcp_send(c, msg, len);
 }

@@ -18,7 +18,7 @@ void ld_tcp_accept(struct ld_tcp *t, int fd, struct ld_listener *l);
 /* Closes the connections that came through l, which is going away. */
 void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l);
 unsigned ld_tcp_count(const struct ld_tcp *t);
-/* A forwarded answer (length-prefixed) for connection conn. */
-void ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len);
+/* An answer (length-prefixed) for connection conn; -1 if it closed. */
+int ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len);
 
 #endif

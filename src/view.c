@@ -142,8 +142,11 @@ static int view_put_ptrs(struct ld_views *v, struct ld_container *c, struct ld_c
 {
         struct ld_cview *cv = &c->cview;
 
-        for (size_t i = 0; i < t->spec.naddrs; i++) {
-                const struct ld_addr *a = &t->spec.addrs[i];
+        size_t n;
+        const struct ld_addr *addrs = ld_container_addrs(t, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                const struct ld_addr *a = &addrs[i];
                 struct ld_vptr *e;
 
                 if (ld_view_ptr(v, c->id, a))
@@ -178,11 +181,14 @@ static int view_fill(struct ld_views *v, struct ld_container *c)
 int ld_view_build(struct ld_views *v, struct ld_container *c)
 {
         struct ld_cview *cv = &c->cview;
-        size_t naddrs = c->spec.naddrs;
+        size_t naddrs, n;
 
+        ld_container_addrs(c, &naddrs);
         ld_view_drop(v, c);
-        for (size_t i = 0; i < c->from.n; i++)
-                naddrs += c->from.v[i]->target->spec.naddrs;
+        for (size_t i = 0; i < c->from.n; i++) {
+                ld_container_addrs(c->from.v[i]->target, &n);
+                naddrs += n;
+        }
         /* Sized for the worst case up front: the hash holds pointers into these arrays. */
         cv->names = calloc(1 + 2 * c->from.n, sizeof(*cv->names));
         cv->ptrs = calloc(naddrs ? naddrs : 1, sizeof(*cv->ptrs));

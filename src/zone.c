@@ -36,7 +36,7 @@ const struct ld_zone *ld_zones_match(const struct ld_zones *z, const struct ld_q
         const struct ld_zone *best = NULL;
 
         for (size_t i = 0; z && i < z->nzones; i++) {
-                const struct ld_zone *zn = &z->zones[i];
+                const struct ld_zone *zn = z->zones[i];
                 if (zn->labels > q->nlabels || (best && best->labels >= zn->labels))
                         continue;
                 size_t off =
@@ -133,11 +133,42 @@ static int zone_add_ents(struct ld_zones *z, const struct ld_zone *zone)
         return 0;
 }
 
+int ld_zones_add(struct ld_zones *z, const ldns_zone *lz)
+{
+        struct ld_zone **nz = realloc(z->zones, (z->nzones + 1) * sizeof(*nz)), *zone;
+        ldns_rdf *origin;
+        int rc;
+
+        if (!nz)
+                return -ENOMEM;
+        z->zones = nz;
+        if (!(zone = calloc(1, sizeof(*zone))))
+                return -ENOMEM;
+        nz[z->nzones++] = zone;
+        if (!(origin = ldns_rdf_clone(ldns_rr_owner(ldns_zone_soa(lz)))))
+                return -ENOMEM;
+        ldns_dname2canonical(origin);
+        zone->origin_len = (uint8_t)ldns_rdf_size(origin);
+        memcpy(zone->origin, ldns_rdf_data(origin), zone->origin_len);
+        zone->labels = (uint8_t)ldns_dname_label_count(origin);
+        ldns_rdf_deep_free(origin);
+        rc = zone_add_rr(z, zone, ldns_zone_soa(lz));
+        for (size_t i = 0; rc == 0 && i < ldns_zone_rr_count(lz); i++)
+                rc = zone_add_rr(z, zone, ldns_rr_list_rr(ldns_zone_rrs(lz), i));
+        if (rc == 0)
+                rc = zone_add_ents(z, zone);
+        if (rc == 0) {
+                const struct ld_zname *apex = zone_find(z, zone->origin, zone->origin_len);
+                zone->soa = apex ? ld_zname_rrset(apex, LDNS_RR_TYPE_SOA) : NULL;
+        }
+        return rc;
+}
+
 static int zone_load_file(struct ld_zones *z, const char *path, char *err, size_t errlen)
 {
         FILE *f = fopen(path, "re");
         ldns_zone *lz = NULL;
-        int line = 0, rc = 0;
+        int line = 0, rc;
         ldns_status st;
 
         if (!f) {
@@ -153,22 +184,7 @@ static int zone_load_file(struct ld_zones *z, const char *path, char *err, size_
                         ldns_zone_deep_free(lz);
                 return -EINVAL;
         }
-        struct ld_zone *zone = &z->zones[z->nzones++];
-        ldns_rdf *origin = ldns_rdf_clone(ldns_rr_owner(ldns_zone_soa(lz)));
-        ldns_dname2canonical(origin);
-        zone->origin_len = (uint8_t)ldns_rdf_size(origin);
-        memcpy(zone->origin, ldns_rdf_data(origin), zone->origin_len);
-        zone->labels = (uint8_t)ldns_dname_label_count(origin);
-        ldns_rdf_deep_free(origin);
-        rc = zone_add_rr(z, zone, ldns_zone_soa(lz));
-        for (size_t i = 0; rc == 0 && i < ldns_zone_rr_count(lz); i++)
-                rc = zone_add_rr(z, zone, ldns_rr_list_rr(ldns_zone_rrs(lz), i));
-        if (rc == 0)
-                rc = zone_add_ents(z, zone);
-        if (rc == 0) {
-                const struct ld_zname *apex = zone_find(z, zone->origin, zone->origin_len);
-                zone->soa = apex ? ld_zname_rrset(apex, LDNS_RR_TYPE_SOA) : NULL;
-        }
+        rc = ld_zones_add(z, lz);
         if (rc < 0)
                 snprintf(err, errlen, "%s: out of memory", path);
         ldns_zone_deep_free(lz);
@@ -180,9 +196,20 @@ static int zone_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ld_zones_load(const char *dir, struct ld_zones **out, char *err, size_t errlen)
+struct ld_zones *ld_zones_new(void)
 {
         struct ld_zones *z = calloc(1, sizeof(*z));
+
+        if (z && ld_hash_init(&z->names) < 0) {
+                free(z);
+                return NULL;
+        }
+        return z;
+}
+
+int ld_zones_load(const char *dir, struct ld_zones **out, char *err, size_t errlen)
+{
+        struct ld_zones *z = ld_zones_new();
         DIR *d = opendir(dir);
         struct dirent *de;
         char **names = NULL;
@@ -190,11 +217,11 @@ int ld_zones_load(const char *dir, struct ld_zones **out, char *err, size_t errl
         int rc = 0;
 
         *out = NULL;
-        if (!z || !d || ld_hash_init(&z->names) < 0) {
+        if (!z || !d) {
                 snprintf(err, errlen, "%s: %s", dir, d ? "out of memory" : strerror(errno));
                 if (d)
                         closedir(d);
-                free(z);
+                ld_zones_free(z);
                 return -EINVAL;
         }
         while ((de = readdir(d))) {
@@ -210,16 +237,13 @@ int ld_zones_load(const char *dir, struct ld_zones **out, char *err, size_t errl
         }
         closedir(d);
         qsort(names, n, sizeof(*names), zone_cmp);
-        z->zones = calloc(n ? n : 1, sizeof(*z->zones));
         for (size_t i = 0; i < n; i++) {
-                if (rc == 0 && z->zones)
+                if (rc == 0)
                         rc = zone_load_file(z, names[i], err, errlen);
                 free(names[i]);
         }
         free(names);
-        if (!z->zones || rc < 0) {
-                if (!z->zones)
-                        snprintf(err, errlen, "%s: out of memory", dir);
+        if (rc < 0) {
                 ld_zones_free(z);
                 return -EINVAL;
         }
@@ -239,6 +263,8 @@ void ld_zones_free(struct ld_zones *z)
                 free(e);
         }
         ld_hash_fini(&z->names);
+        for (size_t i = 0; i < z->nzones; i++)
+                free(z->zones[i]);
         free(z->zones);
         free(z);
 }

@@ -6,6 +6,8 @@
 #include "hash.h"
 #include "query.h"
 
+#include <ldns/ldns.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,12 +37,15 @@ struct ld_zname {
 };
 
 struct ld_zones {
-        struct ld_zone *zones;
+        struct ld_zone **zones;
         size_t nzones;
         struct ld_hash names;
         struct ld_zname *all;
 };
 
+struct ld_zones *ld_zones_new(void);
+/* Adds a parsed zone (it needs an SOA); 0 or -ENOMEM. */
+int ld_zones_add(struct ld_zones *z, const ldns_zone *lz);
 /* Loads every *.zone file in dir; err holds "FILE:LINE: problem" on failure. */
 int ld_zones_load(const char *dir, struct ld_zones **out, char *err, size_t errlen);
 void ld_zones_free(struct ld_zones *z);

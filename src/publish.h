@@ -1,0 +1,41 @@
+/* publish: the zone of published ports (--publish-zone) built from the table with ldns when
+ * it changes — NAME.Z A/AAAA, SRV by port and service, SOA whose serial only grows, even
+ * across restarts — for other hosts and standard secondaries. */
+#ifndef LD_PUBLISH_H
+#define LD_PUBLISH_H
+
+#include "addr.h"
+
+#include <ldns/ldns.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ld_table;
+struct ld_zones;
+struct ld_services;
+
+struct ld_publisher {
+        char *zone; /* text, with the final dot */
+        struct ld_addr addrs[16];
+        size_t naddrs;
+        uint32_t ttl;
+        uint32_t serial;
+        uint32_t ceiling; /* serials up to this are reserved in serial_path */
+        char *serial_path;
+        const struct ld_services *services;
+        ldns_zone *lz;          /* the current zone, for AXFR */
+        struct ld_zones *zones; /* the same in wire form, for queries */
+};
+
+/* serial_path keeps the serial's high-water mark, so that a restart never lowers it. */
+int ld_publish_new(const char *zone, const struct ld_addr *addrs, size_t naddrs, uint32_t ttl,
+                   const char *serial_path, const struct ld_services *services,
+                   struct ld_publisher **out);
+void ld_publish_free(struct ld_publisher *p);
+/* Rebuilds the zone from t with the next serial. */
+int ld_publish_build(struct ld_publisher *p, const struct ld_table *t);
+/* Whether a change to container NAME (published before or after) can change the zone. */
+bool ld_publish_affects(const struct ld_table *t, const char *name);
+
+#endif

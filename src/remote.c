@@ -1,0 +1,457 @@
+/* remote: containers on other hosts (add NAME --remote FQDN@PEER) — their addresses and SRV
+ * ports asked of the peer through c-ares, cached for their TTL, refreshed before expiry,
+ * served stale for --stale seconds while the peer is down, then SERVFAIL. */
+#include "remote.h"
+
+#include "evares.h"
+#include "listen.h"
+#include "log.h"
+#include "server.h"
+#include "table.h"
+
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REMOTE_TICK 0.25
+#define REMOTE_RETRY 1.0
+#define REMOTE_NEG_TTL 10
+#define REMOTE_MAX_HELD 1024
+#define REMOTE_TIMEOUT_MS 800
+
+/* When each cached piece expires, is refreshed and goes stale. */
+struct rtimes {
+        double expires, refresh, stale_until;
+        bool asking;
+};
+
+struct rheld {
+        struct rheld *next;
+        struct ld_origin o;
+        int depth;
+        size_t len;
+        uint8_t pkt[];
+};
+
+struct rpeer {
+        struct ld_remote *r;
+        struct rpeer *prev, *next;
+        struct ld_container *c;
+        struct ld_evares ares;
+        struct rtimes addr;
+        struct rtimes *srv; /* parallel to c->remote->srv */
+        /* addresses being collected from the A and AAAA answers */
+        struct ld_addr *fresh;
+        size_t nfresh;
+        int answers, failures;
+        uint32_t min_ttl;
+        struct rheld *held;
+        size_t nheld;
+};
+
+/* One question to the peer. */
+struct rask {
+        struct rpeer *p;
+        int kind; /* 1: A, 28: AAAA, 33: SRV */
+        size_t srv;
+};
+
+struct ld_remote {
+        struct ev_loop *loop;
+        struct ld_server *srv;
+        double stale;
+        struct rpeer *peers;
+        ev_timer tick;
+};
+
+static double remote_now(const struct ld_remote *r)
+{
+        return ev_now(r->loop);
+}
+
+static void remote_times_ok(const struct ld_remote *r, struct rtimes *t, uint32_t ttl)
+{
+        double now = remote_now(r), refresh = ttl * 0.8;
+
+        t->expires = now + ttl;
+        t->refresh = now + (refresh < 1 ? 1 : refresh);
+        t->stale_until = t->expires + r->stale;
+}
+
+/* The answer's records of type for the question's name, and the smallest TTL; a negative
+ * answer has none and the SOA's TTL. Returns -1 for a failure (no answer, SERVFAIL...). */
+static int remote_parse(const uint8_t *abuf, int alen, uint16_t type, ldns_rr_list **out,
+                        uint32_t *ttl)
+{
+        ldns_pkt *p = NULL;
+        ldns_pkt_rcode rc;
+
+        *out = NULL;
+        *ttl = REMOTE_NEG_TTL;
+        if (!abuf || ldns_wire2pkt(&p, abuf, (size_t)alen) != LDNS_STATUS_OK)
+                return -1;
+        rc = ldns_pkt_get_rcode(p);
+        if (rc != LDNS_RCODE_NOERROR && rc != LDNS_RCODE_NXDOMAIN) {
+                ldns_pkt_free(p);
+                return -1;
+        }
+        *out = ldns_pkt_rr_list_by_type(p, type, LDNS_SECTION_ANSWER);
+        for (size_t i = 0; *out && i < ldns_rr_list_rr_count(*out); i++) {
+                uint32_t t = ldns_rr_ttl(ldns_rr_list_rr(*out, i));
+                if (i == 0 || t < *ttl)
+                        *ttl = t;
+        }
+        if (!*out && ldns_rr_list_rr_count(ldns_pkt_authority(p)))
+                *ttl = ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_authority(p), 0));
+        ldns_pkt_free(p);
+        return 0;
+}
+
+static void remote_release(struct rpeer *p)
+{
+        struct rheld *h = p->held;
+
+        p->held = NULL;
+        p->nheld = 0;
+        while (h) {
+                struct rheld *next = h->next;
+                ld_listener_answer(&h->o, h->pkt, h->len, h->depth + 1);
+                free(h);
+                h = next;
+        }
+}
+
+static void remote_addrs_done(struct rpeer *p)
+{
+        struct ld_rcache *rc = p->c->remote;
+        struct ld_remote *r = p->r;
+
+        p->addr.asking = false;
+        if (p->failures == 2) { /* neither A nor AAAA: the peer is down */
+                free(p->fresh);
+                p->fresh = NULL;
+                p->addr.refresh = remote_now(r) + REMOTE_RETRY;
+                if (rc->state != LD_RSTATE_OK || remote_now(r) >= p->addr.stale_until)
+                        rc->state = LD_RSTATE_FAILED;
+        } else {
+                free(rc->addrs);
+                rc->addrs = p->fresh;
+                rc->naddrs = p->nfresh;
+                p->fresh = NULL;
+                rc->state = LD_RSTATE_OK;
+                remote_times_ok(r, &p->addr, p->min_ttl);
+                ld_table_refresh(r->srv->table, p->c);
+        }
+        remote_release(p);
+}
+
+static void remote_addr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+        struct rask *a = arg;
+        struct rpeer *p = a->p;
+        ldns_rr_list *rrs;
+        uint32_t ttl;
+        (void)timeouts;
+
+        if (status == ARES_EDESTRUCTION) {
+                free(a);
+                return;
+        }
+        if (remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, (uint16_t)a->kind, &rrs,
+                         &ttl) < 0) {
+                p->failures++;
+        } else {
+                size_t n = rrs ? ldns_rr_list_rr_count(rrs) : 0;
+                struct ld_addr *na = realloc(p->fresh, (p->nfresh + n + 1) * sizeof(*na));
+                if (na) {
+                        p->fresh = na;
+                        for (size_t i = 0; i < n; i++) {
+                                const ldns_rdf *d = ldns_rr_rdf(ldns_rr_list_rr(rrs, i), 0);
+                                struct ld_addr *ad = &p->fresh[p->nfresh++];
+                                memset(ad, 0, sizeof(*ad));
+                                ad->family = a->kind == 1 ? AF_INET : AF_INET6;
+                                memcpy(ad->bytes, ldns_rdf_data(d), ld_addr_len(ad));
+                        }
+                }
+                if (ttl < p->min_ttl)
+                        p->min_ttl = ttl;
+                ldns_rr_list_deep_free(rrs);
+        }
+        free(a);
+        if (++p->answers == 2)
+                remote_addrs_done(p);
+}
+
+static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv, ares_callback cb)
+{
+        struct rask *a = malloc(sizeof(*a));
+
+        if (!a)
+                return;
+        a->p = p;
+        a->kind = kind;
+        a->srv = srv;
+        ares_query(p->ares.ch, name, 1, kind, cb, a);
+        ld_evares_arm(&p->ares);
+}
+
+static void remote_ask_addrs(struct rpeer *p)
+{
+        if (p->addr.asking)
+                return;
+        p->addr.asking = true;
+        p->answers = p->failures = 0;
+        p->nfresh = 0;
+        p->min_ttl = UINT32_MAX;
+        remote_ask(p, p->c->spec.remote_fqdn, 1, 0, remote_addr_cb);
+        remote_ask(p, p->c->spec.remote_fqdn, 28, 0, remote_addr_cb);
+}
+
+static void remote_srv_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+        struct rask *a = arg;
+        struct rpeer *p = a->p;
+        struct ld_rsrv *s;
+        ldns_rr_list *rrs;
+        uint32_t ttl;
+        (void)timeouts;
+
+        if (status == ARES_EDESTRUCTION) {
+                free(a);
+                return;
+        }
+        s = &p->c->remote->srv[a->srv];
+        p->srv[a->srv].asking = false;
+        if (remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, LDNS_RR_TYPE_SRV, &rrs,
+                         &ttl) < 0) {
+                p->srv[a->srv].refresh = remote_now(p->r) + REMOTE_RETRY;
+                if (s->state != LD_RSTATE_OK || remote_now(p->r) >= p->srv[a->srv].stale_until)
+                        s->state = LD_RSTATE_FAILED;
+        } else {
+                s->present = rrs && ldns_rr_list_rr_count(rrs);
+                if (s->present)
+                        s->hostport =
+                            ldns_rdf2native_int16(ldns_rr_rdf(ldns_rr_list_rr(rrs, 0), 2));
+                s->state = LD_RSTATE_OK;
+                remote_times_ok(p->r, &p->srv[a->srv], ttl);
+                ldns_rr_list_deep_free(rrs);
+        }
+        free(a);
+        remote_release(p);
+}
+
+static void remote_ask_srv(struct rpeer *p, size_t i)
+{
+        const struct ld_rsrv *s = &p->c->remote->srv[i];
+        char name[512];
+
+        if (p->srv[i].asking)
+                return;
+        p->srv[i].asking = true;
+        snprintf(name, sizeof(name), "_%u._%s.%s", s->port, ld_proto_name(s->proto),
+                 p->c->spec.remote_fqdn);
+        remote_ask(p, name, LDNS_RR_TYPE_SRV, i, remote_srv_cb);
+}
+
+/* The SRV entry for port/proto, made (pending) if new. */
+static long remote_srv_slot(struct rpeer *p, uint16_t port, uint8_t proto)
+{
+        struct ld_rcache *rc = p->c->remote;
+        struct ld_rsrv *ns;
+        struct rtimes *nt;
+
+        for (size_t i = 0; i < rc->nsrv; i++)
+                if (rc->srv[i].port == port && rc->srv[i].proto == proto)
+                        return (long)i;
+        ns = realloc(rc->srv, (rc->nsrv + 1) * sizeof(*ns));
+        if (ns)
+                rc->srv = ns;
+        nt = ns ? realloc(p->srv, (rc->nsrv + 1) * sizeof(*nt)) : NULL;
+        if (!nt)
+                return -1;
+        p->srv = nt;
+        memset(&ns[rc->nsrv], 0, sizeof(*ns));
+        memset(&nt[rc->nsrv], 0, sizeof(*nt));
+        ns[rc->nsrv].port = port;
+        ns[rc->nsrv].proto = proto;
+        return (long)rc->nsrv++;
+}
+
+/* Refreshes what is due and marks what has gone stale. */
+static void remote_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct ld_remote *r = w->data;
+        double now = ev_now(loop);
+        (void)revents;
+
+        for (struct rpeer *p = r->peers; p; p = p->next) {
+                struct ld_rcache *rc = p->c->remote;
+                if (rc->state == LD_RSTATE_OK && now >= p->addr.stale_until)
+                        rc->state = LD_RSTATE_FAILED;
+                if (now >= p->addr.refresh)
+                        remote_ask_addrs(p);
+                for (size_t i = 0; i < rc->nsrv; i++) {
+                        if (rc->srv[i].state == LD_RSTATE_OK && now >= p->srv[i].stale_until)
+                                rc->srv[i].state = LD_RSTATE_FAILED;
+                        if (now >= p->srv[i].refresh)
+                                remote_ask_srv(p, i);
+                }
+        }
+}
+
+void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
+{
+        struct rpeer *p;
+
+        if (!r || !c->remote || c->remote->peer)
+                return;
+        if (!(p = calloc(1, sizeof(*p))))
+                return;
+        if (ld_evares_init(&p->ares, r->loop, &c->spec.remote_peer, false, 2, REMOTE_TIMEOUT_MS) <
+            0) {
+                free(p);
+                return;
+        }
+        p->r = r;
+        p->c = c;
+        c->remote->peer = p;
+        p->srv = calloc(c->remote->nsrv + 1, sizeof(*p->srv));
+        p->next = r->peers;
+        if (r->peers)
+                r->peers->prev = p;
+        r->peers = p;
+        remote_ask_addrs(p);
+        for (size_t i = 0; i < c->remote->nsrv && p->srv; i++)
+                remote_ask_srv(p, i);
+}
+
+void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
+{
+        struct rpeer *p = c->remote ? c->remote->peer : NULL;
+
+        if (!r || !p)
+                return;
+        ld_evares_fini(&p->ares);
+        while (p->held) {
+                struct rheld *h = p->held;
+                p->held = h->next;
+                free(h);
+        }
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                r->peers = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        c->remote->peer = NULL;
+        free(p->fresh);
+        free(p->srv);
+        free(p);
+}
+
+/* A reload's registration of the same remote keeps what its peer last said. */
+static void remote_carry(struct ld_container *c, const struct ld_container *oc)
+{
+        struct ld_rcache *n = c->remote;
+        const struct ld_rcache *o = oc->remote;
+
+        if (!o || !n || strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
+            !ld_addr_equal(&oc->spec.remote_peer.addr, &c->spec.remote_peer.addr) ||
+            oc->spec.remote_peer.port != c->spec.remote_peer.port)
+                return;
+        n->addrs = malloc((o->naddrs + 1) * sizeof(*n->addrs));
+        n->srv = malloc((o->nsrv + 1) * sizeof(*n->srv));
+        if (!n->addrs || !n->srv)
+                return;
+        memcpy(n->addrs, o->addrs, o->naddrs * sizeof(*n->addrs));
+        memcpy(n->srv, o->srv, o->nsrv * sizeof(*n->srv));
+        n->naddrs = o->naddrs;
+        n->nsrv = o->nsrv;
+        n->state = o->state;
+}
+
+void ld_remote_sync(struct ld_remote *r, struct ld_table *t, struct ld_table *old)
+{
+        if (!r)
+                return;
+        for (struct ld_container *c = old ? old->head : NULL; c; c = c->next) {
+                struct ld_container *nc = c->remote ? ld_table_find(t, c->spec.name) : NULL;
+                if (nc && nc->remote)
+                        remote_carry(nc, c);
+                ld_remote_detach(r, c);
+        }
+        for (struct ld_container *c = t->head; c; c = c->next)
+                ld_remote_attach(r, c);
+}
+
+void ld_remote_defer(struct ld_remote *r, struct ld_container *c, uint16_t port, uint8_t proto,
+                     const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth)
+{
+        struct rpeer *p = c->remote ? c->remote->peer : NULL;
+        struct rheld *h;
+        long i;
+
+        (void)r;
+        if (!p || p->nheld >= REMOTE_MAX_HELD || !(h = malloc(sizeof(*h) + len)))
+                return; /* dropped: the client asks again */
+        if (port) {
+                if ((i = remote_srv_slot(p, port, proto)) < 0) {
+                        free(h);
+                        return;
+                }
+                remote_ask_srv(p, (size_t)i);
+        } else {
+                remote_ask_addrs(p);
+        }
+        h->o = *o;
+        h->depth = depth;
+        h->len = len;
+        memcpy(h->pkt, pkt, len);
+        h->next = p->held;
+        p->held = h;
+        p->nheld++;
+}
+
+void ld_remote_forget(struct ld_remote *r, struct ld_listener *l, void *conn)
+{
+        for (struct rpeer *p = r->peers; p; p = p->next) {
+                for (struct rheld **hp = &p->held; *hp;) {
+                        struct rheld *h = *hp;
+                        if ((l && h->o.l == l) || (conn && h->o.conn == conn)) {
+                                *hp = h->next;
+                                p->nheld--;
+                                free(h);
+                        } else {
+                                hp = &h->next;
+                        }
+                }
+        }
+}
+
+int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, struct ld_remote **out)
+{
+        struct ld_remote *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return -ENOMEM;
+        r->loop = loop;
+        r->srv = srv;
+        r->stale = stale;
+        ev_timer_init(&r->tick, remote_tick_cb, REMOTE_TICK, REMOTE_TICK);
+        r->tick.data = r;
+        ev_timer_start(loop, &r->tick);
+        *out = r;
+        return 0;
+}
+
+void ld_remote_free(struct ld_remote *r)
+{
+        if (!r)
+                return;
+        while (r->peers)
+                ld_remote_detach(r, r->peers->c);
+        ev_timer_stop(r->loop, &r->tick);
+        free(r);
+}

@@ -1,0 +1,426 @@
+/* xfr: the publish zone to standard secondaries — AXFR (IXFR answered in full) over TCP to
+ * --transfer-allow sources, NOTIFY on change from a socket of its own until acknowledged,
+ * both signed and checked with --tsig through ldns. */
+#include "xfr.h"
+
+#include "listen.h"
+#include "log.h"
+#include "publish.h"
+#include "server.h"
+#include "tcp.h"
+
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define XFR_RRS_PER_MESSAGE 400 /* well inside 64 KiB for the records published here */
+#define XFR_FUDGE 300
+#define XFR_RETRY_MAX 60.0
+
+struct xfr_target {
+        struct ld_xfr *x;
+        struct ld_endpoint ep;
+        ev_timer retry;
+        double interval;
+        uint16_t id;
+        uint32_t serial;
+        int pending; /* an unacknowledged NOTIFY for serial */
+};
+
+struct ld_xfr {
+        struct ev_loop *loop;
+        struct ld_server *srv;
+        struct ld_prefix *allow;
+        size_t nallow;
+        struct xfr_target *targets;
+        size_t ntargets;
+        char *key_name, *key_alg, *key_secret; /* NULL without --tsig */
+        int sock[2];                           /* IPv4 and IPv6, for NOTIFY and its replies */
+        ev_io sock_w[2];
+};
+
+int ld_prefix_parse(const char *s, struct ld_prefix *out)
+{
+        char buf[LD_ADDR_STRLEN];
+        const char *slash = strchr(s, '/');
+        size_t n = slash ? (size_t)(slash - s) : strlen(s);
+        char *end;
+        long len;
+
+        if (n == 0 || n >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        if (ld_addr_parse(buf, &out->addr) < 0)
+                return -EINVAL;
+        len = (long)ld_addr_len(&out->addr) * 8;
+        if (slash) {
+                long v = strtol(slash + 1, &end, 10);
+                if (*end || end == slash + 1 || v < 0 || v > len)
+                        return -EINVAL;
+                len = v;
+        }
+        out->len = (uint8_t)len;
+        return 0;
+}
+
+static bool xfr_allowed(const struct ld_xfr *x, const struct ld_addr *a)
+{
+        for (size_t i = 0; i < x->nallow; i++) {
+                const struct ld_prefix *p = &x->allow[i];
+                size_t full = p->len / 8, rest = p->len % 8;
+                if (p->addr.family != a->family || memcmp(p->addr.bytes, a->bytes, full) != 0)
+                        continue;
+                if (rest == 0 ||
+                    ((p->addr.bytes[full] ^ a->bytes[full]) & (0xff << (8 - rest))) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* NAME:ALG:SECRET into its three parts (malloc'd). */
+static int xfr_tsig_split(const char *tsig, char **name, char **alg, char **secret)
+{
+        const char *a = strchr(tsig, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+
+        *name = *alg = *secret = NULL;
+        if (!a || !b || a == tsig || b == a + 1 || !b[1])
+                return -EINVAL;
+        *name = strndup(tsig, (size_t)(a - tsig));
+        *alg = malloc((size_t)(b - a) + 1); /* with the final dot ldns wants */
+        *secret = strdup(b + 1);
+        if (!*name || !*alg || !*secret)
+                return -ENOMEM;
+        snprintf(*alg, (size_t)(b - a) + 1, "%.*s.", (int)(b - a - 1), a + 1);
+        return 0;
+}
+
+int ld_xfr_tsig_check(const char *tsig)
+{
+        char *name, *alg, *secret;
+        static const char *const algs[] = {"hmac-md5.sig-alg.reg.int.",
+                                           "hmac-sha1.",
+                                           "hmac-sha224.",
+                                           "hmac-sha256.",
+                                           "hmac-sha384.",
+                                           "hmac-sha512."};
+        int rc = xfr_tsig_split(tsig, &name, &alg, &secret);
+        ldns_rdf *raw = NULL;
+
+        if (rc == 0) {
+                rc = -EINVAL;
+                for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+                        if (strcasecmp(alg, algs[i]) == 0)
+                                rc = 0;
+                if (rc == 0 && ldns_str2rdf_b64(&raw, secret) != LDNS_STATUS_OK)
+                        rc = -EINVAL;
+                if (raw)
+                        ldns_rdf_deep_free(raw);
+        }
+        free(name);
+        free(alg);
+        free(secret);
+        return rc;
+}
+
+static int xfr_send_pkt(const struct ld_origin *o, ldns_pkt *p)
+{
+        uint8_t *wire = NULL, *buf;
+        size_t len = 0;
+        int rc;
+
+        if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || len > 65535) {
+                free(wire);
+                return 0;
+        }
+        if (!(buf = malloc(len + 2))) {
+                free(wire);
+                return 0;
+        }
+        buf[0] = (uint8_t)(len >> 8);
+        buf[1] = (uint8_t)len;
+        memcpy(buf + 2, wire, len);
+        rc = ld_tcp_deliver(o->conn, buf, len + 2);
+        free(buf);
+        free(wire);
+        return rc;
+}
+
+static ldns_pkt *xfr_reply(const ldns_pkt *q, ldns_pkt_rcode rcode)
+{
+        ldns_pkt *r = ldns_pkt_new();
+
+        if (!r)
+                return NULL;
+        ldns_pkt_set_id(r, ldns_pkt_id(q));
+        ldns_pkt_set_qr(r, true);
+        ldns_pkt_set_aa(r, rcode == LDNS_RCODE_NOERROR);
+        ldns_pkt_set_opcode(r, ldns_pkt_get_opcode(q));
+        ldns_pkt_set_rcode(r, rcode);
+        ldns_pkt_push_rr_list(r, LDNS_SECTION_QUESTION, ldns_rr_list_clone(ldns_pkt_question(q)));
+        return r;
+}
+
+/* Signs message k of a reply: the first over the query's MAC, the next over the last one. */
+static void xfr_sign(const struct ld_xfr *x, ldns_pkt *r, const ldns_rdf *mac, bool first)
+{
+        ldns_status st =
+            first ? ldns_pkt_tsig_sign(r, x->key_name, x->key_secret, XFR_FUDGE, x->key_alg, mac)
+                  : ldns_pkt_tsig_sign_next(r, x->key_name, x->key_secret, XFR_FUDGE, x->key_alg,
+                                            mac, 0);
+        if (st != LDNS_STATUS_OK)
+                ld_warn("cannot sign a transfer: %s", ldns_get_errorstr_by_id(st));
+}
+
+static int xfr_refuse(const struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
+                      ldns_pkt_rcode rcode, const char *why)
+{
+        char src[LD_ADDR_STRLEN];
+        ldns_pkt *r = xfr_reply(q, rcode);
+        int rc = r ? xfr_send_pkt(o, r) : 0;
+
+        (void)x;
+        ld_addr_format(&o->src, src, sizeof(src));
+        ld_warn("zone transfer to %s refused: %s", src, why);
+        ldns_pkt_free(r);
+        return rc;
+}
+
+/* SOA, every record, SOA again: over as many messages as it takes. */
+static int xfr_stream(struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
+                      const ldns_rdf *query_mac)
+{
+        const ldns_zone *lz = x->srv->publish->lz;
+        const ldns_rr_list *rrs = ldns_zone_rrs(lz);
+        size_t total = ldns_rr_list_rr_count(rrs) + 2, done = 0;
+        ldns_rdf *mac = query_mac ? ldns_rdf_clone(query_mac) : NULL;
+        int rc = 0;
+
+        while (rc == 0 && done < total) {
+                ldns_pkt *r = xfr_reply(q, LDNS_RCODE_NOERROR);
+                if (!r)
+                        break;
+                for (size_t k = 0; k < XFR_RRS_PER_MESSAGE && done < total; k++, done++) {
+                        const ldns_rr *rr = (done == 0 || done == total - 1)
+                                                ? ldns_zone_soa(lz)
+                                                : ldns_rr_list_rr(rrs, done - 1);
+                        ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, ldns_rr_clone(rr));
+                }
+                if (x->key_name) {
+                        xfr_sign(x, r, mac, done <= XFR_RRS_PER_MESSAGE);
+                        ldns_rdf_deep_free(mac);
+                        mac = ldns_pkt_tsig(r) ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(r), 3))
+                                               : NULL;
+                }
+                rc = xfr_send_pkt(o, r);
+                ldns_pkt_free(r);
+        }
+        if (mac)
+                ldns_rdf_deep_free(mac);
+        return rc;
+}
+
+int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct ld_origin *o)
+{
+        ldns_pkt *q = NULL;
+        const ldns_rr *qrr;
+        const ldns_rdf *query_mac = NULL;
+        ldns_rdf *zone = NULL;
+        int rc;
+
+        if (!x || ldns_wire2pkt(&q, pkt, len) != LDNS_STATUS_OK)
+                return 0;
+        qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+        zone = ldns_dname_new_frm_str(x->srv->publish->zone);
+        if (!qrr || !zone || ldns_dname_compare(ldns_rr_owner(qrr), zone) != 0)
+                rc = xfr_refuse(x, o, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
+        else if (!xfr_allowed(x, &o->src))
+                rc = xfr_refuse(x, o, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
+        else if (x->key_name &&
+                 (!ldns_pkt_tsig(q) ||
+                  !ldns_pkt_tsig_verify(q, pkt, len, x->key_name, x->key_secret, NULL)))
+                rc = xfr_refuse(x, o, q, LDNS_RCODE_NOTAUTH, "TSIG missing or wrong");
+        else {
+                if (x->key_name)
+                        query_mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
+                rc = xfr_stream(x, o, q, query_mac);
+                x->srv->stats.transfers++;
+        }
+        if (zone)
+                ldns_rdf_deep_free(zone);
+        ldns_pkt_free(q);
+        return rc;
+}
+
+static void xfr_send_notify(struct xfr_target *t)
+{
+        struct ld_xfr *x = t->x;
+        ldns_rdf *zone = ldns_dname_new_frm_str(x->srv->publish->zone);
+        ldns_pkt *p =
+            zone ? ldns_pkt_query_new(zone, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, LDNS_AA) : NULL;
+        struct sockaddr_storage ss;
+        socklen_t sl = ld_endpoint_sockaddr(&t->ep, &ss);
+        uint8_t *wire = NULL;
+        size_t len = 0;
+
+        if (!p)
+                return;
+        ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
+        ldns_pkt_set_id(p, t->id);
+        ldns_pkt_set_rd(p, false);
+        ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_zone_soa(x->srv->publish->lz)));
+        if (x->key_name)
+                xfr_sign(x, p, NULL, true);
+        if (ldns_pkt2wire(&wire, p, &len) == LDNS_STATUS_OK)
+                sendto(x->sock[t->ep.addr.family == AF_INET6], wire, len, 0, (struct sockaddr *)&ss,
+                       sl);
+        free(wire);
+        ldns_pkt_free(p);
+}
+
+static void xfr_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct xfr_target *t = w->data;
+        (void)revents;
+
+        if (!t->pending)
+                return;
+        xfr_send_notify(t);
+        t->interval = t->interval * 2 < XFR_RETRY_MAX ? t->interval * 2 : XFR_RETRY_MAX;
+        ev_timer_set(w, t->interval, 0.);
+        ev_timer_start(loop, w);
+}
+
+void ld_xfr_notify(struct ld_xfr *x)
+{
+        if (!x || !x->srv->publish || !x->srv->publish->lz)
+                return;
+        for (size_t i = 0; i < x->ntargets; i++) {
+                struct xfr_target *t = &x->targets[i];
+                getrandom(&t->id, sizeof(t->id), 0);
+                t->serial = x->srv->publish->serial;
+                t->pending = 1;
+                t->interval = 1.0;
+                xfr_send_notify(t);
+                ev_timer_stop(x->loop, &t->retry);
+                ev_timer_set(&t->retry, t->interval, 0.);
+                ev_timer_start(x->loop, &t->retry);
+        }
+}
+
+/* Replies to our NOTIFYs: QR set, opcode NOTIFY, our ID, from the target itself. */
+static void xfr_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ld_xfr *x = w->data;
+        uint8_t buf[4096];
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        struct ld_addr from;
+        ssize_t n;
+        (void)revents;
+
+        while ((n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl)) >= 12) {
+                uint16_t id = (uint16_t)(buf[0] << 8 | buf[1]);
+                if (!(buf[2] & 0x80) || ((buf[2] >> 3) & 0x0f) != LDNS_PACKET_NOTIFY ||
+                    ld_addr_from_sockaddr((struct sockaddr *)&ss, &from) < 0)
+                        continue;
+                for (size_t i = 0; i < x->ntargets; i++) {
+                        struct xfr_target *t = &x->targets[i];
+                        char ep[LD_ENDPOINT_STRLEN];
+                        if (!t->pending || t->id != id || !ld_addr_equal(&t->ep.addr, &from))
+                                continue;
+                        t->pending = 0;
+                        ev_timer_stop(loop, &t->retry);
+                        ld_endpoint_format(&t->ep, ep, sizeof(ep));
+                        ld_info("NOTIFY of serial %u acknowledged by %s", t->serial, ep);
+                }
+                sl = sizeof(ss);
+        }
+}
+
+static int xfr_targets(struct ld_xfr *x, const struct ld_endpoint *notify, size_t nnotify)
+{
+        x->targets = calloc(nnotify + x->nallow + 1, sizeof(*x->targets));
+        if (!x->targets)
+                return -ENOMEM;
+        for (size_t i = 0; i < nnotify; i++)
+                x->targets[x->ntargets++].ep = notify[i];
+        for (size_t i = 0; nnotify == 0 && i < x->nallow; i++) {
+                if (x->allow[i].len != ld_addr_len(&x->allow[i].addr) * 8)
+                        continue; /* a range: no single secondary to tell */
+                x->targets[x->ntargets].ep.addr = x->allow[i].addr;
+                x->targets[x->ntargets++].ep.port = 53;
+        }
+        for (size_t i = 0; i < x->ntargets; i++) {
+                x->targets[i].x = x;
+                ev_init(&x->targets[i].retry, xfr_retry_cb);
+                x->targets[i].retry.data = &x->targets[i];
+        }
+        return 0;
+}
+
+int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_prefix *allow,
+               size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,
+               struct ld_xfr **out)
+{
+        struct ld_xfr *x = calloc(1, sizeof(*x));
+        int rc = -ENOMEM;
+
+        if (!x)
+                return -ENOMEM;
+        x->loop = loop;
+        x->srv = srv;
+        x->sock[0] = x->sock[1] = -1;
+        x->allow = malloc((nallow ? nallow : 1) * sizeof(*allow));
+        if (!x->allow)
+                goto fail;
+        memcpy(x->allow, allow, nallow * sizeof(*allow));
+        x->nallow = nallow;
+        if (tsig && (rc = xfr_tsig_split(tsig, &x->key_name, &x->key_alg, &x->key_secret)) < 0)
+                goto fail;
+        if ((rc = xfr_targets(x, notify, nnotify)) < 0)
+                goto fail;
+        /* Sockets of its own: the replies to our NOTIFYs come back there, nowhere else. */
+        for (int i = 0; i < 2; i++) {
+                x->sock[i] =
+                    socket(i ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (x->sock[i] < 0)
+                        continue; /* no IPv6 here: IPv6 targets will not hear from us */
+                ev_io_init(&x->sock_w[i], xfr_sock_cb, x->sock[i], EV_READ);
+                x->sock_w[i].data = x;
+                ev_io_start(loop, &x->sock_w[i]);
+        }
+        if (x->sock[0] < 0) {
+                rc = -errno;
+                goto fail;
+        }
+        *out = x;
+        return 0;
+fail:
+        ld_xfr_free(x);
+        return rc;
+}
+
+void ld_xfr_free(struct ld_xfr *x)
+{
+        if (!x)
+                return;
+        for (size_t i = 0; i < x->ntargets; i++)
+                ev_timer_stop(x->loop, &x->targets[i].retry);
+        for (int i = 0; i < 2; i++) {
+                if (x->sock[i] >= 0) {
+                        ev_io_stop(x->loop, &x->sock_w[i]);
+                        close(x->sock[i]);
+                }
+        }
+        free(x->targets);
+        free(x->allow);
+        free(x->key_name);
+        free(x->key_alg);
+        free(x->key_secret);
+        free(x);
+}

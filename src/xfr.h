@@ -1,0 +1,37 @@
+/* xfr: the publish zone to standard secondaries — AXFR (IXFR answered in full) over TCP to
+ * --transfer-allow sources, NOTIFY on change from a socket of its own until acknowledged,
+ * both signed and checked with --tsig through ldns. */
+#ifndef LD_XFR_H
+#define LD_XFR_H
+
+#include "addr.h"
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ld_server;
+struct ld_origin;
+struct ld_xfr;
+
+struct ld_prefix {
+        struct ld_addr addr;
+        uint8_t len;
+};
+
+/* "ADDR[/LEN]" */
+int ld_prefix_parse(const char *s, struct ld_prefix *out);
+
+/* tsig is "NAME:ALG:SECRET" or NULL; notify NULL/0: each single allowed address, port 53. */
+int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_prefix *allow,
+               size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,
+               struct ld_xfr **out);
+void ld_xfr_free(struct ld_xfr *x);
+/* An AXFR or IXFR query over TCP; -1 if the connection closed. */
+int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct ld_origin *o);
+/* The zone changed: NOTIFY every target (x may be NULL). */
+void ld_xfr_notify(struct ld_xfr *x);
+/* Checks a --tsig value; 0 or -EINVAL. */
+int ld_xfr_tsig_check(const char *tsig);
+
+#endif
