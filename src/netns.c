@@ -23,6 +23,7 @@
 
 #define NETNS_RETRY_INTERVAL 0.05 /* `ip netns add` creates the file, then mounts on it */
 #define NETNS_RETRY_ROUNDS 100
+#define NETNS_POLL_INTERVAL 1.0 /* for a directory that is not there yet */
 
 /* A container served by a namespace's listeners; a --pid one watches its process. */
 struct nsl_member {
@@ -38,6 +39,7 @@ struct ld_nsl {
         struct ld_netns *n;
         struct ld_nsl *prev, *next;
         uint64_t dev, ino;
+        uint64_t cookie; /* 0 where the kernel has no SO_NETNS_COOKIE */
         struct nsl_member **members;
         struct ld_container **views;
         struct ld_viewset vs;
@@ -62,6 +64,7 @@ struct ld_netns {
         ev_io ino_w;
         ev_timer retry;
         int retry_rounds;
+        ev_timer poll; /* while a watched directory does not exist yet */
         struct netns_watch *watches;
         struct ld_nsl *head;
         size_t count;
@@ -100,6 +103,25 @@ static void netns_close(struct ld_nsl *s)
         free(s);
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The current namespace's cookie, unique for the kernel's lifetime (Linux 5.14+). */
+static uint64_t netns_cookie(void)
+{
+        uint64_t cookie = 0;
+        socklen_t len = sizeof(cookie);
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd >= 0) {
+                if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) < 0)
+                        cookie = 0;
+                close(fd);
+        }
+        return cookie;
+}
+
 /* Binds every --netns-address inside the namespace nsfd, then returns home. */
 static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd)
 {
@@ -110,6 +132,7 @@ static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd)
                 return -ENOMEM;
         if (setns(nsfd, CLONE_NEWNET) < 0)
                 return -errno;
+        s->cookie = netns_cookie();
         for (size_t i = 0; i < n->naddrs && rc == 0; i++) {
                 int u, t;
                 rc = ld_listen_sockets(&n->addrs[i], true, &u, &t);
@@ -219,6 +242,16 @@ static int netns_open_checked(struct ld_container *c, const char *path, struct s
         return fd;
 }
 
+/* A directory that does not exist yet (/run/netns before the first `ip netns add`) is
+ * polled for until it does. */
+static void netns_add_watch(struct ld_netns *n, struct netns_watch *w)
+{
+        w->wd = inotify_add_watch(n->inofd, w->dir,
+                                  IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
+        if (w->wd < 0 && !ev_is_active(&n->poll))
+                ev_timer_again(n->loop, &n->poll);
+}
+
 static void netns_watch_dir(struct ld_netns *n, const char *path)
 {
         char *copy = strdup(path), *dir;
@@ -231,11 +264,10 @@ static void netns_watch_dir(struct ld_netns *n, const char *path)
                 if (strcmp(w->dir, dir) == 0)
                         break;
         if (!w && (w = malloc(sizeof(*w) + strlen(dir) + 1))) {
-                w->wd = inotify_add_watch(n->inofd, dir,
-                                          IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
                 strcpy(w->dir, dir);
                 w->next = n->watches;
                 n->watches = w;
+                netns_add_watch(n, w);
         }
         free(copy);
 }
@@ -263,6 +295,8 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
         s = netns_find(n, st.st_dev, st.st_ino);
         rc = s ? 0 : netns_open_nsl(n, fd, st.st_dev, st.st_ino, &s);
         close(fd);
+        if (rc == 0 && c->ns_cookie && s->cookie && c->ns_cookie != s->cookie)
+                rc = -ESTALE; /* the same inode number, but another namespace */
         if (rc == 0)
                 rc = netns_add_member(s, c, pidfd);
         if (rc < 0) {
@@ -274,6 +308,7 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
         }
         c->ns_dev = st.st_dev;
         c->ns_ino = st.st_ino;
+        c->ns_cookie = s->cookie;
         return 0;
 }
 
@@ -389,6 +424,7 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
                      (oc->spec.netns && c->spec.netns && !strcmp(oc->spec.netns, c->spec.netns)))) {
                         c->ns_dev = oc->ns_dev;
                         c->ns_ino = oc->ns_ino;
+                        c->ns_cookie = oc->ns_cookie;
                 }
         }
         for (struct ld_container *c = old ? old->head : NULL; c; c = c->next)
@@ -412,12 +448,11 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
 
 /* Namespaces waiting to appear are tried again for a while after each change in a
  * watched directory; `ip netns add` mounts the namespace just after creating the file. */
-static void netns_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Tries every container whose namespace is awaited; true while some are still missing. */
+static bool netns_try_pending(struct ld_netns *n)
 {
-        struct ld_netns *n = w->data;
         struct ld_table *t = n->srv->table;
         bool pending = false;
-        (void)revents;
 
         for (struct ld_container *c = t ? t->head : NULL; c; c = c->next) {
                 if (!c->spec.netns || c->nsl)
@@ -428,8 +463,35 @@ static void netns_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
                                 c->spec.name);
                 else if (rc == -ENOENT || rc == -ENOTTY)
                         pending = true;
+                else if (!c->ns_refused) /* once: it is tried again at every event */
+                        netns_report(c, "", rc);
+                c->ns_refused = rc == -ESTALE;
         }
-        if (!pending || --n->retry_rounds <= 0)
+        return pending;
+}
+
+static void netns_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct ld_netns *n = w->data;
+        (void)revents;
+
+        if (!netns_try_pending(n) || --n->retry_rounds <= 0)
+                ev_timer_stop(loop, w);
+}
+
+static void netns_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct ld_netns *n = w->data;
+        bool missing = false;
+        (void)revents;
+
+        for (struct netns_watch *wt = n->watches; wt; wt = wt->next) {
+                if (wt->wd < 0)
+                        netns_add_watch(n, wt);
+                missing = missing || wt->wd < 0;
+        }
+        netns_try_pending(n);
+        if (!missing)
                 ev_timer_stop(loop, w);
 }
 
@@ -462,6 +524,11 @@ static void netns_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
                         struct netns_watch *wt = n->watches;
                         while (wt && wt->wd != e->wd)
                                 wt = wt->next;
+                        if (wt && (e->mask & IN_IGNORED)) { /* the directory went away */
+                                wt->wd = -1;
+                                ev_timer_again(loop, &n->poll);
+                                continue;
+                        }
                         if (!wt || !e->len)
                                 continue;
                         if (e->mask & (IN_DELETE | IN_MOVED_FROM)) {
@@ -502,6 +569,9 @@ int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp
         ev_init(&n->retry, netns_retry_cb);
         n->retry.repeat = NETNS_RETRY_INTERVAL;
         n->retry.data = n;
+        ev_init(&n->poll, netns_poll_cb);
+        n->poll.repeat = NETNS_POLL_INTERVAL;
+        n->poll.data = n;
         *out = n;
         return 0;
 }
@@ -521,6 +591,7 @@ void ld_netns_free(struct ld_netns *n)
                 close(n->inofd);
         }
         ev_timer_stop(n->loop, &n->retry);
+        ev_timer_stop(n->loop, &n->poll);
         while (n->watches) {
                 struct netns_watch *w = n->watches;
                 n->watches = w->next;

@@ -126,7 +126,8 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 ld_views_disown(&t->views, c);
                 ld_spec_move(&c->spec, &cmd->spec);
                 c->line = t->line;
-                c->ns_dev = c->ns_ino = 0; /* a new registration: its namespace may be new */
+                c->ns_dev = c->ns_ino = c->ns_cookie = 0; /* a new registration: new namespace */
+                c->ns_refused = false;
                 if (table_rcache_reset(c) < 0 || ld_views_own(&t->views, c) < 0)
                         goto nomem;
                 table_rebuild_around(t, c);

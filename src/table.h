@@ -61,6 +61,8 @@ struct ld_container {
         /* Namespace: the inode recorded when first opened (0: not yet), so that a recycled
          * PID or a recreated path is never joined; and its listeners while open (netns). */
         uint64_t ns_dev, ns_ino;
+        uint64_t ns_cookie; /* SO_NETNS_COOKIE: never reused, unlike inode numbers */
+        bool ns_refused;    /* said once that the namespace there is not the registered one */
         struct ld_nsl *nsl;
         struct ld_rcache *remote; /* NULL for a local container */
         uint64_t queries;         /* answered for its view, for stats */
