@@ -109,6 +109,27 @@ static int remote_parse(const uint8_t *abuf, int alen, uint16_t type, ldns_rr_li
         return 0;
 }
 
+/* The peer did not answer: try again soon; past --stale (or never known), SERVFAIL. */
+static void remote_failed(const struct ld_remote *r, struct rtimes *t, uint8_t *state)
+{
+        t->refresh = remote_now(r) + REMOTE_RETRY;
+        if (*state != LD_RSTATE_OK || remote_now(r) >= t->stale_until)
+                *state = LD_RSTATE_FAILED;
+}
+
+/* A c-ares callback's common part: 1 when the channel is going away (a is freed), else
+ * remote_parse's verdict on the answer. */
+static int remote_answer(struct rask *a, int status, const uint8_t *abuf, int alen,
+                         ldns_rr_list **rrs, uint32_t *ttl)
+{
+        if (status == ARES_EDESTRUCTION) {
+                free(a);
+                return 1;
+        }
+        return remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, (uint16_t)a->kind, rrs,
+                            ttl);
+}
+
 static void remote_release(struct rpeer *p)
 {
         struct rheld *h = p->held;
@@ -132,9 +153,7 @@ static void remote_addrs_done(struct rpeer *p)
         if (p->failures == 2) { /* neither A nor AAAA: the peer is down */
                 free(p->fresh);
                 p->fresh = NULL;
-                p->addr.refresh = remote_now(r) + REMOTE_RETRY;
-                if (rc->state != LD_RSTATE_OK || remote_now(r) >= p->addr.stale_until)
-                        rc->state = LD_RSTATE_FAILED;
+                remote_failed(r, &p->addr, &rc->state);
         } else {
                 free(rc->addrs);
                 rc->addrs = p->fresh;
@@ -153,14 +172,12 @@ static void remote_addr_cb(void *arg, int status, int timeouts, unsigned char *a
         struct rpeer *p = a->p;
         ldns_rr_list *rrs;
         uint32_t ttl;
+        int rc = remote_answer(a, status, abuf, alen, &rrs, &ttl);
         (void)timeouts;
 
-        if (status == ARES_EDESTRUCTION) {
-                free(a);
+        if (rc > 0)
                 return;
-        }
-        if (remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, (uint16_t)a->kind, &rrs,
-                         &ttl) < 0) {
+        if (rc < 0) {
                 p->failures++;
         } else {
                 size_t n = rrs ? ldns_rr_list_rr_count(rrs) : 0;
@@ -216,19 +233,15 @@ static void remote_srv_cb(void *arg, int status, int timeouts, unsigned char *ab
         struct ld_rsrv *s;
         ldns_rr_list *rrs;
         uint32_t ttl;
+        int rc = remote_answer(a, status, abuf, alen, &rrs, &ttl);
         (void)timeouts;
 
-        if (status == ARES_EDESTRUCTION) {
-                free(a);
+        if (rc > 0)
                 return;
-        }
         s = &p->c->remote->srv[a->srv];
         p->srv[a->srv].asking = false;
-        if (remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, LDNS_RR_TYPE_SRV, &rrs,
-                         &ttl) < 0) {
-                p->srv[a->srv].refresh = remote_now(p->r) + REMOTE_RETRY;
-                if (s->state != LD_RSTATE_OK || remote_now(p->r) >= p->srv[a->srv].stale_until)
-                        s->state = LD_RSTATE_FAILED;
+        if (rc < 0) {
+                remote_failed(p->r, &p->srv[a->srv], &s->state);
         } else {
                 s->present = rrs && ldns_rr_list_rr_count(rrs);
                 if (s->present)
