@@ -33,6 +33,7 @@ struct ctl_conn {
         struct ctl_conn *prev, *next;
         ev_io rw, ww;
         size_t inlen;
+        bool awaits_reload; /* answered once the reload ran */
         char *out;
         size_t outlen, outoff;
         char in[CTL_LINE_MAX];
@@ -237,9 +238,21 @@ static void ctl_state_done(void *arg, int rc)
 
 static void ctl_do_reload(struct ld_control *ctl)
 {
+        char err[1024], msg[1100];
+        int rc;
+
         ctl->reload_pending = false;
-        if (ctl->env.reload(ctl->env.arg) == 0)
+        rc = ctl->env.reload(ctl->env.arg, err, sizeof(err));
+        if (rc == 0)
                 ctl_shadow_reset(ctl);
+        snprintf(msg, sizeof(msg), "reload failed, the running table stays: %s", err);
+        for (struct ctl_conn *c = ctl->conns, *next; c; c = next) {
+                next = c->next;
+                if (c->awaits_reload) {
+                        c->awaits_reload = false;
+                        ctl_reply(c, rc == 0 ? NULL : msg, NULL, 0);
+                }
+        }
 }
 
 /* Starts the next disk job: the changes queued so far as one write, else a pending reload,
@@ -360,9 +373,9 @@ static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *
                 else
                         ctl_change(ctl, c, &cmd);
         } else if (cmd.kind == LD_CMD_RELOAD) {
+                c->awaits_reload = true;
                 ctl->reload_pending = true;
                 ctl_kick(ctl);
-                ctl_reply(c, NULL, NULL, 0);
         } else {
                 ctl_report(ctl, c, &cmd);
         }

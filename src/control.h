@@ -20,8 +20,8 @@ struct ld_control_env {
         const char *state_path;
         const char *socket_path;
         const char *group; /* NULL: root only */
-        /* Re-reads the state file into the server; returns 0 or a negative errno. */
-        int (*reload)(void *arg);
+        /* Re-reads the state file into the server; 0, or a negative errno and why in err. */
+        int (*reload)(void *arg, char *err, size_t errlen);
         void *arg;
 };
 

@@ -2,6 +2,8 @@
  * timeouts as an ev_timer. */
 #include "evares.h"
 
+#include "listen.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,16 @@ static void evares_sock_state_cb(void *data, ares_socket_t fd, int readable, int
         ev_io_start(e->loop, &s->w);
 }
 
+/* A thousand answers arrive at once: the same receive buffer as the listeners (c-ares's own
+ * option cannot pass rmem_max). */
+static int evares_configure_cb(ares_socket_t fd, int type, void *data)
+{
+        (void)data;
+        if (type == SOCK_DGRAM)
+                ld_listen_rcvbuf(fd);
+        return 0;
+}
+
 int ld_evares_init(struct ld_evares *e, struct ev_loop *loop, const struct ld_endpoint *server,
                    bool tcp, int tries, int timeout_ms)
 {
@@ -111,6 +123,7 @@ int ld_evares_init(struct ld_evares *e, struct ev_loop *loop, const struct ld_en
                 ares_destroy(e->ch);
                 return -EINVAL;
         }
+        ares_set_socket_configure_callback(e->ch, evares_configure_cb, NULL);
         ev_init(&e->timer, evares_timer_cb);
         e->timer.data = e;
         return 0;

@@ -44,16 +44,16 @@ static void daemon_raise_nofile(void)
 }
 
 /* The table and the static zones, both or neither. */
-static int daemon_load(struct daemon *d, struct ld_table **out, struct ld_zones **zones)
+static int daemon_load(struct daemon *d, struct ld_table **out, struct ld_zones **zones, char *err,
+                       size_t errlen)
 {
-        char err[1024];
-        int rc = ld_table_load(d->opt.state, out, err, sizeof(err));
+        int rc = ld_table_load(d->opt.state, out, err, errlen);
 
         *zones = NULL;
         if (rc == 0)
-                rc = ld_netns_check(*out, err, sizeof(err));
+                rc = ld_netns_check(*out, err, errlen);
         if (rc == 0 && d->opt.zones)
-                rc = ld_zones_load(d->opt.zones, zones, err, sizeof(err));
+                rc = ld_zones_load(d->opt.zones, zones, err, errlen);
         if (rc < 0) {
                 ld_table_free(*out);
                 *out = NULL;
@@ -84,7 +84,7 @@ static void daemon_upstreams(struct daemon *d)
 }
 
 /* Called by control once no change is being written. */
-static int daemon_reload(void *arg)
+static int daemon_reload(void *arg, char *err, size_t errlen)
 {
         struct daemon *d = arg;
         struct ld_table *t;
@@ -92,7 +92,7 @@ static int daemon_reload(void *arg)
 
         ld_info("reloading %s", d->opt.state);
         ld_notify("RELOADING=1");
-        if (daemon_load(d, &t, &z) < 0) {
+        if (daemon_load(d, &t, &z, err, errlen) < 0) {
                 ld_err("reload failed: the running table stays in force");
                 daemon_status(d, "READY=1\n");
                 return -EINVAL;
@@ -216,7 +216,9 @@ int main(int argc, char **argv)
                 ld_server_fini(&d.srv);
                 return 1;
         }
-        if (daemon_load(&d, &t, &z) < 0) {
+        char err[1024];
+
+        if (daemon_load(&d, &t, &z, err, sizeof(err)) < 0) {
                 ld_server_fini(&d.srv);
                 return 1;
         }

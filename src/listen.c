@@ -16,7 +16,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define LISTEN_RCVBUF (4 << 20)
 #define LISTEN_UDP_BATCH 64 /* datagrams per wakeup, so that TCP and other sockets get turns */
+
+void ld_listen_rcvbuf(int fd)
+{
+        int size = LISTEN_RCVBUF;
+
+        /* A burst of a thousand queries overflows the default (~208 KiB) and the kernel
+         * drops them silently; only a cap, the memory is used as datagrams wait. */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
 
 static int listen_socket(const struct ld_endpoint *ep, int type, bool freebind)
 {
@@ -27,6 +38,8 @@ static int listen_socket(const struct ld_endpoint *ep, int type, bool freebind)
         if (fd < 0)
                 return -errno;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (type == SOCK_DGRAM)
+                ld_listen_rcvbuf(fd);
         if (ss.ss_family == AF_INET6)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (freebind && ss.ss_family == AF_INET6)

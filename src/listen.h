@@ -42,6 +42,8 @@ int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len
 /* Creates and binds a UDP and a TCP socket at ep in the calling thread's namespace.
  * freebind lets a namespace's listener bind before its lo is up. */
 int ld_listen_sockets(const struct ld_endpoint *ep, bool freebind, int *udp_fd, int *tcp_fd);
+/* Raises a UDP socket's receive buffer so bursts are not dropped. */
+void ld_listen_rcvbuf(int fd);
 /* The view set a listener answers for a client at src. */
 struct ld_viewset ld_listener_views(const struct ld_listener *l, const struct ld_addr *src);
 /* Serves the two sockets (taking them); fixed NULL makes a shared listener. */

@@ -16,10 +16,11 @@
 #include <string.h>
 
 #define REMOTE_TICK 0.25
-#define REMOTE_RETRY 1.0
+#define REMOTE_RETRY 0.5
 #define REMOTE_NEG_TTL 10
 #define REMOTE_MAX_HELD 1024
-#define REMOTE_TIMEOUT_MS 800
+#define REMOTE_TIMEOUT_MS 500 /* one try: the retry tick asks again, so a peer back is seen soon   \
+                               */
 
 /* When each cached piece expires, is refreshed and goes stale. */
 struct rtimes {
@@ -130,6 +131,21 @@ static int remote_answer(struct rask *a, int status, const uint8_t *abuf, int al
                             ttl);
 }
 
+static void remote_ask_addrs(struct rpeer *p);
+static void remote_ask_srv(struct rpeer *p, size_t i);
+
+/* The peer answered: whatever had failed is asked again now, not at its next retry. */
+static void remote_wake(struct rpeer *p)
+{
+        struct ld_rcache *rc = p->c->remote;
+
+        if (rc->state == LD_RSTATE_FAILED)
+                remote_ask_addrs(p);
+        for (size_t i = 0; i < rc->nsrv; i++)
+                if (rc->srv[i].state == LD_RSTATE_FAILED)
+                        remote_ask_srv(p, i);
+}
+
 static void remote_release(struct rpeer *p)
 {
         struct rheld *h = p->held;
@@ -162,6 +178,7 @@ static void remote_addrs_done(struct rpeer *p)
                 rc->state = LD_RSTATE_OK;
                 remote_times_ok(r, &p->addr, p->min_ttl);
                 ld_table_refresh(r->srv->table, p->c);
+                remote_wake(p);
         }
         remote_release(p);
 }
@@ -250,6 +267,7 @@ static void remote_srv_cb(void *arg, int status, int timeouts, unsigned char *ab
                 s->state = LD_RSTATE_OK;
                 remote_times_ok(p->r, &p->srv[a->srv], ttl);
                 ldns_rr_list_deep_free(rrs);
+                remote_wake(p);
         }
         free(a);
         remote_release(p);
@@ -322,7 +340,7 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
                 return;
         if (!(p = calloc(1, sizeof(*p))))
                 return;
-        if (ld_evares_init(&p->ares, r->loop, &c->spec.remote_peer, false, 2, REMOTE_TIMEOUT_MS) <
+        if (ld_evares_init(&p->ares, r->loop, &c->spec.remote_peer, false, 1, REMOTE_TIMEOUT_MS) <
             0) {
                 free(p);
                 return;

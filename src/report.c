@@ -157,11 +157,15 @@ void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x,
                         "{\"uptime\":%.0f,\"containers\":%zu,\"links\":%zu,\"namespaces\":%zu,"
                         "\"queries\":%llu,\"dropped\":%llu,\"truncated\":%llu,"
                         "\"tcp_connections\":%u,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"
-                        "\"rcode\":{",
+                        "\"forwarded\":%llu,\"forward_failed\":%llu,\"forward_overflow\":%llu,"
+                        "\"transfers\":%llu,\"rcode\":{",
                         x->uptime, t->ncontainers, t->nlinks, x->namespaces,
                         (unsigned long long)st->queries, (unsigned long long)st->dropped,
                         (unsigned long long)st->truncated, x->tcp_connections,
-                        (unsigned long long)st->tcp_accepted, (unsigned long long)st->tcp_refused);
+                        (unsigned long long)st->tcp_accepted, (unsigned long long)st->tcp_refused,
+                        (unsigned long long)st->forwarded, (unsigned long long)st->forward_failed,
+                        (unsigned long long)st->forward_overflow,
+                        (unsigned long long)st->transfers);
                 for (int i = 0; i < 6; i++)
                         fprintf(f, "%s\"%s\":%llu", i ? "," : "", rcodes[i],
                                 (unsigned long long)st->rcode[i]);
@@ -182,6 +186,9 @@ void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x,
                 (unsigned long long)st->truncated, (unsigned long long)st->dropped);
         fprintf(f, "tcp.connections %u\ntcp.accepted %llu\ntcp.refused %llu\n", x->tcp_connections,
                 (unsigned long long)st->tcp_accepted, (unsigned long long)st->tcp_refused);
+        fprintf(f, "forwarded %llu\nforward.failed %llu\nforward.overflow %llu\ntransfers %llu\n",
+                (unsigned long long)st->forwarded, (unsigned long long)st->forward_failed,
+                (unsigned long long)st->forward_overflow, (unsigned long long)st->transfers);
         for (const struct ld_container *c = t->head; c; c = c->next)
                 fprintf(f, "view.%s.queries %llu\n", c->spec.name, (unsigned long long)c->queries);
 }

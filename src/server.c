@@ -126,12 +126,13 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
                 s->stats.dropped++;
                 return res;
         }
-        if (res.action == LD_ANSWER_FORWARD || res.action == LD_ANSWER_DEFER ||
-            res.action == LD_ANSWER_XFR)
-                return res; /* counted when answered */
+        if (res.action == LD_ANSWER_DEFER || res.action == LD_ANSWER_XFR)
+                return res; /* counted when answered again, or as a transfer */
         s->stats.queries++;
         if (vs.n)
                 vs.v[0]->queries++;
+        if (res.action == LD_ANSWER_FORWARD)
+                return res; /* its rcode is the upstream's: counted as forwarded */
         s->stats.rcode[res.rcode < 24 ? res.rcode : 23]++;
         s->stats.truncated += res.truncated;
         return res;

@@ -164,28 +164,81 @@ int ld_zones_add(struct ld_zones *z, const ldns_zone *lz)
         return rc;
 }
 
+/* $TTL must be a number (with BIND's units): ldns takes "$TTL sixty" as 0. */
+static int zone_check_ttls(FILE *f, const char *path, char *err, size_t errlen)
+{
+        char line[4096];
+        int n = 0;
+
+        while (fgets(line, sizeof(line), f)) {
+                char tok[64] = "";
+                const char *end;
+                n++;
+                if (strncmp(line, "$TTL", 4) != 0)
+                        continue;
+                if (sscanf(line + 4, "%63s", tok) != 1 || tok[0] < '0' || tok[0] > '9' ||
+                    (ldns_str2period(tok, &end), *end != '\0')) {
+                        snprintf(err, errlen, "%s:%d: invalid $TTL '%s'", path, n, tok);
+                        return -EINVAL;
+                }
+        }
+        rewind(f);
+        return 0;
+}
+
+/* Record by record: ldns_zone_new_frm_fp_l leaks what it read when a later line is bad. */
+static int zone_read(FILE *f, ldns_zone *lz, int *line)
+{
+        uint32_t ttl = 3600;
+        ldns_rdf *origin = NULL, *prev = NULL;
+        int rc = 0;
+
+        while (rc == 0 && !feof(f)) {
+                ldns_rr *rr = NULL;
+                ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, line);
+                if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
+                    st == LDNS_STATUS_SYNTAX_ORIGIN)
+                        continue;
+                if (st != LDNS_STATUS_OK) {
+                        rc = (int)st;
+                } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && !ldns_zone_soa(lz)) {
+                        ldns_zone_set_soa(lz, rr);
+                } else if (!ldns_zone_push_rr(lz, rr)) {
+                        ldns_rr_free(rr);
+                        rc = LDNS_STATUS_MEM_ERR;
+                }
+        }
+        if (origin)
+                ldns_rdf_deep_free(origin);
+        if (prev)
+                ldns_rdf_deep_free(prev);
+        return rc;
+}
+
 static int zone_load_file(struct ld_zones *z, const char *path, char *err, size_t errlen)
 {
         FILE *f = fopen(path, "re");
-        ldns_zone *lz = NULL;
-        int line = 0, rc;
-        ldns_status st;
+        ldns_zone *lz = ldns_zone_new();
+        int line = 0, rc, st;
 
-        if (!f) {
-                snprintf(err, errlen, "%s: %s", path, strerror(errno));
-                return -errno;
-        }
-        st = ldns_zone_new_frm_fp_l(&lz, f, NULL, 3600, LDNS_RR_CLASS_IN, &line);
-        fclose(f);
-        if (st != LDNS_STATUS_OK || !ldns_zone_soa(lz)) {
-                snprintf(err, errlen, "%s:%d: %s", path, line,
-                         st != LDNS_STATUS_OK ? ldns_get_errorstr_by_id(st) : "no SOA record");
-                if (lz) /* ldns's deep_free does not take NULL */
+        if (!f || !lz) {
+                rc = f ? -ENOMEM : -errno;
+                snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+                if (f)
+                        fclose(f);
+                if (lz)
                         ldns_zone_deep_free(lz);
-                return -EINVAL;
+                return rc;
         }
-        rc = ld_zones_add(z, lz);
-        if (rc < 0)
+        rc = zone_check_ttls(f, path, err, errlen);
+        st = rc == 0 ? zone_read(f, lz, &line) : 0;
+        fclose(f);
+        if (rc == 0 && (st != 0 || !ldns_zone_soa(lz))) {
+                snprintf(err, errlen, "%s:%d: %s", path, line,
+                         st ? ldns_get_errorstr_by_id((ldns_status)st) : "no SOA record");
+                rc = -EINVAL;
+        }
+        if (rc == 0 && (rc = ld_zones_add(z, lz)) < 0)
                 snprintf(err, errlen, "%s: out of memory", path);
         ldns_zone_deep_free(lz);
         return rc;
