@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #define LISTEN_RCVBUF (4 << 20)
-#define LISTEN_UDP_BATCH 64 /* datagrams per wakeup, so that TCP and other sockets get turns */
+#define LISTEN_UDP_BATCH 32 /* datagrams per wakeup, so that TCP and other sockets get turns */
+#define LISTEN_UDP_MAX 4096 /* longer datagrams are no query of ours */
 
 void ld_listen_rcvbuf(int fd)
 {
@@ -76,7 +77,39 @@ struct ld_viewset ld_listener_views(const struct ld_listener *l, const struct ld
         return l->fixed ? *l->fixed : ld_server_views_of(l->srv, src);
 }
 
+/* UDP replies of one wakeup, sent with one sendmmsg: fewer system calls under load. */
+struct udp_batch {
+        unsigned n;
+        struct mmsghdr msgs[LISTEN_UDP_BATCH];
+        struct iovec iov[LISTEN_UDP_BATCH];
+        uint8_t buf[LISTEN_UDP_BATCH][LD_EDNS_PAYLOAD];
+};
+
+static int listen_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth,
+                         struct udp_batch *batch);
+
 int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth)
+{
+        return listen_answer(o, pkt, len, depth, NULL);
+}
+
+/* Queues a UDP reply in the batch, or sends it now without one. */
+static void listen_udp_reply(const struct ld_origin *o, const uint8_t *msg, size_t len,
+                             struct udp_batch *b)
+{
+        if (!b || len > sizeof(b->buf[0])) {
+                sendto(o->l->udp_w.fd, msg, len, 0, (const struct sockaddr *)&o->peer, o->peerlen);
+                return;
+        }
+        memcpy(b->buf[b->n], msg, len);
+        b->iov[b->n].iov_len = len;
+        b->msgs[b->n].msg_hdr.msg_name = (void *)&o->peer;
+        b->msgs[b->n].msg_hdr.msg_namelen = o->peerlen;
+        b->n++;
+}
+
+static int listen_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth,
+                         struct udp_batch *batch)
 {
         static uint8_t out[2 + 65535]; /* room for TCP's length prefix */
         struct ld_listener *l = o->l;
@@ -108,8 +141,7 @@ int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len
                 break;
         }
         if (!tcp) {
-                sendto(l->udp_w.fd, out + 2, r.len, 0, (const struct sockaddr *)&o->peer,
-                       o->peerlen);
+                listen_udp_reply(o, out + 2, r.len, batch);
                 return 0;
         }
         out[0] = (uint8_t)(r.len >> 8);
@@ -117,26 +149,53 @@ int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len
         return ld_tcp_deliver(o->conn, out, r.len + 2);
 }
 
+static void listen_udp_send(int fd, struct udp_batch *b)
+{
+        for (unsigned done = 0; done < b->n;) {
+                int n = sendmmsg(fd, b->msgs + done, b->n - done, 0);
+                if (n <= 0)
+                        break; /* the socket buffer is full: the clients ask again */
+                done += (unsigned)n;
+        }
+        b->n = 0;
+}
+
+/* Reads what waits (a batch per system call), answers, and sends the replies together. */
 static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
+        static uint8_t in[LISTEN_UDP_BATCH][LISTEN_UDP_MAX];
+        static struct sockaddr_storage peers[LISTEN_UDP_BATCH];
+        static struct mmsghdr msgs[LISTEN_UDP_BATCH];
+        static struct iovec iov[LISTEN_UDP_BATCH];
+        static struct udp_batch batch;
+        static struct ld_origin origins[LISTEN_UDP_BATCH];
         struct ld_listener *l = w->data;
-        static uint8_t in[65536];
+        int n;
         (void)loop;
         (void)revents;
 
         for (int i = 0; i < LISTEN_UDP_BATCH; i++) {
-                struct sockaddr_storage ss;
-                socklen_t sl = sizeof(ss);
-                struct ld_addr src;
-                ssize_t n = recvfrom(w->fd, in, sizeof(in), 0, (struct sockaddr *)&ss, &sl);
-
-                if (n < 0)
-                        return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to do */
-                if (ld_addr_from_sockaddr((struct sockaddr *)&ss, &src) < 0)
-                        continue;
-                struct ld_origin o = {l, NULL, src, ss, sl};
-                ld_listener_answer(&o, in, (size_t)n, 0);
+                iov[i] = (struct iovec){in[i], sizeof(in[i])};
+                msgs[i].msg_hdr = (struct msghdr){.msg_name = &peers[i],
+                                                  .msg_namelen = sizeof(peers[i]),
+                                                  .msg_iov = &iov[i],
+                                                  .msg_iovlen = 1};
+                batch.iov[i] = (struct iovec){batch.buf[i], 0};
+                batch.msgs[i].msg_hdr = (struct msghdr){.msg_iov = &batch.iov[i], .msg_iovlen = 1};
         }
+        n = recvmmsg(w->fd, msgs, LISTEN_UDP_BATCH, MSG_DONTWAIT, NULL);
+        for (int i = 0; i < n; i++) {
+                struct ld_origin *o = &origins[i];
+                if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+                    ld_addr_from_sockaddr((struct sockaddr *)&peers[i], &o->src) < 0)
+                        continue; /* no query is that long */
+                o->l = l;
+                o->conn = NULL;
+                o->peer = peers[i];
+                o->peerlen = msgs[i].msg_hdr.msg_namelen;
+                listen_answer(o, in[i], msgs[i].msg_len, 0, &batch);
+        }
+        listen_udp_send(w->fd, &batch);
 }
 
 static void listen_tcp_cb(struct ev_loop *loop, ev_io *w, int revents)
