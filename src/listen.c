@@ -19,6 +19,7 @@
 #define LISTEN_RCVBUF (4 << 20)
 #define LISTEN_UDP_BATCH 32 /* datagrams per wakeup, so that TCP and other sockets get turns */
 #define LISTEN_UDP_MAX 4096 /* longer datagrams are no query of ours */
+#define LISTEN_UDP_ROUNDS 4 /* batches per wakeup before others get a turn */
 
 void ld_listen_rcvbuf(int fd)
 {
@@ -160,42 +161,62 @@ static void listen_udp_send(int fd, struct udp_batch *b)
         b->n = 0;
 }
 
-/* Reads what waits (a batch per system call), answers, and sends the replies together. */
+/* Receive side of a batch: buffers and headers set up once, reused at every wakeup. */
+struct udp_in {
+        uint8_t buf[LISTEN_UDP_BATCH][LISTEN_UDP_MAX];
+        struct sockaddr_storage peers[LISTEN_UDP_BATCH];
+        struct mmsghdr msgs[LISTEN_UDP_BATCH];
+        struct iovec iov[LISTEN_UDP_BATCH];
+        struct ld_origin origins[LISTEN_UDP_BATCH];
+};
+
+static void listen_udp_init(struct udp_in *in, struct udp_batch *out)
+{
+        for (int i = 0; i < LISTEN_UDP_BATCH; i++) {
+                in->iov[i] = (struct iovec){in->buf[i], sizeof(in->buf[i])};
+                in->msgs[i].msg_hdr = (struct msghdr){.msg_name = &in->peers[i],
+                                                      .msg_namelen = sizeof(in->peers[i]),
+                                                      .msg_iov = &in->iov[i],
+                                                      .msg_iovlen = 1};
+                out->iov[i] = (struct iovec){out->buf[i], 0};
+                out->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &out->iov[i], .msg_iovlen = 1};
+        }
+}
+
+/* Reads what waits (a batch per system call, a few batches per wakeup while they come
+ * full), answers, and sends each batch's replies together. */
 static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-        static uint8_t in[LISTEN_UDP_BATCH][LISTEN_UDP_MAX];
-        static struct sockaddr_storage peers[LISTEN_UDP_BATCH];
-        static struct mmsghdr msgs[LISTEN_UDP_BATCH];
-        static struct iovec iov[LISTEN_UDP_BATCH];
+        static struct udp_in in;
         static struct udp_batch batch;
-        static struct ld_origin origins[LISTEN_UDP_BATCH];
+        static bool ready;
         struct ld_listener *l = w->data;
-        int n;
+        int n = LISTEN_UDP_BATCH;
         (void)loop;
         (void)revents;
 
-        for (int i = 0; i < LISTEN_UDP_BATCH; i++) {
-                iov[i] = (struct iovec){in[i], sizeof(in[i])};
-                msgs[i].msg_hdr = (struct msghdr){.msg_name = &peers[i],
-                                                  .msg_namelen = sizeof(peers[i]),
-                                                  .msg_iov = &iov[i],
-                                                  .msg_iovlen = 1};
-                batch.iov[i] = (struct iovec){batch.buf[i], 0};
-                batch.msgs[i].msg_hdr = (struct msghdr){.msg_iov = &batch.iov[i], .msg_iovlen = 1};
+        if (!ready) {
+                listen_udp_init(&in, &batch);
+                ready = true;
         }
-        n = recvmmsg(w->fd, msgs, LISTEN_UDP_BATCH, MSG_DONTWAIT, NULL);
-        for (int i = 0; i < n; i++) {
-                struct ld_origin *o = &origins[i];
-                if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ||
-                    ld_addr_from_sockaddr((struct sockaddr *)&peers[i], &o->src) < 0)
-                        continue; /* no query is that long */
-                o->l = l;
-                o->conn = NULL;
-                o->peer = peers[i];
-                o->peerlen = msgs[i].msg_hdr.msg_namelen;
-                listen_answer(o, in[i], msgs[i].msg_len, 0, &batch);
+        for (int round = 0; round < LISTEN_UDP_ROUNDS && n == LISTEN_UDP_BATCH; round++) {
+                n = recvmmsg(w->fd, in.msgs, LISTEN_UDP_BATCH, MSG_DONTWAIT, NULL);
+                for (int i = 0; i < n; i++) {
+                        struct ld_origin *o = &in.origins[i];
+                        struct msghdr *h = &in.msgs[i].msg_hdr;
+                        bool ok =
+                            !(h->msg_flags & MSG_TRUNC) && /* no query is that long */
+                            ld_addr_from_sockaddr((struct sockaddr *)&in.peers[i], &o->src) == 0;
+                        o->l = l;
+                        o->conn = NULL;
+                        o->peer = in.peers[i];
+                        o->peerlen = h->msg_namelen;
+                        h->msg_namelen = sizeof(in.peers[i]); /* for the next call */
+                        if (ok)
+                                listen_answer(o, in.buf[i], in.msgs[i].msg_len, 0, &batch);
+                }
+                listen_udp_send(w->fd, &batch);
         }
-        listen_udp_send(w->fd, &batch);
 }
 
 static void listen_tcp_cb(struct ev_loop *loop, ev_io *w, int revents)

@@ -19,8 +19,9 @@
 #define REMOTE_RETRY 0.5
 #define REMOTE_NEG_TTL 10
 #define REMOTE_MAX_HELD 1024
-#define REMOTE_TIMEOUT_MS 500 /* one try: the retry tick asks again, so a peer back is seen soon   \
-                               */
+#define REMOTE_TIMEOUT_MS                                                                          \
+        500 /* one try: the retry tick asks again, so a peer back is seen soon                     \
+             */
 
 /* When each cached piece expires, is refreshed and goes stale. */
 struct rtimes {

@@ -153,15 +153,20 @@ static int xfr_send_pkt(const struct ld_origin *o, ldns_pkt *p)
 static ldns_pkt *xfr_reply(const ldns_pkt *q, ldns_pkt_rcode rcode)
 {
         ldns_pkt *r = ldns_pkt_new();
+        ldns_rr_list *question = ldns_rr_list_clone(ldns_pkt_question(q));
 
-        if (!r)
+        if (!r || !question) {
+                ldns_pkt_free(r);
+                ldns_rr_list_deep_free(question);
                 return NULL;
+        }
         ldns_pkt_set_id(r, ldns_pkt_id(q));
         ldns_pkt_set_qr(r, true);
         ldns_pkt_set_aa(r, rcode == LDNS_RCODE_NOERROR);
         ldns_pkt_set_opcode(r, ldns_pkt_get_opcode(q));
         ldns_pkt_set_rcode(r, rcode);
-        ldns_pkt_push_rr_list(r, LDNS_SECTION_QUESTION, ldns_rr_list_clone(ldns_pkt_question(q)));
+        ldns_pkt_push_rr_list(r, LDNS_SECTION_QUESTION, question);
+        ldns_rr_list_free(question); /* the packet took the records, not the list */
         return r;
 }
 
