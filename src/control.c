@@ -3,6 +3,7 @@
 #include "control.h"
 
 #include "command.h"
+#include "list.h"
 #include "log.h"
 #include "netns.h"
 #include "remote.h"
@@ -78,12 +79,7 @@ static void ctl_conn_close(struct ctl_conn *c)
         ev_io_stop(ctl->env.loop, &c->rw);
         ev_io_stop(ctl->env.loop, &c->ww);
         close(c->rw.fd);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                ctl->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LD_LIST_REMOVE(ctl->conns, c);
         free(c->out);
         free(c);
 }
@@ -461,10 +457,7 @@ static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
                         continue;
                 }
                 c->ctl = ctl;
-                c->next = ctl->conns;
-                if (ctl->conns)
-                        ctl->conns->prev = c;
-                ctl->conns = c;
+                LD_LIST_PUSH(ctl->conns, c);
                 ev_io_init(&c->rw, ctl_read_cb, fd, EV_READ);
                 ev_io_init(&c->ww, ctl_write_cb, fd, EV_WRITE);
                 c->rw.data = c->ww.data = c;

@@ -5,6 +5,7 @@
 #include "answer.h"
 #include "evares.h"
 #include "log.h"
+#include "list.h"
 #include "query.h"
 #include "relay.h"
 #include "server.h"
@@ -135,12 +136,7 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         } else if (!r->tcp) {
                 sendto(r->o.fd, out + 2, n, 0, (struct sockaddr *)&r->o.peer, r->o.peerlen);
         }
-        if (r->prev)
-                r->prev->next = r->next;
-        else
-                f->reqs = r->next;
-        if (r->next)
-                r->next->prev = r->prev;
+        LD_LIST_REMOVE(f->reqs, r);
         f->inflight--;
         free(r->last);
         free(r);
@@ -265,10 +261,7 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                                                   : LD_EDNS_PAYLOAD;
         r->qlen = fwd_build(&q, r->q);
         r->started = fwd_now(f);
-        r->next = f->reqs;
-        if (f->reqs)
-                f->reqs->prev = r;
-        f->reqs = r;
+        LD_LIST_PUSH(f->reqs, r);
         f->inflight++;
         f->srv->stats.forwarded++;
         n = fwd_servers_for(f, vs, servers);

@@ -4,6 +4,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "list.h"
 #include "server.h"
 #include "table.h"
 
@@ -90,12 +91,7 @@ static void netns_close(struct ld_nsl *s)
 
         for (size_t i = 0; i < s->nlisteners; i++)
                 ld_listener_free(s->listeners[i]);
-        if (s->prev)
-                s->prev->next = s->next;
-        else
-                n->head = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
+        LD_LIST_REMOVE(n->head, s);
         n->count--;
         free(s->listeners);
         free(s->members);
@@ -169,10 +165,7 @@ static int netns_open_nsl(struct ld_netns *n, int nsfd, uint64_t dev, uint64_t i
         s->n = n;
         s->dev = dev;
         s->ino = ino;
-        s->next = n->head;
-        if (n->head)
-                n->head->prev = s;
-        n->head = s;
+        LD_LIST_PUSH(n->head, s);
         n->count++;
         rc = netns_bind(n, s, nsfd);
         if (rc < 0) {

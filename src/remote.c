@@ -6,6 +6,7 @@
 #include "evares.h"
 #include "listen.h"
 #include "log.h"
+#include "list.h"
 #include "server.h"
 #include "table.h"
 
@@ -350,10 +351,7 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
         p->c = c;
         c->remote->peer = p;
         p->srv = calloc(c->remote->nsrv + 1, sizeof(*p->srv));
-        p->next = r->peers;
-        if (r->peers)
-                r->peers->prev = p;
-        r->peers = p;
+        LD_LIST_PUSH(r->peers, p);
         remote_ask_addrs(p);
         for (size_t i = 0; i < c->remote->nsrv && p->srv; i++)
                 remote_ask_srv(p, i);
@@ -371,12 +369,7 @@ void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
                 p->held = h->next;
                 free(h);
         }
-        if (p->prev)
-                p->prev->next = p->next;
-        else
-                r->peers = p->next;
-        if (p->next)
-                p->next->prev = p->prev;
+        LD_LIST_REMOVE(r->peers, p);
         c->remote->peer = NULL;
         free(p->fresh);
         free(p->srv);

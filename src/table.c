@@ -2,6 +2,7 @@
 #include "table.h"
 
 #include "log.h"
+#include "list.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -154,12 +155,7 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 free(c);
                 goto nomem;
         }
-        c->prev = t->tail;
-        if (t->tail)
-                t->tail->next = c;
-        else
-                t->head = c;
-        t->tail = c;
+        LD_LIST_APPEND(t->head, t->tail, c);
         t->ncontainers++;
         table_rebuild(t, c);
         return 0;
@@ -172,14 +168,7 @@ static void table_unlink_one(struct ld_table *t, struct ld_link *l)
 {
         linkvec_remove(&l->from->from, l);
         linkvec_remove(&l->target->to, l);
-        if (l->prev)
-                l->prev->next = l->next;
-        else
-                t->lhead = l->next;
-        if (l->next)
-                l->next->prev = l->prev;
-        else
-                t->ltail = l->prev;
+        LD_LIST_REMOVE_TAIL(t->lhead, t->ltail, l);
         t->nlinks--;
         free(l);
 }
@@ -202,14 +191,7 @@ static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t er
         ld_view_drop(&t->views, c);
         ld_views_disown(&t->views, c);
         ld_hash_remove(&t->names, &c->hn);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                t->head = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        else
-                t->tail = c->prev;
+        LD_LIST_REMOVE_TAIL(t->head, t->tail, c);
         t->ncontainers--;
         free(c->from.v);
         free(c->to.v);
@@ -260,12 +242,7 @@ static int table_link(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t 
         l->from = from;
         l->target = target;
         strcpy(l->alias, cmd->alias);
-        l->prev = t->ltail;
-        if (t->ltail)
-                t->ltail->next = l;
-        else
-                t->lhead = l;
-        t->ltail = l;
+        LD_LIST_APPEND(t->lhead, t->ltail, l);
         t->nlinks++;
         table_rebuild(t, from);
         return 0;

@@ -5,6 +5,7 @@
 #include "forward.h"
 #include "listen.h"
 #include "log.h"
+#include "list.h"
 #include "remote.h"
 #include "server.h"
 
@@ -64,12 +65,7 @@ static void tcp_close(struct tcp_conn *c)
         ev_io_stop(t->loop, &c->ww);
         ev_timer_stop(t->loop, &c->idle);
         close(c->rw.fd);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                t->head = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LD_LIST_REMOVE(t->head, c);
         t->count--;
         free(c->pend);
         free(c);
@@ -225,11 +221,7 @@ static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
         c->origin.peerlen = sizeof(*ss);
         c->inlen = 0;
         c->pend = NULL;
-        c->prev = NULL;
-        c->next = t->head;
-        if (t->head)
-                t->head->prev = c;
-        t->head = c;
+        LD_LIST_PUSH(t->head, c);
         t->count++;
         ev_io_init(&c->rw, tcp_read_cb, fd, EV_READ);
         ev_io_init(&c->ww, tcp_write_cb, fd, EV_WRITE);
