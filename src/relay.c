@@ -10,22 +10,67 @@ static uint16_t rd16(const uint8_t *p)
         return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* The offset after a possibly compressed name at off, or 0 when malformed. */
+/* The offset after a possibly compressed name at off, or 0 when malformed. Every pointer
+ * must go back to a prior occurrence (RFC 1035 4.1.4): only a prefix of the message is
+ * kept, so a pointer forward could land in what is cut or replaced. */
 static size_t relay_skip_name(const uint8_t *m, size_t len, size_t off)
 {
+        size_t end = 0, limit = off;
+
         for (int n = 0; n < 128; n++) {
                 if (off >= len)
                         return 0;
                 uint8_t l = m[off];
-                if ((l & 0xc0) == 0xc0)
-                        return off + 2 <= len ? off + 2 : 0;
+                if ((l & 0xc0) == 0xc0) {
+                        if (off + 2 > len)
+                                return 0;
+                        size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
+                        if (!end)
+                                end = off + 2;
+                        if (to >= limit)
+                                return 0;
+                        off = limit = to;
+                        continue;
+                }
                 if (l > 63)
                         return 0;
                 off += 1u + l;
                 if (l == 0)
-                        return off <= len ? off : 0;
+                        return end ? end : (off <= len ? off : 0);
         }
         return 0;
+}
+
+/* Checks the names inside the RDATA of the types that may be compressed (RFC 3597 4). */
+static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_t rd, size_t rdlen)
+{
+        size_t p = rd, names = 1;
+
+        switch (type) {
+        case 2:
+        case 3:
+        case 4:
+        case 5:
+        case 7:
+        case 8:
+        case 9:
+        case 12: /* NS..PTR */
+                break;
+        case 6:
+        case 14: /* SOA, MINFO: two names */
+                names = 2;
+                break;
+        case 15: /* MX: preference, then a name */
+                p += 2;
+                break;
+        default:
+                return true;
+        }
+        while (names--) {
+                if (p >= rd + rdlen || !(p = relay_skip_name(m, len, p)) || p > rd + rdlen)
+                        return false;
+        }
+        return true;
 }
 
 /* Copies a prefix of the records only, so every compression pointer stays valid. */
@@ -55,7 +100,8 @@ size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, uint16_t id, bool edns,
                 size_t start = off, p = relay_skip_name(ans, alen, off);
                 int sec = i < an ? 0 : i < an + ns ? 1 : 2;
 
-                if (!p || p + 10 > alen || p + 10 + rd16(ans + p + 8) > alen)
+                if (!p || p + 10 > alen || p + 10 + rd16(ans + p + 8) > alen ||
+                    !relay_rdata_names(ans, alen, rd16(ans + p), p + 10, rd16(ans + p + 8)))
                         return 0;
                 off = p + 10 + rd16(ans + p + 8);
                 if (rd16(ans + p) == 41)
