@@ -11,6 +11,11 @@ container by binding its client socket to that address (``source=``).
 
 The binaries are found through ``$LINKDNS_BUILD`` (a meson build directory),
 default ``<repo>/build``.  A missing binary is a test failure, never a skip.
+
+Also here, for every test file: running commands (run), stopping a daemon
+and checking its exit (stop_cleanly, stop_all, daemon_factory) and network
+namespaces (Namespaces, the namespaces fixture: each file names its own with
+its NETNS_PREFIX).
 """
 
 import os
@@ -20,6 +25,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -34,8 +40,11 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("LINKDNS_BUILD") or os.path.join(REPO, "build")
 LINKDNSD = os.path.join(BUILD, "linkdnsd")
+LINKDNSCTL = os.path.join(BUILD, "linkdnsctl")
 START_DEADLINE = 10.0
 STOP_DEADLINE = 10.0
+NETNS_DIR = "/run/netns"
+ETC_NETNS = "/etc/netns"
 
 # Words that only appear in stderr when a sanitizer (build-asan) found a bug.
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
@@ -50,6 +59,101 @@ def linkdnsd_path():
             "(meson setup build && ninja -C build) or set LINKDNS_BUILD "
             "to a build directory" % LINKDNSD, pytrace=False)
     return LINKDNSD
+
+
+def linkdnsctl_path():
+    """The control client binary; fails the test (no skip) when missing."""
+    if not (os.path.isfile(LINKDNSCTL) and os.access(LINKDNSCTL, os.X_OK)):
+        pytest.fail("linkdnsctl not found at %s: build it first (ninja -C "
+                    "build) or set LINKDNS_BUILD" % LINKDNSCTL, pytrace=False)
+    return LINKDNSCTL
+
+
+def require_root(what="these tests"):
+    """Fail (never skip) unless running as root; WHAT names the tests."""
+    if os.geteuid() != 0:
+        pytest.fail("%s need root" % what, pytrace=False)
+
+
+def run(argv, check=True, timeout=60, **kw):
+    """Run a command to completion, output captured as text, stdin closed.
+
+    With CHECK a non-zero exit is an AssertionError showing its output."""
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s"
+                             % (" ".join(argv), p.returncode, p.stdout,
+                                p.stderr))
+    return p
+
+
+# -- a daemon's stderr and its exit --------------------------------------------
+def read_log(path):
+    """The text of a log file written by a daemon ("" while it is missing)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def assert_no_sanitizer_report(stderr):
+    """A sanitizer build (build-asan) found no bug: none of its words in
+    STDERR."""
+    for marker in SANITIZER_MARKERS:
+        assert marker not in stderr, "sanitizer report:\n" + stderr
+
+
+def stop_cleanly(proc, stderr_path, deadline=STOP_DEADLINE):
+    """Stop a linkdnsd as every test expects it to stop.
+
+    SIGTERM (unless PROC has exited already), then assert that it exited
+    within DEADLINE seconds (else it is killed), with status 0, and that its
+    stderr (the file STDERR_PATH) holds no sanitizer report."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(deadline)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(
+                "linkdnsd did not exit within %.0f s of SIGTERM\n"
+                "stderr:\n%s" % (deadline, read_log(stderr_path)))
+    err = read_log(stderr_path)
+    assert proc.returncode == 0, ("linkdnsd exited %s (expected 0 after "
+                                  "SIGTERM)\nstderr:\n%s"
+                                  % (proc.returncode, err))
+    assert_no_sanitizer_report(err)
+
+
+def stop_all(daemons):
+    """Call .stop() on every daemon (each asserts a clean exit); then one
+    test failure listing every daemon that did not stop cleanly."""
+    errors = []
+    for d in daemons:
+        try:
+            d.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+def daemon_factory(cls):
+    """Generator body of a factory fixture: yields ``start(table,
+    *extra_args, **kw)``, which returns ``cls(table, extra_args, **kw)``;
+    every daemon started is stopped (stop_all) when the test ends."""
+    started = []
+
+    def start(table, *extra_args, **kw):
+        d = cls(table, extra_args, **kw)
+        started.append(d)
+        return d
+
+    yield start
+    stop_all(started)
 
 
 _port_rng = random.Random(os.getpid() ^ time.time_ns())
@@ -133,6 +237,25 @@ def tcp_read_message(sock):
     return _recv_exact(sock, length)
 
 
+def recv_reply(sock, wire, timeout, match_id=True):
+    """The reply to WIRE (already sent) on the connected datagram socket
+    SOCK, or None when none came within TIMEOUT seconds.
+
+    With MATCH_ID, datagrams whose ID differs from WIRE's are skipped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65535)
+        except socket.timeout:
+            return None
+        if not match_id or len(wire) < 2 or data[:2] == wire[:2]:
+            return data
+
+
 def tcp_frame(wire):
     return struct.pack("!H", len(wire)) + wire
 
@@ -160,6 +283,9 @@ def make_query(name, rdtype="A", edns=None, want_dnssec=False, payload=None,
 
 class Daemon:
     """A running linkdnsd: .port, .query(), .stderr, .stop()."""
+
+    # asked until the daemon answers; its own (not forwarded) answer counts
+    READINESS_PROBE = "readiness.probe.invalid"
 
     def __init__(self, table, extra_args=(), start_deadline=START_DEADLINE,
                  listen_host="127.0.0.1"):
@@ -191,10 +317,7 @@ class Daemon:
         last = None
         for _attempt in range(5):
             self.port = free_port(self.host)
-            listen = ("%s@%d" % (self.host, self.port))
-            self.argv = [self.binary, "--state", self.state,
-                         "--listen", listen, "--no-upstream",
-                         "--control", self.control] + self.extra_args
+            self.argv = self._argv("%s@%d" % (self.host, self.port))
             if getattr(self, "_errf", None):
                 self._errf.close()
             self._errf = open(self.stderr_path, "ab")
@@ -237,8 +360,13 @@ class Daemon:
                     "stderr:\n%s" % (last, " ".join(self.argv), self.stderr),
                     pytrace=False)
 
+    def _argv(self, listen):
+        """The command line, listening on LISTEN (ADDR@PORT)."""
+        return [self.binary, "--state", self.state, "--listen", listen,
+                "--no-upstream", "--control", self.control] + self.extra_args
+
     def _answers(self):
-        q = make_query("readiness.probe.invalid", "A")
+        q = make_query(self.READINESS_PROBE, "A")
         try:
             r = self.exchange_udp(q.to_wire(), source=None, timeout=0.2)
         except OSError:
@@ -253,21 +381,7 @@ class Daemon:
         if self.proc is None:
             return
         try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    self._kill()
-                    raise AssertionError(
-                        "linkdnsd did not exit within %.0f s of SIGTERM\n"
-                        "stderr:\n%s" % (STOP_DEADLINE, self.stderr))
-            rc = self.proc.returncode
-            err = self.stderr
-            assert rc == 0, ("linkdnsd exited %s (expected 0 after SIGTERM)"
-                             "\nstderr:\n%s" % (rc, err))
-            for marker in SANITIZER_MARKERS:
-                assert marker not in err, "sanitizer report:\n" + err
+            stop_cleanly(self.proc, self.stderr_path)
         finally:
             self._cleanup()
 
@@ -286,11 +400,7 @@ class Daemon:
 
     @property
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.stderr_path)
 
     # -- raw exchanges -----------------------------------------------------
     def _family(self):
@@ -310,18 +420,7 @@ class Daemon:
         s = self.udp_socket(source)
         try:
             s.send(wire)
-            deadline = time.monotonic() + timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                s.settimeout(left)
-                try:
-                    data = s.recv(65535)
-                except socket.timeout:
-                    return None
-                if not match_id or len(wire) < 2 or data[:2] == wire[:2]:
-                    return data
+            return recv_reply(s, wire, timeout, match_id)
         finally:
             s.close()
 
@@ -370,22 +469,7 @@ class Daemon:
 def linkdns():
     """Factory: ``d = linkdns(table, *extra_args)`` starts a daemon that is
     stopped (SIGTERM, exit 0 asserted) when the test ends."""
-    started = []
-
-    def start(table, *extra_args, **kw):
-        d = Daemon(table, extra_args, **kw)
-        started.append(d)
-        return d
-
-    yield start
-    errors = []
-    for d in started:
-        try:
-            d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    yield from daemon_factory(Daemon)
 
 
 def module_daemon(table, *extra_args, **kw):
@@ -397,6 +481,108 @@ def module_daemon(table, *extra_args, **kw):
         d._cleanup()
         raise
     d.stop()
+
+
+# -- network namespaces -------------------------------------------------------
+def netns_path(name):
+    """Where `ip netns add NAME` mounts the namespace."""
+    return os.path.join(NETNS_DIR, name)
+
+
+class Namespaces:
+    """Network namespaces made with `ip netns add`, named PREFIX<n>TAG; all
+    removed by cleanup() (with their /etc/netns/NAME and the bind mounts
+    listed in .mounts), whatever happened in between.
+
+    Each test file has a prefix of its own (its NETNS_PREFIX): tests run in
+    parallel with other runs on the same machine."""
+
+    _serial = 0
+
+    def __init__(self, prefix):
+        require_root("the namespace tests (ip netns add, setns)")
+        self.prefix = prefix
+        self.names = []
+        self.etc_dirs = []
+        self.mounts = []
+        self.etc_netns_made = not os.path.isdir(ETC_NETNS)
+
+    def unique(self, tag):
+        """A fresh name PREFIX<n>TAG (nothing is created)."""
+        Namespaces._serial += 1
+        return "%s%d%s" % (self.prefix, Namespaces._serial, tag)
+
+    def add(self, tag, lo=True, resolv_conf=False):
+        """Creates namespace PREFIX<n>TAG (lo up unless LO is false; with
+        RESOLV_CONF, /etc/netns/NAME/resolv.conf names 127.0.0.11); returns
+        its name."""
+        name = self.unique(tag)
+        self.names.append(name)
+        run(["ip", "netns", "add", name])
+        if lo:
+            run(["ip", "-n", name, "link", "set", "lo", "up"])
+        if resolv_conf:
+            d = os.path.join(ETC_NETNS, name)
+            os.makedirs(d, exist_ok=True)
+            self.etc_dirs.append(d)
+            with open(os.path.join(d, "resolv.conf"), "w") as f:
+                f.write("nameserver 127.0.0.11\n")
+        return name
+
+    def add_many(self, tag, n):
+        """n namespaces at once (one `ip -batch`), lo up in each."""
+        names = [self.unique(tag) for _ in range(n)]
+        self.names.extend(names)
+        p = subprocess.run(["ip", "-batch", "-"], text=True,
+                           input="".join("netns add %s\n" % x for x in names),
+                           capture_output=True, timeout=300)
+        assert p.returncode == 0, "ip -batch netns add: %s" % p.stderr
+        for x in names:
+            run(["ip", "-n", x, "link", "set", "lo", "up"])
+        return names
+
+    def delete(self, name):
+        run(["ip", "netns", "del", name])
+
+    def cleanup(self):
+        for m in reversed(self.mounts):
+            subprocess.run(["umount", "-l", m], capture_output=True,
+                           stdin=subprocess.DEVNULL)
+        left = [x for x in self.names if os.path.exists(netns_path(x))]
+        if left:
+            subprocess.run(["ip", "-force", "-batch", "-"], text=True,
+                           input="".join("netns del %s\n" % x for x in left),
+                           capture_output=True)
+        for x in self.names:
+            if os.path.exists(netns_path(x)):
+                p = subprocess.run(["ip", "netns", "del", x], text=True,
+                                   capture_output=True,
+                                   stdin=subprocess.DEVNULL)
+                if p.returncode != 0:
+                    print("cleanup: ip netns del %s: %s" % (x, p.stderr),
+                          file=sys.stderr)
+        for d in self.etc_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        if self.etc_netns_made:
+            try:
+                os.rmdir(ETC_NETNS)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def namespaces(request):
+    """Namespaces for one test, named with its module's NETNS_PREFIX;
+    removed when the test ends."""
+    prefix = getattr(request.module, "NETNS_PREFIX", None)
+    if prefix is None:
+        pytest.fail("%s uses the namespaces fixture without a NETNS_PREFIX"
+                    % request.module.__name__, pytrace=False)
+    ns = Namespaces(prefix)
+    try:
+        yield ns
+    finally:
+        ns.cleanup()
 
 
 # -- dig ---------------------------------------------------------------------

@@ -34,40 +34,18 @@ import dns.message
 import dns.query
 import pytest
 
-from conftest import (BUILD, START_DEADLINE, Daemon, addresses, linkdnsd_path,
-                      rcode_text, run_linkdnsd)
+from conftest import (NETNS_DIR, START_DEADLINE, Daemon, addresses,
+                      linkdnsctl_path, linkdnsd_path, rcode_text,
+                      require_root, run, run_linkdnsd, stop_all)
 
-CTL = os.path.join(BUILD, "linkdnsctl")
 DOMAIN = "link.internal"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 PREFIX = "ldc%d" % os.getpid()
-NETNS_DIR = "/run/netns"
+NETNS_PREFIX = PREFIX + "-"     # for conftest's namespaces fixture
 DEADLINE = 10.0
 
 
 # -- helpers -------------------------------------------------------------------
-def require_root():
-    if os.geteuid() != 0:
-        pytest.fail("the control tests need root", pytrace=False)
-
-
-def ctl_path():
-    if not (os.path.isfile(CTL) and os.access(CTL, os.X_OK)):
-        pytest.fail("linkdnsctl not found at %s: build it first (ninja -C "
-                    "build) or set LINKDNS_BUILD" % CTL, pytrace=False)
-    return CTL
-
-
-def sh(argv, check=True, timeout=60, **kw):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s"
-                             % (" ".join(argv), p.returncode, p.stdout,
-                                p.stderr))
-    return p
-
-
 class CtlDaemon(Daemon):
     """A conftest Daemon whose directory and state file are the test's: it
     can be killed and started again on the same file, and the state file can
@@ -105,9 +83,9 @@ class CtlDaemon(Daemon):
 
     # -- linkdnsctl ------------------------------------------------------------
     def ctl(self, *args, prefix=(), timeout=30):
-        argv = list(prefix) + [ctl_path(), "--control", self.control]
-        return sh(argv + [str(a) for a in args], check=False,
-                  timeout=timeout)
+        argv = list(prefix) + [linkdnsctl_path(), "--control", self.control]
+        return run(argv + [str(a) for a in args], check=False,
+                   timeout=timeout)
 
     def ok(self, *args, **kw):
         p = self.ctl(*args, **kw)
@@ -151,7 +129,7 @@ def fqdn(name):
 
 @pytest.fixture
 def work():
-    require_root()
+    require_root("the control tests")
     d = tempfile.mkdtemp(prefix="ldc-")
     os.chmod(d, 0o755)
     yield d
@@ -170,49 +148,16 @@ def daemons(work):
         return d
 
     yield start
-    errors = []
-    for d in started:
-        try:
-            if d.running():
-                d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-        finally:
-            d._cleanup()
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
-
-
-class Namespaces:
-    def __init__(self):
-        self.names = []
-
-    def add(self, tag):
-        name = "%s%s%d" % (PREFIX, tag, len(self.names))
-        self.names.append(name)
-        sh(["ip", "netns", "add", name])
-        sh(["ip", "-n", name, "link", "set", "lo", "up"])
-        return name
-
-    def cleanup(self):
-        for n in self.names:
-            if os.path.exists(os.path.join(NETNS_DIR, n)):
-                subprocess.run(["ip", "netns", "del", n], capture_output=True,
-                               stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture
-def namespaces():
-    require_root()
-    ns = Namespaces()
     try:
-        yield ns
+        # a daemon the test killed on purpose has no exit status to check
+        stop_all([d for d in started if d.running()])
     finally:
-        ns.cleanup()
+        for d in started:
+            d._cleanup()
 
 
 def dig_in_ns(ns, name, rdtype="A"):
-    return sh(["ip", "netns", "exec", ns, "dig", "@127.0.0.11", "+time=1",
+    return run(["ip", "netns", "exec", ns, "dig", "@127.0.0.11", "+time=1",
                "+tries=1", "+norecurse", name, rdtype], check=False,
               timeout=20)
 
@@ -286,10 +231,11 @@ def test_link_unlink_rm_visible_at_once(daemons):
 def test_linkdns_control_env(daemons):
     d = daemons()
     env = dict(os.environ, LINKDNS_CONTROL=d.control)
-    p = subprocess.run([ctl_path(), "add", "envc", "--addr", "127.40.1.20"],
+    ctl = linkdnsctl_path()
+    p = subprocess.run([ctl, "add", "envc", "--addr", "127.40.1.20"],
                        env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
-    p = subprocess.run([ctl_path(), "ls"], env=env, capture_output=True,
+    p = subprocess.run([ctl, "ls"], env=env, capture_output=True,
                        text=True, timeout=30)
     assert p.stdout == "add envc --addr 127.40.1.20\n", p.stdout
 
@@ -651,9 +597,9 @@ def test_refused_not_root(daemons):
 
 @pytest.fixture
 def group():
-    require_root()
+    require_root("the control tests")
     name = "%sg" % PREFIX
-    sh(["groupadd", name])
+    run(["groupadd", name])
     try:
         yield name
     finally:
@@ -690,9 +636,9 @@ def test_control_group(daemons, group):
 
 @pytest.fixture
 def small_tmpfs():
-    require_root()
+    require_root("the control tests")
     mnt = tempfile.mkdtemp(prefix="ldc-fs-")
-    sh(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", mnt])
+    run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", mnt])
     try:
         yield mnt
     finally:

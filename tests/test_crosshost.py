@@ -44,14 +44,11 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("LINKDNS_BUILD") or os.path.join(REPO, "build")
-LINKDNSD = os.path.join(BUILD, "linkdnsd")
-LINKDNSCTL = os.path.join(BUILD, "linkdnsctl")
+from conftest import (REPO, Namespaces, linkdnsctl_path, linkdnsd_path,
+                      netns_path, read_log, run, stop_all, stop_cleanly)
+
 PYTHON = "/usr/bin/python3"
 PREFIX = "ldx%d-" % os.getpid()
-NETNS_DIR = "/run/netns"
-ETC_NETNS = "/etc/netns"
 
 ZONE = "a.test"
 A_ADDR = "10.250.0.1"      # host A on the link between the hosts
@@ -62,30 +59,12 @@ APP_GW, APP_ADDR = "10.252.1.1", "10.252.1.2"   # behind B
 START_DEADLINE = 15.0
 STOP_DEADLINE = 10.0
 SECONDARY_DEADLINE = 60.0    # knotd transfers and NOTIFY: generous
-SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
-                     "UndefinedBehaviorSanitizer")
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 # -- processes and namespaces ----------------------------------------------------
-def run(argv, check=True, timeout=60, **kw):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s"
-                             % (" ".join(argv), p.returncode, p.stdout,
-                                p.stderr))
-    return p
-
-
-def need_binary(path, hint):
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail("%s not found: %s" % (path, hint), pytrace=False)
-    return path
-
-
 def need_tool(name, package):
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
@@ -105,7 +84,7 @@ def socket_in(ns, family, kind):
     if ns is None:
         return socket.socket(family, kind)
     home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    fd = os.open(os.path.join(NETNS_DIR, ns), os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(fd)
         try:
@@ -125,26 +104,13 @@ class Net:
         if os.geteuid() != 0:
             pytest.fail("the cross-host tests need root (ip netns, setns)",
                         pytrace=False)
-        self.serial = 0
-        self.names = []
-        self.etc_dirs = []
+        self.namespaces = Namespaces(PREFIX)
         self.procs = []
         self.dirs = []
-        self.etc_netns_made = not os.path.isdir(ETC_NETNS)
 
     def ns(self, tag, resolv_conf=False):
-        self.serial += 1
-        name = "%s%d%s" % (PREFIX, self.serial, tag)
-        self.names.append(name)
-        run(["ip", "netns", "add", name])
-        run(["ip", "-n", name, "link", "set", "lo", "up"])
-        if resolv_conf:
-            d = os.path.join(ETC_NETNS, name)
-            os.makedirs(d, exist_ok=True)
-            self.etc_dirs.append(d)
-            with open(os.path.join(d, "resolv.conf"), "w") as f:
-                f.write("nameserver 127.0.0.11\n")
-        return name
+        """A namespace PREFIX<n>TAG, lo up (see conftest.Namespaces.add)."""
+        return self.namespaces.add(tag, resolv_conf=resolv_conf)
 
     def tmpdir(self):
         d = tempfile.mkdtemp(prefix="ldx-")
@@ -172,16 +138,7 @@ class Net:
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     pass
-        for name in reversed(self.names):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True,
-                           stdin=subprocess.DEVNULL)
-        for d in self.etc_dirs:
-            shutil.rmtree(d, ignore_errors=True)
-        if self.etc_netns_made:
-            try:
-                os.rmdir(ETC_NETNS)
-            except OSError:
-                pass
+        self.namespaces.cleanup()
         for d in self.dirs:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -285,8 +242,7 @@ class Linkdnsd:
     state (and so the same STATE.serial)."""
 
     def __init__(self, net, ns, listen, table, args=()):
-        need_binary(LINKDNSD, "build it first (ninja -C build) or set "
-                    "LINKDNS_BUILD")
+        self.binary = linkdnsd_path()
         self.net = net
         self.ns = ns
         self.listen = listen
@@ -304,14 +260,10 @@ class Linkdnsd:
 
     @property
     def stderr(self):
-        try:
-            with open(self.log, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.log)
 
     def start(self):
-        self.argv = (["ip", "netns", "exec", self.ns, LINKDNSD,
+        self.argv = (["ip", "netns", "exec", self.ns, self.binary,
                       "--state", self.state, "--listen", self.listen + "@53",
                       "--no-upstream", "--control", self.control]
                      + self.args)
@@ -339,20 +291,7 @@ class Linkdnsd:
         p, self.proc = self.proc, None
         if p is None or p.poll() is not None:
             return
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(STOP_DEADLINE)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            raise AssertionError("linkdnsd did not exit within %.0f s of "
-                                 "SIGTERM\nstderr:\n%s"
-                                 % (STOP_DEADLINE, self.stderr))
-        err = self.stderr
-        assert p.returncode == 0, ("linkdnsd exited %s after SIGTERM\n"
-                                   "stderr:\n%s" % (p.returncode, err))
-        for marker in SANITIZER_MARKERS:
-            assert marker not in err, "sanitizer report:\n" + err
+        stop_cleanly(p, self.log, STOP_DEADLINE)
 
     def kill(self):
         """SIGKILL: the host goes away without a word."""
@@ -362,8 +301,7 @@ class Linkdnsd:
             p.wait()
 
     def ctl(self, *args, check=True):
-        need_binary(LINKDNSCTL, "build it first (ninja -C build)")
-        return run([LINKDNSCTL, "--control", self.control] + list(args),
+        return run([linkdnsctl_path(), "--control", self.control] + list(args),
                    check=check)
 
     def soa_serial(self, source=None):
@@ -445,15 +383,7 @@ def two_hosts(net):
         return h
 
     yield make
-    errors = []
-    for h in made:
-        for d in (h.b, h.a):
-            try:
-                d.stop()
-            except AssertionError as e:
-                errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    stop_all([d for h in made for d in (h.b, h.a)])
 
 
 ECHO_SERVER = r"""
@@ -554,6 +484,21 @@ def test_two_hosts_app_resolves_and_reaches_remote_db(two_hosts):
 
 
 # -- acceptance 4 ------------------------------------------------------------------
+def app_sees_db(h):
+    """What app gets for db A and _3306._tcp.db SRV (1 s timeout each):
+    the rdata (comma-joined) when NOERROR, else the rcode or TIMEOUT."""
+    a = h.ask_app("db", timeout=1.0)
+    s = h.ask_app("_3306._tcp.db", "SRV", timeout=1.0)
+    ra = rcode(a) if rcode(a) != "NOERROR" else ",".join(rdatas(a, "A"))
+    rs = rcode(s) if rcode(s) != "NOERROR" else ",".join(rdatas(s, "SRV"))
+    return ra, rs
+
+
+def timeline(log):
+    """Lines of (seconds, A result, SRV result) samples for a report."""
+    return "\n".join("  %5.2f s  A: %-12s SRV: %s" % e for e in log)
+
+
 def test_peer_down_serves_stale_then_servfail_then_recovers(two_hosts):
     ttl, stale = 2, 4
     h = two_hosts(a_args=["--ttl", str(ttl)], b_args=["--stale", str(stale)])
@@ -581,10 +526,7 @@ def test_peer_down_serves_stale_then_servfail_then_recovers(two_hosts):
     first_fail = {}
     while time.monotonic() - t_kill < ttl + stale + 8:
         t = time.monotonic() - t_kill
-        a = h.ask_app("db", timeout=1.0)
-        s = h.ask_app("_3306._tcp.db", "SRV", timeout=1.0)
-        ra = rcode(a) if rcode(a) != "NOERROR" else ",".join(rdatas(a, "A"))
-        rs = rcode(s) if rcode(s) != "NOERROR" else ",".join(rdatas(s, "SRV"))
+        ra, rs = app_sees_db(h)
         log.append((t, ra, rs))
         if ra == "SERVFAIL":
             first_fail.setdefault("A", t)
@@ -593,7 +535,7 @@ def test_peer_down_serves_stale_then_servfail_then_recovers(two_hosts):
         if len(first_fail) == 2:
             break
         time.sleep(0.1)
-    report = "\n".join("  %5.2f s  A: %-12s SRV: %s" % e for e in log)
+    report = timeline(log)
     print("after A's daemon was killed (--ttl %d on A, --stale %d on B):\n%s"
           % (ttl, stale, report))
     for key in ("A", "SRV"):
@@ -625,17 +567,14 @@ def test_peer_down_serves_stale_then_servfail_then_recovers(two_hosts):
     seen = {}
     while time.monotonic() - t_back < 10 and len(seen) < 2:
         t = time.monotonic() - t_back
-        a = h.ask_app("db", timeout=1.0)
-        s = h.ask_app("_3306._tcp.db", "SRV", timeout=1.0)
-        ra = rcode(a) if rcode(a) != "NOERROR" else ",".join(rdatas(a, "A"))
-        rs = rcode(s) if rcode(s) != "NOERROR" else ",".join(rdatas(s, "SRV"))
+        ra, rs = app_sees_db(h)
         log.append((t, ra, rs))
         if ra == A_ADDR:
             seen.setdefault("A", t)
         if rs == "0 0 13307 db.link.internal.":
             seen.setdefault("SRV", t)
         time.sleep(0.1)
-    report = "\n".join("  %5.2f s  A: %-12s SRV: %s" % e for e in log)
+    report = timeline(log)
     print("A back (ready in %.2f s), now publishing 13307:3306/tcp:\n%s"
           % (ta, report))
     for key in ("A", "SRV"):
@@ -673,14 +612,7 @@ def stopper():
     """Stops (SIGTERM, exit 0 asserted) each daemon given to it at the end."""
     ds = []
     yield ds.append
-    errors = []
-    for d in ds:
-        try:
-            d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    stop_all(ds)
 
 
 # -- acceptance 3 ------------------------------------------------------------------
@@ -817,8 +749,7 @@ class Knotd:
 
     @property
     def stderr(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        return read_log(self.log)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -841,6 +772,16 @@ def compare_primary_secondary(d, knot, names):
             % (name, t, p.to_text(), s.to_text()))
 
 
+def wait_for_secondary(what, fn, knot, d):
+    """wait_for(WHAT, FN) with the secondary's deadline; a timeout shows
+    both knotd's and linkdnsd's stderr."""
+    try:
+        return wait_for(what, fn, SECONDARY_DEADLINE, interval=0.1)
+    except AssertionError as e:
+        raise AssertionError("%s\nknotd stderr:\n%s\nlinkdnsd stderr:\n%s"
+                             % (e, knot.stderr, d.stderr))
+
+
 @pytest.mark.parametrize("tsig", [False, True], ids=["plain", "tsig"])
 def test_knot_secondary_transfers_and_follows_notify(net, stopper, tsig):
     key = None
@@ -861,12 +802,8 @@ def test_knot_secondary_transfers_and_follows_notify(net, stopper, tsig):
             if r is not None and rcode(r) == "NOERROR" and r.answer:
                 return r.answer[0][0].serial
             return None
-        try:
-            took, got = wait_for("knotd serves %s" % ZONE, secondary_serial,
-                                 SECONDARY_DEADLINE, interval=0.1)
-        except AssertionError as e:
-            raise AssertionError("%s\nknotd stderr:\n%s\nlinkdnsd stderr:\n%s"
-                                 % (e, knot.stderr, d.stderr))
+        took, got = wait_for_secondary("knotd serves %s" % ZONE,
+                                       secondary_serial, knot, d)
         print("\n[%s] knotd transferred %s (serial %d) %.2f s after it "
               "started" % ("tsig" if tsig else "plain", ZONE, got, took))
         assert got == serial, (got, serial)
@@ -884,12 +821,8 @@ def test_knot_secondary_transfers_and_follows_notify(net, stopper, tsig):
             r = query(d.ns, "127.0.0.2", name, "SRV", timeout=0.5)
             return r is not None and rdatas(r, "SRV") == [
                 "0 0 18080 newsvc.%s." % ZONE]
-        try:
-            took, _ = wait_for("knotd serves %s" % name, secondary_has_newsvc,
-                               SECONDARY_DEADLINE, interval=0.1)
-        except AssertionError as e:
-            raise AssertionError("%s\nknotd stderr:\n%s\nlinkdnsd stderr:\n%s"
-                                 % (e, knot.stderr, d.stderr))
+        took, _ = wait_for_secondary("knotd serves %s" % name,
+                                     secondary_has_newsvc, knot, d)
         print("[%s] after `linkdnsctl add newsvc --publish 18080:80/tcp`, "
               "knotd served %s in %.2f s" % ("tsig" if tsig else "plain",
                                              name, took))
@@ -901,10 +834,11 @@ def test_knot_secondary_transfers_and_follows_notify(net, stopper, tsig):
 
         # removing it is a change too
         d.ctl("rm", "newsvc")
-        took, _ = wait_for("knotd drops %s" % name, lambda: (
-            lambda r: r is not None and rcode(r) == "NXDOMAIN")(
-                query(d.ns, "127.0.0.2", name, "SRV", timeout=0.5)),
-            SECONDARY_DEADLINE, interval=0.1)
+        def secondary_dropped_newsvc():
+            r = query(d.ns, "127.0.0.2", name, "SRV", timeout=0.5)
+            return r is not None and rcode(r) == "NXDOMAIN"
+        took, _ = wait_for_secondary("knotd drops %s" % name,
+                                     secondary_dropped_newsvc, knot, d)
         print("[%s] after `linkdnsctl rm newsvc`, knotd dropped it in %.2f s"
               % ("tsig" if tsig else "plain", took))
         assert d.soa_serial(source="127.0.0.3") == secondary_serial()
@@ -1027,8 +961,7 @@ def test_restarts_never_lower_the_serial(net, stopper):
 def test_example_pair_is_a_valid_table(host, args):
     path = os.path.join(REPO, "zones", host + ".links")
     assert os.path.isfile(path), path
-    need_binary(LINKDNSD, "build it first (ninja -C build)")
-    p = run([LINKDNSD, "--check-config", "--state", path, "--no-upstream"]
+    p = run([linkdnsd_path(), "--check-config", "--state", path, "--no-upstream"]
             + args, check=False)
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert "error" not in p.stderr, p.stderr

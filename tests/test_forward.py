@@ -35,9 +35,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from conftest import addresses, count, dig, make_query, rcode_text  # noqa
 from conftest import _socket_inodes as conftest_socket_inodes
-from harness import (Blackhole, Namespaces, Recorder, Unbound,  # noqa: F401
+from harness import (Blackhole, Recorder, Unbound,  # noqa: F401
                      ask, dead_endpoint, exchange, fwd_linkdns, ns_ask,
                      ns_dig, ns_wait, rdata_wires)
+# names the namespaces of conftest's namespaces fixture
+from harness import NETNS_PREFIX  # noqa: F401
 
 UPSTREAM_ADDR = "127.50.0.53"
 BIG_COUNT = 40
@@ -62,15 +64,6 @@ def unbound():
         yield u
     finally:
         u.close()
-
-
-@pytest.fixture
-def namespaces():
-    ns = Namespaces()
-    try:
-        yield ns
-    finally:
-        ns.cleanup()
 
 
 def direct(u, name, rdtype, **kw):

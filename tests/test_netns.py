@@ -31,145 +31,28 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("LINKDNS_BUILD") or os.path.join(REPO, "build")
-LINKDNSD = os.path.join(BUILD, "linkdnsd")
+from conftest import (REPO, Namespaces, daemon_factory, linkdnsd_path,
+                      netns_path, read_log, require_root, run, stop_cleanly)
+
 NSQUERY = os.path.join(REPO, "tests", "netns", "nsquery.py")
 RESOLVE_C = os.path.join(REPO, "tests", "netns", "resolve.c")
 PYTHON = "/usr/bin/python3"
 PREFIX = "ldt%d-" % os.getpid()
-NETNS_DIR = "/run/netns"
-ETC_NETNS = "/etc/netns"
+NETNS_PREFIX = PREFIX          # for conftest's namespaces fixture
 DOMAIN = "link.internal"
 
 READY_DEADLINE = 60.0    # 200 namespaces on a slow CI machine, or ASan
 STOP_DEADLINE = 20.0
 CLOSE_DEADLINE = 10.0    # "promptly": generous, the time taken is printed
 APPEAR_DEADLINE = 15.0
-SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
-                     "UndefinedBehaviorSanitizer")
 
 # 127.0.0.11:53 as /proc/net/{udp,tcp} write a local address
 LISTENER_HEX = "0B00007F:0035"
-
-
-def run(argv, check=True, timeout=60, **kw):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s"
-                             % (" ".join(argv), p.returncode, p.stdout,
-                                p.stderr))
-    return p
-
-
-def require_root():
-    if os.geteuid() != 0:
-        pytest.fail("the namespace tests need root (ip netns add, setns)",
-                    pytrace=False)
-
-
-def linkdnsd_path():
-    if not (os.path.isfile(LINKDNSD) and os.access(LINKDNSD, os.X_OK)):
-        pytest.fail("linkdnsd not found at %s: build it first (ninja -C "
-                    "build) or set LINKDNS_BUILD" % LINKDNSD, pytrace=False)
-    return LINKDNSD
-
-
-# -- namespaces ----------------------------------------------------------------
-class Namespaces:
-    """Network namespaces made with `ip netns add`, all removed by cleanup()
-    (with /etc/netns/NAME), whatever happened in between."""
-
-    _serial = 0
-
-    def __init__(self):
-        require_root()
-        self.names = []
-        self.etc_dirs = []
-        self.mounts = []
-        self.etc_netns_made = not os.path.isdir(ETC_NETNS)
-
-    @classmethod
-    def unique(cls, tag):
-        cls._serial += 1
-        return "%s%d%s" % (PREFIX, cls._serial, tag)
-
-    def add(self, tag, lo=True, resolv_conf=False):
-        """Creates namespace PREFIX<n>TAG (lo up); returns its name."""
-        name = self.unique(tag)
-        self.names.append(name)
-        run(["ip", "netns", "add", name])
-        if lo:
-            run(["ip", "-n", name, "link", "set", "lo", "up"])
-        if resolv_conf:
-            d = os.path.join(ETC_NETNS, name)
-            os.makedirs(d, exist_ok=True)
-            self.etc_dirs.append(d)
-            with open(os.path.join(d, "resolv.conf"), "w") as f:
-                f.write("nameserver 127.0.0.11\n")
-        return name
-
-    def add_many(self, tag, n):
-        """n namespaces at once (one `ip -batch`), lo up in each."""
-        names = []
-        for _ in range(n):
-            names.append(self.unique(tag))
-        self.names.extend(names)
-        p = subprocess.run(["ip", "-batch", "-"], text=True,
-                           input="".join("netns add %s\n" % x for x in names),
-                           capture_output=True, timeout=300)
-        assert p.returncode == 0, "ip -batch netns add: %s" % p.stderr
-        for x in names:
-            run(["ip", "-n", x, "link", "set", "lo", "up"])
-        return names
-
-    def delete(self, name):
-        run(["ip", "netns", "del", name])
-
-    def cleanup(self):
-        for m in reversed(self.mounts):
-            subprocess.run(["umount", "-l", m], capture_output=True,
-                           stdin=subprocess.DEVNULL)
-        left = [x for x in self.names if os.path.exists(netns_path(x))]
-        if left:
-            subprocess.run(["ip", "-force", "-batch", "-"], text=True,
-                           input="".join("netns del %s\n" % x for x in left),
-                           capture_output=True)
-        for x in self.names:
-            if os.path.exists(netns_path(x)):
-                p = subprocess.run(["ip", "netns", "del", x], text=True,
-                                   capture_output=True,
-                                   stdin=subprocess.DEVNULL)
-                if p.returncode != 0:
-                    print("cleanup: ip netns del %s: %s" % (x, p.stderr),
-                          file=sys.stderr)
-        for d in self.etc_dirs:
-            shutil.rmtree(d, ignore_errors=True)
-        if self.etc_netns_made:
-            try:
-                os.rmdir(ETC_NETNS)
-            except OSError:
-                pass
-
-
-def netns_path(name):
-    return os.path.join(NETNS_DIR, name)
-
-
-@pytest.fixture
-def namespaces():
-    ns = Namespaces()
-    try:
-        yield ns
-    finally:
-        ns.cleanup()
 
 
 def listener_inodes(nsenter_args):
@@ -214,11 +97,7 @@ class NsDaemon:
 
     @property
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_log(self.stderr_path)
 
     def wait_log(self, regex, deadline=APPEAR_DEADLINE, after=0, what=None):
         """Waits for a stderr line matching regex (in the text from offset
@@ -286,22 +165,7 @@ class NsDaemon:
     def stop(self):
         """SIGTERM; asserts exit 0 and no sanitizer report."""
         try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-                    raise AssertionError("linkdnsd did not exit within %.0f s "
-                                         "of SIGTERM\nstderr:\n%s"
-                                         % (STOP_DEADLINE, self.stderr))
-            err = self.stderr
-            assert self.proc.returncode == 0, (
-                "linkdnsd exited %s (expected 0 after SIGTERM)\nstderr:\n%s"
-                % (self.proc.returncode, err))
-            for marker in SANITIZER_MARKERS:
-                assert marker not in err, "sanitizer report:\n" + err
+            stop_cleanly(self.proc, self.stderr_path, STOP_DEADLINE)
         finally:
             self.cleanup()
 
@@ -317,22 +181,7 @@ class NsDaemon:
 def daemons():
     """Factory: ``d = daemons(table, *args)``; stopped (exit 0 asserted)
     when the test ends."""
-    started = []
-
-    def start(table, *extra_args, **kw):
-        d = NsDaemon(table, extra_args, **kw)
-        started.append(d)
-        return d
-
-    yield start
-    errors = []
-    for d in started:
-        try:
-            d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    yield from daemon_factory(NsDaemon)
 
 
 # -- asking from inside a namespace ------------------------------------------
@@ -437,7 +286,7 @@ def pair():
     """Namespaces for web and db (lo up, a veth pair between them),
     /etc/netns/<ns>/resolv.conf = nameserver 127.0.0.11, and linkdnsd on a
     table registering both and `link web db:db`."""
-    ns = Namespaces()
+    ns = Namespaces(PREFIX)
     d = None
     try:
         web = ns.add("web", resolv_conf=True)
@@ -541,11 +390,14 @@ def test_musl_getaddrinfo_fails_for_unlinked_name(pair, musl_resolve):
     assert p.stdout == "", p.stdout
 
 
-def test_getent_hosts_own_name_in_web(pair):
-    p = run(["ip", "netns", "exec", pair.web, "getent", "hosts", "web"],
-            check=False)
+@pytest.mark.parametrize("who,addr", [("web", WEB_ADDR), ("db", DB_ADDR)],
+                         ids=["web", "db"])
+def test_getent_hosts_own_name(pair, who, addr):
+    """Inside web (db), `getent hosts web` (db) gives its own address."""
+    p = run(["ip", "netns", "exec", getattr(pair, who), "getent", "hosts",
+             who], check=False)
     assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
-    assert p.stdout.split()[0] == WEB_ADDR, p.stdout
+    assert p.stdout.split()[0] == addr, p.stdout
 
 
 def test_db_does_not_resolve_web(pair):
@@ -560,13 +412,6 @@ def test_db_does_not_resolve_web(pair):
     assert r.sections.get("ANSWER", []) == [], r.text
     r = dig_in(pair.db, "-x", WEB_ADDR)
     assert r.rdata("ANSWER", "PTR") == [], r.text
-
-
-def test_db_resolves_own_name(pair):
-    p = run(["ip", "netns", "exec", pair.db, "getent", "hosts", "db"],
-            check=False)
-    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
-    assert p.stdout.split()[0] == DB_ADDR, p.stdout
 
 
 def test_listener_is_inside_the_namespaces(pair):
@@ -812,7 +657,7 @@ def test_pid_container_exit_closes_its_sockets_100_cycles(namespaces, daemons,
 def test_missing_namespace_warns_and_listens_once_created(namespaces,
                                                           daemons):
     early = namespaces.add("early")
-    late = Namespaces.unique("late")
+    late = namespaces.unique("late")
     namespaces.names.append(late)          # removed at the end if made
     late_path = netns_path(late)
     assert not os.path.exists(late_path)
@@ -878,7 +723,7 @@ def _regular_file(tmp):
 
 @pytest.mark.parametrize("kind", sorted(NOT_NETNS))
 def test_path_that_is_not_a_network_namespace_is_refused(kind, tmp_path):
-    require_root()
+    require_root("the namespace tests (ip netns add, setns)")
     path = NOT_NETNS[kind](tmp_path)
     state = tmp_path / "links"
     state.write_text("# line 1\nadd db --addr %s\n"

@@ -18,15 +18,15 @@ import time
 
 import pytest
 
-from conftest import (BUILD, REPO, SANITIZER_MARKERS, free_port,
-                      linkdnsd_path, make_query, run_linkdnsd)
+from conftest import (REPO, assert_no_sanitizer_report, free_port,
+                      linkdnsctl_path, linkdnsd_path, make_query,
+                      run_linkdnsd)
 
 import dns.message
 
 UNIT = os.path.join(REPO, "systemd", "linkdnsd.service")
 MAN = os.path.join(REPO, "man")
 PAGES = {"linkdnsd.8": 8, "linkdnsctl.8": 8, "linkdns.links.5": 5}
-LINKDNSCTL = os.path.join(BUILD, "linkdnsctl")
 EXAMPLE = os.path.join(REPO, "zones", "example.links")
 EXAMPLE_LARGE = os.path.join(REPO, "zones", "example-large.links")
 # DESIGN.md's cross-host options: documented before they reach --help.
@@ -48,12 +48,6 @@ def tool(name):
 def run(argv, timeout=120, **kw):
     return subprocess.run(argv, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, **kw)
-
-
-def linkdnsctl_path():
-    if not os.access(LINKDNSCTL, os.X_OK):
-        pytest.fail("linkdnsctl not found at %s" % LINKDNSCTL, pytrace=False)
-    return LINKDNSCTL
 
 
 def unit_settings(path=UNIT):
@@ -385,8 +379,7 @@ class NotifyDaemon:
         rc = self.proc.wait(DEADLINE)
         err = self.stderr
         assert rc == 0, "exit %s after SIGTERM\n%s" % (rc, err)
-        for marker in SANITIZER_MARKERS:
-            assert marker not in err, err
+        assert_no_sanitizer_report(err)
         return err
 
     def close(self):

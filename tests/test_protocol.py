@@ -228,12 +228,18 @@ def parse_counts(data):
     return struct.unpack("!HHHHHH", data[:12])
 
 
-def test_udp_truncation_without_edns(daemon):
-    q = make_query("big", "A", qid=0x7777)
+def udp_reply(daemon, q, limit):
+    """Q asked over UDP from ASKER: asserts a reply of at most LIMIT bytes
+    came; returns it and its header (id, flags, qd, an, ns, ar)."""
     data = daemon.exchange_udp(q.to_wire(), ASKER)
     assert data is not None
-    assert len(data) <= 512, len(data)
-    qid, flags, qd, an, ns, ar = parse_counts(data)
+    assert len(data) <= limit, len(data)
+    return data, parse_counts(data)
+
+
+def test_udp_truncation_without_edns(daemon):
+    q = make_query("big", "A", qid=0x7777)
+    data, (qid, flags, qd, an, ns, ar) = udp_reply(daemon, q, 512)
     assert flags & 0x0200, "TC not set though answer records were dropped"
     expected = (512 - HEADER - qsize("big")) // A_RR_COMPRESSED
     assert an == expected, "ANCOUNT %d, %d whole A records fit in 512 bytes" \
@@ -252,11 +258,8 @@ def test_udp_truncation_with_edns(daemon, payload, name, total):
     at least 512, RFC 6891 6.2.5); the OPT record stays in a truncated
     reply."""
     q = make_query(name, "A", edns=0, payload=payload)
-    data = daemon.exchange_udp(q.to_wire(), ASKER)
-    assert data is not None
     limit = max(512, min(payload, 1232))
-    assert len(data) <= limit, len(data)
-    _qid, flags, _qd, an, _ns, ar = parse_counts(data)
+    data, (_qid, flags, _qd, an, _ns, ar) = udp_reply(daemon, q, limit)
     assert flags & 0x0200, "TC not set"
     expected = (limit - HEADER - qsize(name) - OPT_RR) // A_RR_COMPRESSED
     assert expected < total
@@ -283,10 +286,7 @@ def test_forty_over_tcp(daemon):
 
 def test_no_tc_when_only_additional_dropped(daemon):
     q = make_query("_80._tcp.wide", "SRV", qid=0x2121)
-    data = daemon.exchange_udp(q.to_wire(), ASKER)
-    assert data is not None
-    assert len(data) <= 512, len(data)
-    _qid, flags, _qd, an, _ns, ar = parse_counts(data)
+    data, (_qid, flags, _qd, an, _ns, ar) = udp_reply(daemon, q, 512)
     assert not flags & 0x0200, "TC set though only additional records " \
         "were dropped"
     assert an == 1

@@ -31,10 +31,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
 
 import conftest  # noqa: E402
-from conftest import (addresses, dig, free_port, linkdnsd_path,  # noqa
-                      rcode_text, records, run_linkdnsd)
-from harness import (Namespaces, Recorder, fwd_linkdns,  # noqa: F401
+from conftest import (addresses, assert_no_sanitizer_report,  # noqa
+                      dig, free_port, linkdnsd_path, rcode_text, records,
+                      run_linkdnsd)
+from harness import (Recorder, fwd_linkdns,  # noqa: F401
                      ns_ask, ns_dig, ns_wait)
+# names the namespaces of conftest's namespaces fixture
+from harness import NETNS_PREFIX  # noqa: F401
 
 REPO = conftest.REPO
 EXAMPLE_ZONE = os.path.join(REPO, "zones", "static", "example.test.zone")
@@ -74,15 +77,6 @@ def zones_dir():
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def namespaces():
-    ns = Namespaces()
-    try:
-        yield ns
-    finally:
-        ns.cleanup()
 
 
 def soa_of(msg, section="authority"):
@@ -283,58 +277,48 @@ def assert_zone_error(p, path, line):
             "error at line %s, expected %d:\n%s" % (m[0].group(1), line, err))
 
 
+def check_config(tmp, zones):
+    """`linkdnsd --check-config --zones ZONES` with the state file TMP/links
+    (it need not exist); the CompletedProcess."""
+    return run_linkdnsd(["--state", os.path.join(tmp, "links"),
+                         "--no-upstream", "--zones", zones, "--check-config"])
+
+
 @pytest.mark.parametrize("case", BAD_ZONES, ids=[c[0] for c in BAD_ZONES])
-def test_bad_zone_stops_daemon_at_start(zones_dir, case):
+def test_bad_zone_stops_daemon_at_start(zones_dir, case, tmp_path):
     _, text, line = case
     path = write_bad(zones_dir, text)
-    tmp = tempfile.mkdtemp(prefix="ldt-zones-state-")
+    tmp = str(tmp_path)
+    state = os.path.join(tmp, "links")
+    with open(state, "w") as f:
+        f.write(TABLE)
+    port = free_port()
+    argv = [linkdnsd_path(), "--state", state, "--listen",
+            "127.0.0.1@%d" % port, "--no-upstream", "--control",
+            os.path.join(tmp, "control.sock"), "--zones", zones_dir]
     try:
-        state = os.path.join(tmp, "links")
-        with open(state, "w") as f:
-            f.write(TABLE)
-        port = free_port()
-        argv = [linkdnsd_path(), "--state", state, "--listen",
-                "127.0.0.1@%d" % port, "--no-upstream", "--control",
-                os.path.join(tmp, "control.sock"), "--zones", zones_dir]
-        try:
-            p = subprocess.run(argv, capture_output=True, text=True,
-                               timeout=10, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            pytest.fail("linkdnsd kept running with a broken zone file %s"
-                        % path, pytrace=False)
-        assert_zone_error(p, path, line)
-        for marker in conftest.SANITIZER_MARKERS:
-            assert marker not in p.stderr
-        # --check-config says the same
-        p = run_linkdnsd(["--state", state, "--no-upstream", "--zones",
-                          zones_dir, "--check-config"])
-        assert_zone_error(p, path, line)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        p = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=10, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail("linkdnsd kept running with a broken zone file %s"
+                    % path, pytrace=False)
+    assert_zone_error(p, path, line)
+    assert_no_sanitizer_report(p.stderr)
+    # --check-config says the same
+    assert_zone_error(check_config(tmp, zones_dir), path, line)
 
 
-def test_missing_zones_dir_is_a_configuration_error():
-    tmp = tempfile.mkdtemp(prefix="ldt-zones-state-")
-    try:
-        p = run_linkdnsd(["--state", os.path.join(tmp, "links"),
-                          "--no-upstream", "--zones",
-                          os.path.join(tmp, "nonexistent"), "--check-config"])
-        print(p.stderr)
-        assert p.returncode == 1
-        assert "linkdnsd: error: " in p.stderr and "nonexistent" in p.stderr
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def test_missing_zones_dir_is_a_configuration_error(tmp_path):
+    tmp = str(tmp_path)
+    p = check_config(tmp, os.path.join(tmp, "nonexistent"))
+    print(p.stderr)
+    assert p.returncode == 1
+    assert "linkdnsd: error: " in p.stderr and "nonexistent" in p.stderr
 
 
-def test_example_zone_passes_check_config():
-    tmp = tempfile.mkdtemp(prefix="ldt-zones-state-")
-    try:
-        p = run_linkdnsd(["--state", os.path.join(tmp, "links"),
-                          "--no-upstream", "--zones",
-                          os.path.dirname(EXAMPLE_ZONE), "--check-config"])
-        assert p.returncode == 0, p.stderr
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def test_example_zone_passes_check_config(tmp_path):
+    p = check_config(str(tmp_path), os.path.dirname(EXAMPLE_ZONE))
+    assert p.returncode == 0, p.stderr
 
 
 # -- reload re-reads the zones ----------------------------------------------------

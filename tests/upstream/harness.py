@@ -11,7 +11,8 @@ started *with* forwarding (conftest.Daemon always passes --no-upstream).
   answer.
 - FwdDaemon: conftest.Daemon without --no-upstream (its extra arguments give
   --upstream / --zones / --max-forwards ...).
-- Namespaces: `ip netns add` with cleanup; ns_ask() asks from inside one.
+- NETNS_PREFIX: the names of the namespaces these tests make (conftest's
+  namespaces fixture); ns_ask() asks from inside one.
 """
 
 import os
@@ -34,13 +35,13 @@ import dns.rrset
 import pytest
 
 import conftest
-from conftest import Daemon, free_port, make_query
+from conftest import Daemon, daemon_factory, free_port, make_query
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASK = os.path.join(HERE, "ask.py")
 PYTHON = "/usr/bin/python3"
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
-LINKDNSCTL = os.path.join(conftest.BUILD, "linkdnsctl")
+NETNS_PREFIX = "ldf%d-" % os.getpid()
 
 
 # -- DNS exchanges with any server ---------------------------------------------
@@ -66,20 +67,10 @@ def exchange(host, port, wire, tcp=False, source=None, timeout=3.0):
             s.bind((source, 0))
         s.connect((host, port))
         s.send(wire)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            s.settimeout(left)
-            try:
-                data = s.recv(65535)
-            except socket.timeout:
-                return None
-            except ConnectionRefusedError:
-                return None
-            if data[:2] == wire[:2]:
-                return data
+        try:
+            return conftest.recv_reply(s, wire, timeout)
+        except ConnectionRefusedError:
+            return None      # nothing listens there
     finally:
         s.close()
 
@@ -234,7 +225,28 @@ class Unbound:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# -- a recording upstream -------------------------------------------------------------
+# -- test servers: a recording upstream and a blackhole ------------------------
+def bind_udp_tcp(addr, reuse_addr=False):
+    """(port, udp, tcp): a UDP socket and a listening TCP socket bound to the
+    same free port on ADDR (with REUSE_ADDR, SO_REUSEADDR on the TCP one)."""
+    for _ in range(20):
+        port = free_port(addr)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if reuse_addr:
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            udp.bind((addr, port))
+            tcp.bind((addr, port))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        tcp.listen(64)
+        return port, udp, tcp
+    raise RuntimeError("no free UDP+TCP port on %s" % addr)
+
+
 class Recorder:
     """UDP+TCP DNS server on ADDR (free port) in a thread: every A question is
     answered with ANSWER (TTL 60), other types NODATA. .seen lists what
@@ -248,19 +260,7 @@ class Recorder:
         self.seen = []
         self.lock = threading.Lock()
         self.stopping = False
-        for _ in range(20):
-            self.port = free_port(addr)
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                self.udp.bind((addr, self.port))
-                self.tcp.bind((addr, self.port))
-                break
-            except OSError:
-                self.udp.close()
-                self.tcp.close()
-        self.tcp.listen(64)
+        self.port, self.udp, self.tcp = bind_udp_tcp(addr, reuse_addr=True)
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -352,18 +352,7 @@ class Blackhole:
 
     def __init__(self, addr):
         self.addr = addr
-        for _ in range(20):
-            self.port = free_port(addr)
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                self.udp.bind((addr, self.port))
-                self.tcp.bind((addr, self.port))
-                break
-            except OSError:
-                self.udp.close()
-                self.tcp.close()
-        self.tcp.listen(64)
+        self.port, self.udp, self.tcp = bind_udp_tcp(addr)
 
     def endpoint(self):
         return "%s@%d" % (self.addr, self.port)
@@ -395,54 +384,18 @@ class FwdDaemon(Daemon):
     --upstream, --zones, --max-forwards ... A start-up failure is a test
     failure with the daemon's stderr."""
 
-    def _start(self, deadline_s):
-        last = None
-        for _attempt in range(5):
-            self.port = free_port(self.host)
-            self.argv = [self.binary, "--state", self.state,
-                         "--listen", "%s@%d" % (self.host, self.port),
-                         "--control", self.control] + self.extra_args
-            if getattr(self, "_errf", None):
-                self._errf.close()
-            self._errf = open(self.stderr_path, "ab")
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                         stdout=self._errf, stderr=self._errf)
-            t_end = time.monotonic() + deadline_s
-            while time.monotonic() < t_end:
-                if self.proc.poll() is not None:
-                    break
-                if self._answers():
-                    return
-                time.sleep(0.02)   # poll interval
-            rc = self.proc.poll()
-            if rc is None:
-                self._kill()
-                pytest.fail("linkdnsd did not answer within %.0f s\nargv: %s"
-                            "\nstderr:\n%s" % (deadline_s, " ".join(self.argv),
-                                               self.stderr), pytrace=False)
-            last = rc
-            if "in use" not in self.stderr.lower():
-                break
-        pytest.fail("linkdnsd exited with %s before answering\nargv: %s\n"
-                    "stderr:\n%s" % (last, " ".join(self.argv), self.stderr),
-                    pytrace=False)
+    # The readiness probe must not be forwarded: localhost is ours.
+    READINESS_PROBE = "localhost"
 
-    def _answers(self):
-        # The readiness probe must not be forwarded: localhost is ours.
-        q = make_query("localhost", "A")
-        try:
-            r = self.exchange_udp(q.to_wire(), source=None, timeout=0.2)
-        except OSError:
-            return False
-        return r is not None and len(r) >= 12
+    def _argv(self, listen):
+        return [self.binary, "--state", self.state, "--listen", listen,
+                "--control", self.control] + self.extra_args
 
     def ctl(self, *args):
-        if not os.access(LINKDNSCTL, os.X_OK):
-            pytest.fail("linkdnsctl not found at %s" % LINKDNSCTL,
-                        pytrace=False)
-        return subprocess.run([LINKDNSCTL, "--control", self.control]
-                              + list(args), capture_output=True, text=True,
-                              timeout=10, stdin=subprocess.DEVNULL)
+        argv = [conftest.linkdnsctl_path(), "--control", self.control]
+        return subprocess.run(argv + list(args), capture_output=True,
+                              text=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
 
     def stats(self):
         """`linkdnsctl stats` as {key: int}."""
@@ -462,50 +415,10 @@ class FwdDaemon(Daemon):
 def fwd_linkdns():
     """Factory like conftest's linkdns, but forwarding: the daemons are
     stopped (SIGTERM, exit 0, no sanitizer report) when the test ends."""
-    started = []
-
-    def start(table, *extra_args, **kw):
-        d = FwdDaemon(table, extra_args, **kw)
-        started.append(d)
-        return d
-
-    yield start
-    errors = []
-    for d in started:
-        try:
-            d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    yield from daemon_factory(FwdDaemon)
 
 
-# -- network namespaces -----------------------------------------------------------------
-class Namespaces:
-    """`ip netns add` namespaces (lo up), removed at cleanup()."""
-
-    serial = 0
-
-    def __init__(self):
-        if os.geteuid() != 0:
-            pytest.fail("namespace tests need root", pytrace=False)
-        self.names = []
-
-    def add(self, tag):
-        Namespaces.serial += 1
-        name = "ldf%d-%d%s" % (os.getpid(), Namespaces.serial, tag)
-        subprocess.run(["ip", "netns", "add", name], check=True,
-                       capture_output=True)
-        self.names.append(name)
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"],
-                       check=True, capture_output=True)
-        return name
-
-    def cleanup(self):
-        for n in self.names:
-            subprocess.run(["ip", "netns", "del", n], capture_output=True)
-
-
+# -- asking from inside a network namespace ------------------------------------------
 def ns_ask(ns, name, rdtype="A", tcp=False, edns=False, server="127.0.0.11",
            port=53, timeout=3.0):
     """Ask from inside namespace NS (tests/upstream/ask.py); (msg, wire) or
