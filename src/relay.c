@@ -11,8 +11,9 @@ static uint16_t rd16(const uint8_t *p)
 }
 
 /* The offset after a possibly compressed name at off, or 0 when malformed. Every pointer
- * must go back to a prior occurrence (RFC 1035 4.1.4): only a prefix of the message is
- * kept, so a pointer forward could land in what is cut or replaced. */
+ * must go back to a prior occurrence of a name (RFC 1035 4.1.4): only a prefix of the
+ * message is kept and its header rewritten, so a pointer forward, or into the header, could
+ * land in what changes. */
 static size_t relay_skip_name(const uint8_t *m, size_t len, size_t off)
 {
         size_t end = 0, limit = off;
@@ -27,7 +28,7 @@ static size_t relay_skip_name(const uint8_t *m, size_t len, size_t off)
                         size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
                         if (!end)
                                 end = off + 2;
-                        if (to >= limit)
+                        if (to < 12 || to >= limit) /* the header is rewritten: no name there */
                                 return 0;
                         off = limit = to;
                         continue;

@@ -21,7 +21,7 @@ static size_t name_end(const uint8_t *m, size_t len, size_t off)
                         if (off + 2 > len)
                                 return 0;
                         size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
-                        if (to >= limit)
+                        if (to < 12 || to >= limit) /* names only, never the header */
                                 return 0;
                         if (!end)
                                 end = off + 2;
