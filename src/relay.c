@@ -16,28 +16,28 @@ static uint16_t rd16(const uint8_t *p)
  * land in what changes. */
 static size_t relay_skip_name(const uint8_t *m, size_t len, size_t off)
 {
-        size_t end = 0, limit = off;
+        size_t end = 0, bound = len; /* a name reached by a pointer lies wholly before it */
 
         for (int n = 0; n < 128; n++) {
-                if (off >= len)
+                if (off >= bound)
                         return 0;
                 uint8_t l = m[off];
                 if ((l & 0xc0) == 0xc0) {
-                        if (off + 2 > len)
+                        if (off + 2 > bound)
                                 return 0;
                         size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
+                        if (to < 12 || to >= off) /* the header is rewritten: no name there */
+                                return 0;
                         if (!end)
                                 end = off + 2;
-                        if (to < 12 || to >= limit) /* the header is rewritten: no name there */
-                                return 0;
-                        off = limit = to;
+                        bound = off;
+                        off = to;
                         continue;
                 }
-                if (l > 63)
+                if (l > 63 || (off += 1u + l) > bound)
                         return 0;
-                off += 1u + l;
                 if (l == 0)
-                        return end ? end : (off <= len ? off : 0);
+                        return end ? end : off;
         }
         return 0;
 }

@@ -11,26 +11,26 @@
 /* The offset after the name at off, or 0 if it is malformed. */
 static size_t name_end(const uint8_t *m, size_t len, size_t off)
 {
-        size_t end = 0, limit = off;
+        size_t end = 0, bound = len;
 
         for (int steps = 0; steps < 256; steps++) {
-                if (off >= len)
+                if (off >= bound)
                         return 0;
                 uint8_t l = m[off];
                 if ((l & 0xc0) == 0xc0) {
-                        if (off + 2 > len)
+                        if (off + 2 > bound)
                                 return 0;
                         size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
-                        if (to < 12 || to >= limit) /* names only, never the header */
+                        if (to < 12 || to >= off) /* names only, never the header */
                                 return 0;
                         if (!end)
                                 end = off + 2;
-                        off = limit = to;
+                        bound = off; /* a name reached by a pointer lies wholly before it */
+                        off = to;
                         continue;
                 }
-                if (l > 63)
+                if (l > 63 || (off += 1u + l) > bound)
                         return 0;
-                off += 1u + l;
                 if (l == 0)
                         return end ? end : off;
         }
