@@ -283,11 +283,6 @@ void ld_forward_forget(struct ld_forward *f, void *owner)
         }
 }
 
-unsigned ld_forward_inflight(const struct ld_forward *f)
-{
-        return f->inflight;
-}
-
 static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)
 {
         FILE *fp = fopen("/etc/resolv.conf", "re");

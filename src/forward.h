@@ -38,6 +38,5 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                       bool tcp, const struct ld_fwd_origin *o);
 /* The TCP connection owner is closing: its pending answers are dropped. */
 void ld_forward_forget(struct ld_forward *f, void *owner);
-unsigned ld_forward_inflight(const struct ld_forward *f);
 
 #endif

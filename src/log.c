@@ -7,17 +7,12 @@
 #include <string.h>
 
 static enum ld_log_level log_level = LD_LOG_INFO;
-static const char *log_ident = "linkdnsd";
+static const char log_ident[] = "linkdnsd";
 static const char *const log_names[] = {"error", "warning", "info", "debug"};
 
 void ld_log_set_level(enum ld_log_level level)
 {
         log_level = level;
-}
-
-void ld_log_set_ident(const char *ident)
-{
-        log_ident = ident;
 }
 
 int ld_log_parse_level(const char *s, enum ld_log_level *out)

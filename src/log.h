@@ -5,7 +5,6 @@
 enum ld_log_level { LD_LOG_ERROR, LD_LOG_WARNING, LD_LOG_INFO, LD_LOG_DEBUG };
 
 void ld_log_set_level(enum ld_log_level level);
-void ld_log_set_ident(const char *ident);
 /* Parses "error|warning|info|debug"; returns 0 or -EINVAL. */
 int ld_log_parse_level(const char *s, enum ld_log_level *out);
 int ld_log_enabled(enum ld_log_level level);

@@ -149,13 +149,6 @@ fail:
         return rc;
 }
 
-bool ld_publish_affects(const struct ld_table *t, const char *name)
-{
-        const struct ld_container *c = ld_table_find(t, name);
-
-        return !c || c->spec.npublish;
-}
-
 int ld_publish_new(const char *zone, const struct ld_addr *addrs, size_t naddrs, uint32_t ttl,
                    const char *serial_path, const struct ld_services *services,
                    struct ld_publisher **out)

@@ -35,7 +35,5 @@ int ld_publish_new(const char *zone, const struct ld_addr *addrs, size_t naddrs,
 void ld_publish_free(struct ld_publisher *p);
 /* Rebuilds the zone from t with the next serial. */
 int ld_publish_build(struct ld_publisher *p, const struct ld_table *t);
-/* Whether a change to container NAME (published before or after) can change the zone. */
-bool ld_publish_affects(const struct ld_table *t, const char *name);
 
 #endif
