@@ -22,6 +22,17 @@ int ld_addr_parse(const char *s, struct ld_addr *out)
         return 0;
 }
 
+int ld_addr_parse_len(const char *s, size_t len, struct ld_addr *out)
+{
+        char buf[LD_ADDR_STRLEN];
+
+        if (len == 0 || len >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        return ld_addr_parse(buf, out);
+}
+
 void ld_addr_format(const struct ld_addr *a, char *buf, size_t len)
 {
         /* glibc's inet_ntop already prints RFC 5952's form: lowercase, longest zero run. */
@@ -81,15 +92,9 @@ int ld_port_parse(const char *s, size_t len, uint16_t *out)
 
 int ld_endpoint_parse(const char *s, uint16_t default_port, struct ld_endpoint *out)
 {
-        char host[LD_ADDR_STRLEN];
         const char *at = strchr(s, '@');
-        size_t hlen = at ? (size_t)(at - s) : strlen(s);
 
-        if (hlen == 0 || hlen >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, hlen);
-        host[hlen] = '\0';
-        if (ld_addr_parse(host, &out->addr) < 0)
+        if (ld_addr_parse_len(s, at ? (size_t)(at - s) : strlen(s), &out->addr) < 0)
                 return -EINVAL;
         out->port = default_port;
         if (at && ld_port_parse(at + 1, strlen(at + 1), &out->port) < 0)

@@ -23,6 +23,8 @@ struct ld_endpoint {
 #define LD_ENDPOINT_STRLEN (LD_ADDR_STRLEN + 7)
 
 int ld_addr_parse(const char *s, struct ld_addr *out);
+/* The same for the first len characters of s (ADDR in "ADDR@PORT" or "ADDR/LEN"). */
+int ld_addr_parse_len(const char *s, size_t len, struct ld_addr *out);
 /* Writes the canonical text form (RFC 5952 for IPv6). */
 void ld_addr_format(const struct ld_addr *a, char *buf, size_t len);
 size_t ld_addr_len(const struct ld_addr *a);

@@ -45,17 +45,11 @@ struct ld_xfr {
 
 int ld_prefix_parse(const char *s, struct ld_prefix *out)
 {
-        char buf[LD_ADDR_STRLEN];
         const char *slash = strchr(s, '/');
-        size_t n = slash ? (size_t)(slash - s) : strlen(s);
         char *end;
         long len;
 
-        if (n == 0 || n >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, n);
-        buf[n] = '\0';
-        if (ld_addr_parse(buf, &out->addr) < 0)
+        if (ld_addr_parse_len(s, slash ? (size_t)(slash - s) : strlen(s), &out->addr) < 0)
                 return -EINVAL;
         len = (long)ld_addr_len(&out->addr) * 8;
         if (slash) {
