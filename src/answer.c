@@ -666,11 +666,10 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                         res.action = LD_ANSWER_XFR; /* allowed sources are checked there */
                 else
                         a.rcode = RC_REFUSED; /* never over UDP (RFC 5936 4.2) */
-        } else if (vs.n == 0 && !answer_static(&a, cfg->publish))
-                a.rcode = RC_REFUSED; /* no container's source: the publish zone only */
-        else if (vs.n == 0)
-                ;
-        else if (!answer_name(&a, vs)) {
+        } else if (vs.n == 0) {
+                if (!answer_static(&a, cfg->publish))
+                        a.rcode = RC_REFUSED; /* no container's source: the publish zone only */
+        } else if (!answer_name(&a, vs)) {
                 a.rcode = RC_REFUSED;
                 if (cfg->upstream)
                         res.action = LD_ANSWER_FORWARD;

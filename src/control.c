@@ -303,9 +303,9 @@ static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd
         }
         ld_cmd_format(cmd, f);
         fclose(f);
-        if (cmd->kind == LD_CMD_ADD && (rc = ld_netns_probe(&cmd->spec, err, sizeof(err))) < 0)
-                ;
-        else
+        /* A live add naming a missing namespace is refused; then the shadow decides. */
+        rc = cmd->kind == LD_CMD_ADD ? ld_netns_probe(&cmd->spec, err, sizeof(err)) : 0;
+        if (rc == 0)
                 rc = ld_table_apply(ctl->shadow, cmd, err, sizeof(err));
         if (rc < 0) {
                 ctl_reply(c, err, NULL, 0);
@@ -345,7 +345,7 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         if (cmd->kind == LD_CMD_LS)
                 ld_report_ls(srv, cmd->json, f);
         else if (cmd->kind == LD_CMD_SHOW)
-                ld_report_show(srv, k, cmd->json, f);
+                ld_report_show(k, cmd->json, f);
         else
                 ld_report_stats(srv, &x, cmd->json, f);
         fclose(f);

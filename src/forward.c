@@ -40,6 +40,7 @@ struct fwd_req {
         struct ld_fwd_origin o;
         uint16_t id;
         bool rd, tcp, edns, do_bit;
+        bool orphan; /* nobody waits any more (connection closed, daemon stopping) */
         size_t limit;
         double started;
         struct fwd_server *servers[FWD_MAX_SERVERS];
@@ -129,11 +130,11 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
                         n += 11;
                 }
         }
-        if (r->o.owner) {
+        if (!r->orphan && r->tcp) {
                 out[0] = (uint8_t)(n >> 8);
                 out[1] = (uint8_t)n;
                 f->tcp_reply(r->o.owner, out, n + 2);
-        } else if (!r->tcp) {
+        } else if (!r->orphan) {
                 sendto(r->o.fd, out + 2, n, 0, (struct sockaddr *)&r->o.peer, r->o.peerlen);
         }
         LD_LIST_REMOVE(f->reqs, r);
@@ -152,8 +153,7 @@ static void fwd_answer_cb(void *arg, int status, int timeouts, unsigned char *ab
         (void)timeouts;
 
         if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
-                r->o.owner = NULL;
-                r->tcp = true; /* no reply: the daemon is stopping */
+                r->orphan = true; /* the daemon is stopping */
                 fwd_finish(r, NULL, 0);
                 return;
         }
@@ -179,9 +179,10 @@ static void fwd_answer_cb(void *arg, int status, int timeouts, unsigned char *ab
 
 static void fwd_try(struct fwd_req *r)
 {
-        double left = FWD_BUDGET - (fwd_now(r->f) - r->started);
+        double left;
 
-        ev_now_update(r->f->loop);
+        ev_now_update(r->f->loop); /* the last attempt may have taken a while */
+        left = FWD_BUDGET - (fwd_now(r->f) - r->started);
         if (r->tried >= r->nservers || left < FWD_ATTEMPT_MS / 1000.0) {
                 fwd_finish(r, r->last, r->lastlen);
                 return;
@@ -277,8 +278,7 @@ void ld_forward_forget(struct ld_forward *f, void *owner)
 {
         for (struct fwd_req *r = f->reqs; r; r = r->next) {
                 if (r->o.owner == owner) {
-                        r->o.owner = NULL;
-                        r->tcp = true; /* and no UDP send either */
+                        r->orphan = true;
                 }
         }
 }
@@ -345,8 +345,7 @@ void ld_forward_free(struct ld_forward *f)
                 free(s);
         }
         while (f->reqs) { /* never sent (no server): nothing else will end them */
-                f->reqs->o.owner = NULL;
-                f->reqs->tcp = true;
+                f->reqs->orphan = true;
                 fwd_finish(f->reqs, NULL, 0);
         }
         ares_library_cleanup();

@@ -57,7 +57,7 @@ struct rpeer {
 /* One question to the peer. */
 struct rask {
         struct rpeer *p;
-        int kind; /* 1: A, 28: AAAA, 33: SRV */
+        int kind; /* LDNS_RR_TYPE_A, _AAAA or _SRV */
         size_t srv;
 };
 
@@ -120,19 +120,6 @@ static void remote_failed(const struct ld_remote *r, struct rtimes *t, uint8_t *
                 *state = LD_RSTATE_FAILED;
 }
 
-/* A c-ares callback's common part: 1 when the channel is going away (a is freed), else
- * remote_parse's verdict on the answer. */
-static int remote_answer(struct rask *a, int status, const uint8_t *abuf, int alen,
-                         ldns_rr_list **rrs, uint32_t *ttl)
-{
-        if (status == ARES_EDESTRUCTION) {
-                free(a);
-                return 1;
-        }
-        return remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, (uint16_t)a->kind, rrs,
-                            ttl);
-}
-
 static void remote_ask_addrs(struct rpeer *p);
 static void remote_ask_srv(struct rpeer *p, size_t i);
 
@@ -185,17 +172,9 @@ static void remote_addrs_done(struct rpeer *p)
         remote_release(p);
 }
 
-static void remote_addr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+/* The A or AAAA answer (rc < 0: none came); both in, the addresses are replaced. */
+static void remote_got_addrs(struct rpeer *p, int kind, int rc, ldns_rr_list *rrs, uint32_t ttl)
 {
-        struct rask *a = arg;
-        struct rpeer *p = a->p;
-        ldns_rr_list *rrs;
-        uint32_t ttl;
-        int rc = remote_answer(a, status, abuf, alen, &rrs, &ttl);
-        (void)timeouts;
-
-        if (rc > 0)
-                return;
         if (rc < 0) {
                 p->failures++;
         } else {
@@ -207,20 +186,20 @@ static void remote_addr_cb(void *arg, int status, int timeouts, unsigned char *a
                                 const ldns_rdf *d = ldns_rr_rdf(ldns_rr_list_rr(rrs, i), 0);
                                 struct ld_addr *ad = &p->fresh[p->nfresh++];
                                 memset(ad, 0, sizeof(*ad));
-                                ad->family = a->kind == 1 ? AF_INET : AF_INET6;
+                                ad->family = kind == LDNS_RR_TYPE_A ? AF_INET : AF_INET6;
                                 memcpy(ad->bytes, ldns_rdf_data(d), ld_addr_len(ad));
                         }
                 }
                 if (ttl < p->min_ttl)
                         p->min_ttl = ttl;
-                ldns_rr_list_deep_free(rrs);
         }
-        free(a);
         if (++p->answers == 2)
                 remote_addrs_done(p);
 }
 
-static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv, ares_callback cb)
+static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
+
+static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv)
 {
         struct rask *a = malloc(sizeof(*a));
 
@@ -229,7 +208,7 @@ static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv, 
         a->p = p;
         a->kind = kind;
         a->srv = srv;
-        ares_query(p->ares.ch, name, 1, kind, cb, a);
+        ares_query(p->ares.ch, name, 1, kind, remote_cb, a);
         ld_evares_arm(&p->ares);
 }
 
@@ -241,38 +220,50 @@ static void remote_ask_addrs(struct rpeer *p)
         p->answers = p->failures = 0;
         p->nfresh = 0;
         p->min_ttl = UINT32_MAX;
-        remote_ask(p, p->c->spec.remote_fqdn, 1, 0, remote_addr_cb);
-        remote_ask(p, p->c->spec.remote_fqdn, 28, 0, remote_addr_cb);
+        remote_ask(p, p->c->spec.remote_fqdn, LDNS_RR_TYPE_A, 0);
+        remote_ask(p, p->c->spec.remote_fqdn, LDNS_RR_TYPE_AAAA, 0);
 }
 
-static void remote_srv_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+/* The SRV answer for entry i (rc < 0: none came). */
+static void remote_got_srv(struct rpeer *p, size_t i, int rc, ldns_rr_list *rrs, uint32_t ttl)
 {
-        struct rask *a = arg;
-        struct rpeer *p = a->p;
-        struct ld_rsrv *s;
-        ldns_rr_list *rrs;
-        uint32_t ttl;
-        int rc = remote_answer(a, status, abuf, alen, &rrs, &ttl);
-        (void)timeouts;
+        struct ld_rsrv *s = &p->c->remote->srv[i];
 
-        if (rc > 0)
-                return;
-        s = &p->c->remote->srv[a->srv];
-        p->srv[a->srv].asking = false;
+        p->srv[i].asking = false;
         if (rc < 0) {
-                remote_failed(p->r, &p->srv[a->srv], &s->state);
+                remote_failed(p->r, &p->srv[i], &s->state);
         } else {
                 s->present = rrs && ldns_rr_list_rr_count(rrs);
                 if (s->present)
                         s->hostport =
                             ldns_rdf2native_int16(ldns_rr_rdf(ldns_rr_list_rr(rrs, 0), 2));
                 s->state = LD_RSTATE_OK;
-                remote_times_ok(p->r, &p->srv[a->srv], ttl);
-                ldns_rr_list_deep_free(rrs);
+                remote_times_ok(p->r, &p->srv[i], ttl);
                 remote_wake(p);
         }
-        free(a);
         remote_release(p);
+}
+
+/* Every answer from a peer: parsed once, then to the addresses or the SRV entry. */
+static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+        struct rask a = *(struct rask *)arg;
+        ldns_rr_list *rrs = NULL;
+        uint32_t ttl = 0;
+        int rc;
+        (void)timeouts;
+
+        free(arg);
+        if (status == ARES_EDESTRUCTION)
+                return; /* the peer is being detached */
+        rc =
+            remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, (uint16_t)a.kind, &rrs, &ttl);
+        if (a.kind == LDNS_RR_TYPE_SRV)
+                remote_got_srv(a.p, a.srv, rc, rrs, ttl);
+        else
+                remote_got_addrs(a.p, a.kind, rc, rrs, ttl);
+        if (rrs)
+                ldns_rr_list_deep_free(rrs);
 }
 
 static void remote_ask_srv(struct rpeer *p, size_t i)
@@ -285,7 +276,7 @@ static void remote_ask_srv(struct rpeer *p, size_t i)
         p->srv[i].asking = true;
         snprintf(name, sizeof(name), "_%u._%s.%s", s->port, ld_proto_name(s->proto),
                  p->c->spec.remote_fqdn);
-        remote_ask(p, name, LDNS_RR_TYPE_SRV, i, remote_srv_cb);
+        remote_ask(p, name, LDNS_RR_TYPE_SRV, i);
 }
 
 /* The SRV entry for port/proto, made (pending) if new. */

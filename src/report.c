@@ -113,13 +113,12 @@ static void report_name_addrs(FILE *f, const struct ld_vname *e, bool json)
 }
 
 /* What c's view resolves: each name, its targets' addresses and SRV ports. */
-void ld_report_show(const struct ld_server *s, const struct ld_container *c, bool json, FILE *f)
+void ld_report_show(const struct ld_container *c, bool json, FILE *f)
 {
-        (void)s;
         const struct ld_cview *cv = &c->cview;
 
-        fputs(json ? "{\"name\":" : "", f);
         if (json) {
+                fputs("{\"name\":", f);
                 report_str(f, c->spec.name);
                 fputs(",\"names\":[", f);
         }

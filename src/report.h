@@ -15,7 +15,7 @@ struct ld_report_extra {
 };
 
 void ld_report_ls(const struct ld_server *s, bool json, FILE *f);
-void ld_report_show(const struct ld_server *s, const struct ld_container *c, bool json, FILE *f);
+void ld_report_show(const struct ld_container *c, bool json, FILE *f);
 void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x, bool json,
                      FILE *f);
 

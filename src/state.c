@@ -195,6 +195,7 @@ int ld_state_new(struct ev_loop *loop, const char *path, ld_state_done_fn done, 
 {
         struct ld_state *s = calloc(1, sizeof(*s));
         char *copy;
+        int rc = -ENOMEM;
 
         if (!s)
                 return -ENOMEM;
@@ -205,12 +206,8 @@ int ld_state_new(struct ev_loop *loop, const char *path, ld_state_done_fn done, 
         copy = strdup(path);
         s->dir = copy ? strdup(dirname(copy)) : NULL;
         free(copy);
-        if (!s->path || !s->dir) {
-                free(s->path);
-                free(s->dir);
-                free(s);
-                return -ENOMEM;
-        }
+        if (!s->path || !s->dir)
+                goto fail;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->cond, NULL);
         ev_async_init(&s->done_w, state_done_cb);
@@ -218,13 +215,16 @@ int ld_state_new(struct ev_loop *loop, const char *path, ld_state_done_fn done, 
         ev_async_start(loop, &s->done_w);
         if (pthread_create(&s->thread, NULL, state_thread, s) != 0) {
                 ev_async_stop(loop, &s->done_w);
-                free(s->path);
-                free(s->dir);
-                free(s);
-                return -EAGAIN;
+                rc = -EAGAIN;
+                goto fail;
         }
         *out = s;
         return 0;
+fail:
+        free(s->path);
+        free(s->dir);
+        free(s);
+        return rc;
 }
 
 void ld_state_free(struct ld_state *s)

@@ -21,7 +21,6 @@
 
 struct tcp_conn {
         struct ld_tcp *t;
-        struct ld_listener *l;
         struct tcp_conn *prev, *next;
         ev_io rw, ww;
         ev_timer idle;
@@ -84,7 +83,7 @@ void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l)
 {
         for (struct tcp_conn *c = t->head, *next; c; c = next) {
                 next = c->next;
-                if (c->l == l)
+                if (c->origin.l == l)
                         tcp_close(c);
         }
 }
@@ -214,7 +213,6 @@ static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
                 return;
         }
         c->t = t;
-        c->l = l;
         c->origin.l = l;
         c->origin.conn = c;
         c->origin.peer = *ss;

@@ -175,14 +175,13 @@ static void xfr_sign(const struct ld_xfr *x, ldns_pkt *r, const ldns_rdf *mac, b
                 ld_warn("cannot sign a transfer: %s", ldns_get_errorstr_by_id(st));
 }
 
-static int xfr_refuse(const struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
-                      ldns_pkt_rcode rcode, const char *why)
+static int xfr_refuse(const struct ld_origin *o, const ldns_pkt *q, ldns_pkt_rcode rcode,
+                      const char *why)
 {
         char src[LD_ADDR_STRLEN];
         ldns_pkt *r = xfr_reply(q, rcode);
         int rc = r ? xfr_send_pkt(o, r) : 0;
 
-        (void)x;
         ld_addr_format(&o->src, src, sizeof(src));
         ld_warn("zone transfer to %s refused: %s", src, why);
         ldns_pkt_free(r);
@@ -236,13 +235,13 @@ int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct 
         qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
         zone = ldns_dname_new_frm_str(x->srv->publish->zone);
         if (!qrr || !zone || ldns_dname_compare(ldns_rr_owner(qrr), zone) != 0)
-                rc = xfr_refuse(x, o, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
+                rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
         else if (!xfr_allowed(x, &o->src))
-                rc = xfr_refuse(x, o, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
+                rc = xfr_refuse(o, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
         else if (x->key_name &&
                  (!ldns_pkt_tsig(q) ||
                   !ldns_pkt_tsig_verify(q, pkt, len, x->key_name, x->key_secret, NULL)))
-                rc = xfr_refuse(x, o, q, LDNS_RCODE_NOTAUTH, "TSIG missing or wrong");
+                rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "TSIG missing or wrong");
         else {
                 if (x->key_name)
                         query_mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
