@@ -265,6 +265,43 @@ static int cmd_add_netns(struct ld_spec *s, const char *v, char *err, size_t err
         return s->netns ? 0 : -ENOMEM;
 }
 
+/* Digits only, no overflow (strtoull also takes signs and blanks). */
+static bool cmd_u64(const char *s, size_t len, uint64_t *out)
+{
+        uint64_t v = 0;
+
+        if (len == 0 || len > 20)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+                        return false;
+                v = v * 10 + (uint64_t)(s[i] - '0');
+        }
+        *out = v;
+        return true;
+}
+
+/* "BOOTID:INODE:COOKIE", BOOTID as /proc/sys/kernel/random/boot_id writes it. */
+static int cmd_add_nsid(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        const char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        bool ok = c1 && c2 && c1 - v == LD_BOOTID_LEN;
+
+        for (size_t i = 0; ok && i < LD_BOOTID_LEN; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                ok = dash ? v[i] == '-' : isxdigit((unsigned char)v[i]) != 0;
+                s->nsid.boot[i] = (char)tolower((unsigned char)v[i]);
+        }
+        ok = ok && cmd_u64(c1 + 1, (size_t)(c2 - c1 - 1), &s->nsid.ino) && s->nsid.ino != 0 &&
+             cmd_u64(c2 + 1, strlen(c2 + 1), &s->nsid.cookie);
+        if (!ok) {
+                memset(&s->nsid, 0, sizeof(s->nsid));
+                return cmd_fail(err, errlen, "invalid namespace id '%s' (BOOTID:INODE:COOKIE)", v);
+        }
+        s->nsid.boot[LD_BOOTID_LEN] = '\0';
+        return 0;
+}
+
 static int cmd_add_remote(struct ld_spec *s, const char *v, char *err, size_t errlen)
 {
         if (s->remote_fqdn)
@@ -278,9 +315,9 @@ static const struct cmd_option {
         const char *name;
         cmd_opt_fn fn;
 } cmd_add_options[] = {
-    {"--netns", cmd_add_netns},   {"--pid", cmd_add_pid},         {"--addr", cmd_add_addr},
-    {"--expose", cmd_add_expose}, {"--publish", cmd_add_publish}, {"--dns", cmd_add_dns},
-    {"--remote", cmd_add_remote},
+    {"--netns", cmd_add_netns},   {"--pid", cmd_add_pid},         {"--ns-id", cmd_add_nsid},
+    {"--addr", cmd_add_addr},     {"--expose", cmd_add_expose},   {"--publish", cmd_add_publish},
+    {"--dns", cmd_add_dns},       {"--remote", cmd_add_remote},
 };
 
 /* Finds option tok (as "--opt" or "--opt=value"); *value is set for the second form. */
@@ -302,6 +339,8 @@ static int cmd_check_add(const struct ld_spec *s, char *err, size_t errlen)
 {
         if (s->netns && s->pid)
                 return cmd_fail(err, errlen, "--netns and --pid exclude each other");
+        if (s->nsid.boot[0] && !s->netns && !s->pid)
+                return cmd_fail(err, errlen, "--ns-id needs --netns or --pid");
         if (s->remote_fqdn && (s->netns || s->pid))
                 return cmd_fail(err, errlen,
                                 "--remote excludes --netns and --pid (a remote container has no "
@@ -342,7 +381,8 @@ static int cmd_parse_add(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, si
                                 return cmd_fail(err, errlen, "option '%s' needs a value", tok);
                         value = t->v[++i];
                 }
-                if ((opt->fn == cmd_add_netns && s->netns) || (opt->fn == cmd_add_pid && s->pid))
+                if ((opt->fn == cmd_add_netns && s->netns) || (opt->fn == cmd_add_pid && s->pid) ||
+                    (opt->fn == cmd_add_nsid && s->nsid.boot[0]))
                         return cmd_fail(err, errlen, "'%s' given twice", opt->name);
                 if ((rc = opt->fn(s, value, err, errlen)) < 0)
                         return rc;
@@ -517,7 +557,7 @@ void ld_cmd_clear(struct ld_cmd *cmd)
         memset(cmd, 0, sizeof(*cmd));
 }
 
-void ld_spec_format(const struct ld_spec *s, bool replace, FILE *f)
+void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f)
 {
         char buf[LD_ENDPOINT_STRLEN];
 
@@ -528,6 +568,9 @@ void ld_spec_format(const struct ld_spec *s, bool replace, FILE *f)
                 fprintf(f, " --netns %s", s->netns);
         if (s->pid)
                 fprintf(f, " --pid %d", (int)s->pid);
+        if (ids && s->nsid.boot[0])
+                fprintf(f, " --ns-id %s:%llu:%llu", s->nsid.boot, (unsigned long long)s->nsid.ino,
+                        (unsigned long long)s->nsid.cookie);
         for (size_t i = 0; i < s->naddrs; i++) {
                 ld_addr_format(&s->addrs[i], buf, sizeof(buf));
                 fprintf(f, " --addr %s", buf);
@@ -552,7 +595,7 @@ void ld_cmd_format(const struct ld_cmd *cmd, FILE *f)
 {
         switch (cmd->kind) {
         case LD_CMD_ADD:
-                ld_spec_format(&cmd->spec, cmd->replace, f);
+                ld_spec_format(&cmd->spec, cmd->replace, true, f);
                 return;
         case LD_CMD_LINK:
                 if (strcmp(cmd->alias, cmd->target) == 0)

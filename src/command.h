@@ -37,11 +37,24 @@ struct ld_publish {
         struct ld_port port;
 };
 
+#define LD_BOOTID_LEN 36 /* /proc/sys/kernel/random/boot_id: a UUID */
+
+/* A namespace's identity (--ns-id BOOTID:INODE:COOKIE): inode numbers are reused, cookies
+ * (SO_NETNS_COOKIE; 0 where the kernel has none) are not within one boot. The daemon
+ * records it when it first opens the namespace, and writes it into the state file so that
+ * a recycled PID or a recreated path is not joined after a restart either. */
+struct ld_nsid {
+        char boot[LD_BOOTID_LEN + 1]; /* "" when none is recorded */
+        uint64_t ino;
+        uint64_t cookie;
+};
+
 /* A container's registration as written on an `add` line. */
 struct ld_spec {
         char name[LD_NAME_MAX + 1];
         char *netns; /* NULL when none */
         pid_t pid;   /* 0 when none */
+        struct ld_nsid nsid;
         struct ld_addr *addrs;
         size_t naddrs;
         struct ld_port *expose;
@@ -78,7 +91,8 @@ bool ld_name_valid(const char *s, size_t len);
 /* Writes cmd's canonical line (DESIGN.md: options in grammar order, `:ALIAS` omitted when
  * equal to TARGET, RFC 5952 addresses), newline included. */
 void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
-void ld_spec_format(const struct ld_spec *s, bool replace, FILE *f);
+/* ids false: without --ns-id (what `ls` shows: users never pass it). */
+void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f);
 const char *ld_proto_name(uint8_t proto);
 
 #endif

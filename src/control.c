@@ -60,6 +60,7 @@ struct ld_control {
         struct ctl_item *queue, **qtail;
         struct ctl_item *inflight;
         bool compacting;
+        bool compact_wanted; /* namespace ids were recorded: a snapshot writes them */
         bool reload_pending;
         struct ctl_conn *conns;
         double started;
@@ -232,7 +233,7 @@ static void ctl_state_done(void *arg, int rc)
         ctl_kick(ctl);
 }
 
-static void ctl_do_reload(struct ld_control *ctl)
+static int ctl_do_reload(struct ld_control *ctl)
 {
         char err[1024], msg[1100];
         int rc;
@@ -249,6 +250,7 @@ static void ctl_do_reload(struct ld_control *ctl)
                         ctl_reply(c, rc == 0 ? NULL : msg, NULL, 0);
                 }
         }
+        return rc;
 }
 
 /* Starts the next disk job: the changes queued so far as one write, else a pending reload,
@@ -262,13 +264,14 @@ static void ctl_kick(struct ld_control *ctl)
         if (ld_state_busy(ctl->state))
                 return;
         if (!ctl->queue) {
-                if (ctl->reload_pending) {
-                        ctl_do_reload(ctl);
+                /* A failed reload leaves the file as the user wrote it, ids or not. */
+                if (ctl->reload_pending && (ctl_do_reload(ctl) < 0 || !ctl->compact_wanted))
                         return;
-                }
                 size_t appended = ld_state_appended(ctl->state);
-                if (appended < CTL_COMPACT_MIN || appended < ctl->snapshot_len)
+                if (!ctl->compact_wanted &&
+                    (appended < CTL_COMPACT_MIN || appended < ctl->snapshot_len))
                         return;
+                ctl->compact_wanted = false;
                 if (!(f = open_memstream(&text, &len)))
                         return;
                 ld_table_dump(ctl->env.srv->table, f);
@@ -301,10 +304,12 @@ static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd
                 ctl_reply(c, "out of memory", NULL, 0);
                 return;
         }
+        /* A live add naming a missing namespace is refused; the probe records the id of the
+         * one there, written with the line. Then the shadow decides. */
+        rc = cmd->kind == LD_CMD_ADD ? ld_netns_probe(ctl->env.netns, &cmd->spec, err, sizeof(err))
+                                     : 0;
         ld_cmd_format(cmd, f);
         fclose(f);
-        /* A live add naming a missing namespace is refused; then the shadow decides. */
-        rc = cmd->kind == LD_CMD_ADD ? ld_netns_probe(&cmd->spec, err, sizeof(err)) : 0;
         if (rc == 0)
                 rc = ld_table_apply(ctl->shadow, cmd, err, sizeof(err));
         if (rc < 0) {
@@ -549,6 +554,12 @@ int ld_control_new(const struct ld_control_env *env, struct ld_control **out)
         ev_io_start(env->loop, &ctl->lw);
         *out = ctl;
         return 0;
+}
+
+void ld_control_compact(struct ld_control *ctl)
+{
+        ctl->compact_wanted = true;
+        ctl_kick(ctl);
 }
 
 void ld_control_reload(struct ld_control *ctl)

@@ -29,5 +29,8 @@ int ld_control_new(const struct ld_control_env *env, struct ld_control **out);
 void ld_control_free(struct ld_control *c);
 /* SIGHUP: reload once no write is in flight. */
 void ld_control_reload(struct ld_control *c);
+/* Writes a new snapshot of the served table once no change is being written: namespace
+ * ids recorded at attach belong in the state file. */
+void ld_control_compact(struct ld_control *c);
 
 #endif

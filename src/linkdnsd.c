@@ -110,6 +110,15 @@ static int daemon_reload(void *arg, char *err, size_t errlen)
         return 0;
 }
 
+/* Namespace ids recorded at attach reach the state file in a snapshot. */
+static void daemon_recorded(void *arg)
+{
+        struct daemon *d = arg;
+
+        if (d->control)
+                ld_control_compact(d->control);
+}
+
 static void daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
         struct daemon *d = w->data;
@@ -266,6 +275,7 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
+        ld_netns_on_recorded(d.netns, daemon_recorded, &d);
         daemon_signals(&d);
         ld_info("ready: %zu containers, %zu links, %zu namespaces", t->ncontainers, t->nlinks,
                 ld_netns_count(d.netns));

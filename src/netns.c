@@ -20,11 +20,17 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
 
 #define NETNS_RETRY_INTERVAL 0.05 /* `ip netns add` creates the file, then mounts on it */
 #define NETNS_RETRY_ROUNDS 100
 #define NETNS_POLL_INTERVAL 1.0 /* for a directory that is not there yet */
+#define NETNS_BOOT_ID "/proc/sys/kernel/random/boot_id"
 
 /* A container served by a namespace's listeners; a --pid one watches its process. */
 struct nsl_member {
@@ -61,6 +67,11 @@ struct ld_netns {
         const struct ld_endpoint *addrs;
         size_t naddrs;
         int selffd;
+        uint64_t self_dev, self_ino; /* the daemon's own namespace: never joined */
+        char boot[LD_BOOTID_LEN + 1]; /* this boot's ID, "" if unreadable (no ids then) */
+        ev_timer recorded_w;          /* tells the owner, from the loop, that ids were recorded */
+        void (*recorded)(void *arg);
+        void *recorded_arg;
         int inofd;
         ev_io ino_w;
         ev_timer retry;
@@ -72,11 +83,11 @@ struct ld_netns {
         bool syncing; /* keep empty namespaces open until the sync has moved everyone */
 };
 
-static const char *netns_path(const struct ld_container *c, char *buf, size_t len)
+static const char *netns_path(const struct ld_spec *spec, char *buf, size_t len)
 {
-        if (c->spec.netns)
-                return c->spec.netns;
-        snprintf(buf, len, "/proc/%d/ns/net", (int)c->spec.pid);
+        if (spec->netns)
+                return spec->netns;
+        snprintf(buf, len, "/proc/%d/ns/net", (int)spec->pid);
         return buf;
 }
 
@@ -118,8 +129,28 @@ static uint64_t netns_cookie(void)
         return cookie;
 }
 
-/* Binds every --netns-address inside the namespace nsfd, then returns home. */
-static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd)
+static void netns_leave(struct ld_netns *n)
+{
+        if (setns(n->selffd, CLONE_NEWNET) < 0) {
+                /* Serving from a container's namespace would be a leak: stop here. */
+                ld_err("cannot return to the daemon's namespace: %s", strerror(errno));
+                abort();
+        }
+}
+
+/* The cookie of the namespace nsfd, for a probe that binds nothing. */
+static int netns_cookie_of(struct ld_netns *n, int nsfd, uint64_t *cookie)
+{
+        if (setns(nsfd, CLONE_NEWNET) < 0)
+                return -errno;
+        *cookie = netns_cookie();
+        netns_leave(n);
+        return 0;
+}
+
+/* Binds every --netns-address inside the namespace nsfd, then returns home; nothing is
+ * bound when the namespace's cookie is not want (0: any). */
+static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd, uint64_t want)
 {
         int rc = 0;
 
@@ -129,6 +160,8 @@ static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd)
         if (setns(nsfd, CLONE_NEWNET) < 0)
                 return -errno;
         s->cookie = netns_cookie();
+        if (want && s->cookie && want != s->cookie)
+                rc = -ESTALE; /* the same inode number, but another namespace */
         for (size_t i = 0; i < n->naddrs && rc == 0; i++) {
                 int u, t;
                 rc = ld_listen_sockets(&n->addrs[i], true, &u, &t);
@@ -138,11 +171,7 @@ static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd)
                 if (rc == 0)
                         s->nlisteners++;
         }
-        if (setns(n->selffd, CLONE_NEWNET) < 0) {
-                /* Serving from a container's namespace would be a leak: stop here. */
-                ld_err("cannot return to the daemon's namespace: %s", strerror(errno));
-                abort();
-        }
+        netns_leave(n);
         return rc;
 }
 
@@ -155,7 +184,7 @@ static struct ld_nsl *netns_find(struct ld_netns *n, uint64_t dev, uint64_t ino)
 }
 
 static int netns_open_nsl(struct ld_netns *n, int nsfd, uint64_t dev, uint64_t ino,
-                          struct ld_nsl **out)
+                          uint64_t want_cookie, struct ld_nsl **out)
 {
         struct ld_nsl *s = calloc(1, sizeof(*s));
         int rc;
@@ -167,7 +196,7 @@ static int netns_open_nsl(struct ld_netns *n, int nsfd, uint64_t dev, uint64_t i
         s->ino = ino;
         LD_LIST_PUSH(n->head, s);
         n->count++;
-        rc = netns_bind(n, s, nsfd);
+        rc = netns_bind(n, s, nsfd, want_cookie);
         if (rc < 0) {
                 netns_close(s);
                 return rc;
@@ -216,23 +245,99 @@ static int netns_add_member(struct ld_nsl *s, struct ld_container *c, int pidfd)
         return 0;
 }
 
-/* Opens path and checks that it is the network namespace registered for c. */
-static int netns_open_checked(struct ld_container *c, const char *path, struct stat *st)
+/* Opens a namespace file without blocking and without opening anything else: O_PATH
+ * first (no open(2) of a FIFO, device or socket runs, nothing waits for a writer), the
+ * file must be on nsfs, and only then is it opened (for setns) through /proc/self/fd.
+ * With nofollow (--netns PATH) a symbolic link as the last component is refused: whoever
+ * can write PATH's directory could point it at any /proc/PID/ns/net; `ip netns add` and
+ * `ip netns attach` make bind mounts, which are no links. --pid's /proc/PID/ns/net is the
+ * kernel's own link and is followed. Returns the descriptor, -ENOENT (missing), -ELOOP
+ * (a link), -ENOTTY (not a network namespace) or another error. */
+static int netns_open_path(const char *path, bool nofollow, struct stat *st)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+        int pfd = open(path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0)), fd, rc = 0;
+        struct statfs sfs;
+        char self[64];
 
-        if (fd < 0)
+        if (pfd < 0)
                 return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-        rc = ioctl(fd, NS_GET_NSTYPE);
-        if (rc != CLONE_NEWNET || fstat(fd, st) < 0) {
+        if (fstat(pfd, st) < 0)
+                rc = -errno;
+        else if (S_ISLNK(st->st_mode))
+                rc = -ELOOP;
+        else if (fstatfs(pfd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC)
+                rc = -ENOTTY;
+        if (rc < 0) {
+                close(pfd);
+                return rc;
+        }
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+        fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        close(pfd);
+        if (fd < 0)
+                return -errno;
+        if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
                 close(fd);
                 return -ENOTTY;
         }
-        if (c->ns_ino && (c->ns_ino != st->st_ino || c->ns_dev != st->st_dev)) {
+        return fd;
+}
+
+/* Opens spec's namespace: a network namespace that is not the daemon's own (-EXDEV: its
+ * 127.0.0.11 would answer every host process with one container's view). */
+static int netns_open_spec(const struct ld_netns *n, const struct ld_spec *spec, struct stat *st)
+{
+        char buf[64];
+        int fd = netns_open_path(netns_path(spec, buf, sizeof(buf)), spec->netns != NULL, st);
+
+        if (fd >= 0 && st->st_dev == n->self_dev && st->st_ino == n->self_ino) {
                 close(fd);
-                return -ESTALE;
+                return -EXDEV;
         }
         return fd;
+}
+
+/* Whether the namespace found (inode ino, cookie; 0: not known yet) may serve spec: it has
+ * no id, or one of another boot for a path (the first namespace that appears there), or
+ * the same. A --pid id of another boot names a process that is gone: -ESTALE. */
+static int netns_id_check(const struct ld_netns *n, const struct ld_spec *spec, uint64_t ino,
+                          uint64_t cookie)
+{
+        const struct ld_nsid *id = &spec->nsid;
+
+        if (!id->boot[0])
+                return 0;
+        if (strcmp(id->boot, n->boot) != 0)
+                return spec->pid ? -ESTALE : 0;
+        if (id->ino != ino || (id->cookie && cookie && id->cookie != cookie))
+                return -ESTALE;
+        return 0;
+}
+
+static bool netns_id_current(const struct ld_netns *n, const struct ld_spec *spec)
+{
+        return n->boot[0] && strcmp(spec->nsid.boot, n->boot) == 0;
+}
+
+/* Sets spec's id to this boot's namespace ino; false when it was that already. */
+static bool netns_id_set(const struct ld_netns *n, struct ld_spec *spec, uint64_t ino,
+                         uint64_t cookie)
+{
+        if (!n->boot[0] || (netns_id_current(n, spec) && spec->nsid.ino == ino))
+                return false;
+        memcpy(spec->nsid.boot, n->boot, sizeof(spec->nsid.boot));
+        spec->nsid.ino = ino;
+        spec->nsid.cookie = cookie;
+        return true;
+}
+
+/* Records the namespace now serving a registered spec; the owner is told (from the loop,
+ * once the change in hand is finished) so that the id reaches the state file. */
+static void netns_id_record(struct ld_netns *n, struct ld_spec *spec, uint64_t ino,
+                            uint64_t cookie)
+{
+        if (netns_id_set(n, spec, ino, cookie) && !ev_is_active(&n->recorded_w))
+                ev_timer_start(n->loop, &n->recorded_w);
 }
 
 /* A directory that does not exist yet (/run/netns before the first `ip netns add`) is
@@ -267,8 +372,6 @@ static void netns_watch_dir(struct ld_netns *n, const char *path)
 
 int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
 {
-        char buf[64];
-        const char *path = netns_path(c, buf, sizeof(buf));
         struct ld_nsl *s;
         struct stat st;
         int pidfd = -1, fd, rc;
@@ -276,20 +379,25 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
         if (c->nsl)
                 return 0;
         if (c->spec.netns)
-                netns_watch_dir(n, path);
+                netns_watch_dir(n, c->spec.netns);
         else if ((pidfd = pidfd_open(c->spec.pid, 0)) < 0)
                 return errno == ESRCH ? -ENOENT : -errno;
-        fd = netns_open_checked(c, path, &st);
-        if (fd < 0) {
+        fd = netns_open_spec(n, &c->spec, &st);
+        rc = fd < 0 ? fd : netns_id_check(n, &c->spec, st.st_ino, 0);
+        if (rc < 0) {
+                if (fd >= 0)
+                        close(fd);
                 if (pidfd >= 0)
                         close(pidfd);
-                return fd;
+                return rc;
         }
         s = netns_find(n, st.st_dev, st.st_ino);
-        rc = s ? 0 : netns_open_nsl(n, fd, st.st_dev, st.st_ino, &s);
+        if (s)
+                rc = netns_id_check(n, &c->spec, st.st_ino, s->cookie);
+        else
+                rc = netns_open_nsl(n, fd, st.st_dev, st.st_ino,
+                                    netns_id_current(n, &c->spec) ? c->spec.nsid.cookie : 0, &s);
         close(fd);
-        if (rc == 0 && c->ns_cookie && s->cookie && c->ns_cookie != s->cookie)
-                rc = -ESTALE; /* the same inode number, but another namespace */
         if (rc == 0)
                 rc = netns_add_member(s, c, pidfd);
         if (rc < 0) {
@@ -299,9 +407,7 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
                         netns_close(s);
                 return rc;
         }
-        c->ns_dev = st.st_dev;
-        c->ns_ino = st.st_ino;
-        c->ns_cookie = s->cookie;
+        netns_id_record(n, &c->spec, st.st_ino, s->cookie);
         return 0;
 }
 
@@ -331,53 +437,86 @@ void ld_netns_detach(struct ld_netns *n, struct ld_container *c)
                 netns_close(s);
 }
 
+/* Why a path is refused, for messages; NULL for errors that are not the path's fault. */
+static const char *netns_refusal(int rc)
+{
+        switch (rc) {
+        case -ENOTTY:
+                return "is not a network namespace";
+        case -ELOOP:
+                return "is a symbolic link, not followed (name a bind mount, as `ip netns "
+                       "attach` makes, or use --pid)";
+        case -EXDEV:
+                return "is the daemon's own network namespace (its 127.0.0.11 would answer "
+                       "every host process): refused";
+        default:
+                return NULL;
+        }
+}
+
 int ld_netns_check(const struct ld_table *t, char *err, size_t errlen)
 {
+        struct ld_netns self = {.selffd = -1};
+        struct stat st;
+
+        if (stat("/proc/self/ns/net", &st) == 0) {
+                self.self_dev = st.st_dev;
+                self.self_ino = st.st_ino;
+        }
         for (const struct ld_container *c = t->head; c; c = c->next) {
+                const char *why;
                 int fd;
 
                 if (!c->spec.netns)
                         continue;
-                fd = open(c->spec.netns, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue; /* missing: waited for, not an error */
-                bool ok = ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET;
-                close(fd);
-                if (!ok) {
-                        snprintf(err, errlen, "%s:%zu: %s of '%s' is not a network namespace",
-                                 t->path ? t->path : "table", c->line, c->spec.netns, c->spec.name);
-                        return -ENOTTY;
+                fd = netns_open_spec(&self, &c->spec, &st);
+                if (fd >= 0)
+                        close(fd);
+                why = netns_refusal(fd);
+                if (why) { /* missing: waited for, not an error */
+                        snprintf(err, errlen, "%s:%zu: %s of '%s' %s", t->path ? t->path : "table",
+                                 c->line, c->spec.netns, c->spec.name, why);
+                        return fd;
                 }
         }
         return 0;
 }
 
-int ld_netns_probe(const struct ld_spec *spec, char *err, size_t errlen)
+int ld_netns_probe(struct ld_netns *n, struct ld_spec *spec, char *err, size_t errlen)
 {
         char buf[64];
-        const char *path = spec->netns;
-        int fd, rc = 0;
+        const char *path = netns_path(spec, buf, sizeof(buf)), *why;
+        struct ld_nsl *s;
+        struct stat st;
+        uint64_t cookie = 0;
+        int fd, rc;
 
         if (!spec->netns && !spec->pid)
                 return 0;
-        if (!path) {
-                snprintf(buf, sizeof(buf), "/proc/%d/ns/net", (int)spec->pid);
-                path = buf;
+        fd = rc = netns_open_spec(n, spec, &st);
+        if (rc >= 0 && (s = netns_find(n, st.st_dev, st.st_ino)))
+                cookie = s->cookie;
+        else if (rc >= 0)
+                rc = netns_cookie_of(n, fd, &cookie);
+        /* An id given on a live add is checked; one of another boot is not this one's. */
+        if (rc >= 0 && netns_id_current(n, spec))
+                rc = netns_id_check(n, spec, st.st_ino, cookie);
+        if (fd >= 0)
+                close(fd);
+        if (rc >= 0) {
+                /* The line written carries the id of the namespace checked here. */
+                memset(&spec->nsid, 0, sizeof(spec->nsid));
+                netns_id_set(n, spec, st.st_ino, cookie);
+                return 0;
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                rc = errno == ENOENT ? -ENOENT : -errno;
-                if (spec->pid && rc == -ENOENT)
-                        snprintf(err, errlen, "process %d does not exist", (int)spec->pid);
-                else
-                        snprintf(err, errlen, "namespace %s: %s", path, strerror(-rc));
-                return rc;
-        }
-        if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
-                snprintf(err, errlen, "%s is not a network namespace", path);
-                rc = -ENOTTY;
-        }
-        close(fd);
+        if (spec->pid && rc == -ENOENT)
+                snprintf(err, errlen, "process %d does not exist", (int)spec->pid);
+        else if (rc == -ESTALE)
+                snprintf(err, errlen, "%s is not the namespace --ns-id names", path);
+        else if ((why = netns_refusal(rc)))
+                snprintf(err, errlen, "%s %s", path, why);
+        else
+                snprintf(err, errlen, "namespace %s: %s", path, strerror(-rc));
         return rc;
 }
 
@@ -387,21 +526,29 @@ size_t ld_netns_count(const struct ld_netns *n)
 }
 
 /* One line per outcome, as the loader and reload report it. */
-static void netns_report(const struct ld_container *c, const char *where, int rc)
+static void netns_report(const struct ld_netns *n, const struct ld_container *c,
+                         const char *where, int rc)
 {
         char buf[64];
-        const char *path = netns_path(c, buf, sizeof(buf));
+        const char *path = netns_path(&c->spec, buf, sizeof(buf)), *why = netns_refusal(rc);
 
         if (rc == -ENOENT)
                 ld_warn("%snamespace %s of '%s' does not exist (yet): its listener opens when "
                         "it appears",
                         where, path, c->spec.name);
+        else if (rc == -ESTALE && !netns_id_current(n, &c->spec))
+                ld_warn("%sprocess %d of '%s' was registered before a reboot: not joined until "
+                        "it is registered again",
+                        where, (int)c->spec.pid, c->spec.name);
         else if (rc == -ESTALE)
                 ld_warn("%s%s is not the namespace registered for '%s' (recreated or recycled): "
                         "not joined; re-register it with add --replace",
                         where, path, c->spec.name);
-        else if (rc == -ENOTTY)
-                ld_err("%s%s of '%s' is not a network namespace", where, path, c->spec.name);
+        else if (rc == -EXDEV && c->spec.pid)
+                ld_warn("%s%s of '%s' is the daemon's own network namespace: not joined", where,
+                        path, c->spec.name);
+        else if (why)
+                ld_err("%s%s of '%s' %s", where, path, c->spec.name, why);
         else if (rc < 0)
                 ld_err("%scannot listen in namespace %s of '%s': %s; retried at the next reload",
                        where, path, c->spec.name, strerror(-rc));
@@ -412,13 +559,13 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
         n->syncing = true;
         for (struct ld_container *c = t->head; c; c = c->next) {
                 struct ld_container *oc = old ? ld_table_find(old, c->spec.name) : NULL;
-                if (oc && oc->spec.pid == c->spec.pid &&
+                /* A file written before the id was recorded (or by hand) keeps the one in
+                 * memory for the same registration. */
+                if (oc && oc->spec.pid == c->spec.pid && !netns_id_current(n, &c->spec) &&
+                    oc->spec.nsid.boot[0] &&
                     (oc->spec.netns == c->spec.netns ||
-                     (oc->spec.netns && c->spec.netns && !strcmp(oc->spec.netns, c->spec.netns)))) {
-                        c->ns_dev = oc->ns_dev;
-                        c->ns_ino = oc->ns_ino;
-                        c->ns_cookie = oc->ns_cookie;
-                }
+                     (oc->spec.netns && c->spec.netns && !strcmp(oc->spec.netns, c->spec.netns))))
+                        c->spec.nsid = oc->spec.nsid;
         }
         for (struct ld_container *c = old ? old->head : NULL; c; c = c->next)
                 ld_netns_detach(n, c);
@@ -429,7 +576,8 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
                 if (c->line)
                         snprintf(where, sizeof(where), "%s:%zu: ", t->path ? t->path : "table",
                                  c->line);
-                netns_report(c, where, ld_netns_attach(n, c));
+                c->ns_said = ld_netns_attach(n, c);
+                netns_report(n, c, where, c->ns_said);
         }
         n->syncing = false;
         for (struct ld_nsl *s = n->head, *next; s; s = next) {
@@ -454,11 +602,11 @@ static bool netns_try_pending(struct ld_netns *n)
                 if (rc == 0)
                         ld_info("namespace %s of '%s' appeared: listening in it", c->spec.netns,
                                 c->spec.name);
-                else if (rc == -ENOENT || rc == -ENOTTY)
+                else if (rc == -ENOENT || rc == -ENOTTY) /* `ip netns add` mounts on a file */
                         pending = true;
-                else if (!c->ns_refused) /* once: it is tried again at every event */
-                        netns_report(c, "", rc);
-                c->ns_refused = rc == -ESTALE;
+                else if (rc != c->ns_said) /* once: it is tried again at every event */
+                        netns_report(n, c, "", rc);
+                c->ns_said = rc;
         }
         return pending;
 }
@@ -537,10 +685,46 @@ static void netns_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
 }
 
+/* This boot's ID, as --ns-id writes it; "" when unreadable (then no id is recorded). */
+static void netns_boot_id(char out[LD_BOOTID_LEN + 1])
+{
+        char buf[LD_BOOTID_LEN + 2] = "";
+        int fd = open(NETNS_BOOT_ID, O_RDONLY | O_CLOEXEC);
+        ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+        if (fd >= 0)
+                close(fd);
+        out[0] = '\0';
+        if (len >= LD_BOOTID_LEN && (len == LD_BOOTID_LEN || buf[LD_BOOTID_LEN] == '\n')) {
+                memcpy(out, buf, LD_BOOTID_LEN);
+                out[LD_BOOTID_LEN] = '\0';
+        } else {
+                ld_warn("cannot read %s: namespace ids are not recorded in the state file",
+                        NETNS_BOOT_ID);
+        }
+}
+
+static void netns_recorded_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct ld_netns *n = w->data;
+        (void)loop;
+        (void)revents;
+
+        if (n->recorded)
+                n->recorded(n->recorded_arg);
+}
+
+void ld_netns_on_recorded(struct ld_netns *n, void (*fn)(void *arg), void *arg)
+{
+        n->recorded = fn;
+        n->recorded_arg = arg;
+}
+
 int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
                  const struct ld_endpoint *addrs, size_t naddrs, struct ld_netns **out)
 {
         struct ld_netns *n = calloc(1, sizeof(*n));
+        struct stat st;
 
         if (!n)
                 return -ENOMEM;
@@ -551,11 +735,16 @@ int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp
         n->naddrs = naddrs;
         n->selffd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         n->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (n->selffd < 0 || n->inofd < 0) {
+        if (n->selffd < 0 || n->inofd < 0 || fstat(n->selffd, &st) < 0) {
                 int rc = -errno;
                 ld_netns_free(n);
                 return rc;
         }
+        n->self_dev = st.st_dev;
+        n->self_ino = st.st_ino;
+        netns_boot_id(n->boot);
+        ev_timer_init(&n->recorded_w, netns_recorded_cb, 0, 0);
+        n->recorded_w.data = n;
         ev_io_init(&n->ino_w, netns_inotify_cb, n->inofd, EV_READ);
         n->ino_w.data = n;
         ev_io_start(loop, &n->ino_w);
@@ -585,6 +774,7 @@ void ld_netns_free(struct ld_netns *n)
         }
         ev_timer_stop(n->loop, &n->retry);
         ev_timer_stop(n->loop, &n->poll);
+        ev_timer_stop(n->loop, &n->recorded_w);
         while (n->watches) {
                 struct netns_watch *w = n->watches;
                 n->watches = w->next;

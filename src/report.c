@@ -44,7 +44,13 @@ static void report_spec_json(FILE *f, const struct ld_spec *s)
                 report_str(f, s->netns);
         else
                 fputs("null", f);
-        fprintf(f, ",\"pid\":%d,\"addrs\":", (int)s->pid);
+        fprintf(f, ",\"pid\":%d,\"ns_id\":", (int)s->pid);
+        if (s->nsid.boot[0])
+                fprintf(f, "\"%s:%llu:%llu\"", s->nsid.boot, (unsigned long long)s->nsid.ino,
+                        (unsigned long long)s->nsid.cookie);
+        else
+                fputs("null", f);
+        fputs(",\"addrs\":", f);
         report_addrs(f, s->addrs, s->naddrs);
         fputs(",\"expose\":[", f);
         for (size_t i = 0; i < s->nexpose; i++)
@@ -74,7 +80,7 @@ void ld_report_ls(const struct ld_server *s, bool json, FILE *f)
         const struct ld_table *t = s->table;
 
         if (!json) {
-                ld_table_dump(t, f);
+                ld_table_list(t, f);
                 return;
         }
         fputs("{\"containers\":[", f);

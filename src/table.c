@@ -127,8 +127,7 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 ld_views_disown(&t->views, c);
                 ld_spec_move(&c->spec, &cmd->spec);
                 c->line = t->line;
-                c->ns_dev = c->ns_ino = c->ns_cookie = 0; /* a new registration: new namespace */
-                c->ns_refused = false;
+                c->ns_said = 0; /* a new registration: its own namespace id, if any */
                 if (table_rcache_reset(c) < 0 || ld_views_own(&t->views, c) < 0)
                         goto nomem;
                 table_rebuild_around(t, c);
@@ -443,10 +442,10 @@ int ld_table_load(const char *path, struct ld_table **out, char *err, size_t err
         return rc;
 }
 
-void ld_table_dump(const struct ld_table *t, FILE *f)
+static void table_dump(const struct ld_table *t, bool ids, FILE *f)
 {
         for (const struct ld_container *c = t->head; c; c = c->next)
-                ld_spec_format(&c->spec, false, f);
+                ld_spec_format(&c->spec, false, ids, f);
         for (const struct ld_link *l = t->lhead; l; l = l->next) {
                 if (strcmp(l->alias, l->target->spec.name) == 0)
                         fprintf(f, "link %s %s\n", l->from->spec.name, l->target->spec.name);
@@ -454,4 +453,14 @@ void ld_table_dump(const struct ld_table *t, FILE *f)
                         fprintf(f, "link %s %s:%s\n", l->from->spec.name, l->target->spec.name,
                                 l->alias);
         }
+}
+
+void ld_table_dump(const struct ld_table *t, FILE *f)
+{
+        table_dump(t, true, f);
+}
+
+void ld_table_list(const struct ld_table *t, FILE *f)
+{
+        table_dump(t, false, f);
 }

@@ -58,11 +58,9 @@ struct ld_container {
         struct ld_container *prev, *next; /* order of registration */
         struct ld_linkvec from, to;
         struct ld_cview cview;
-        /* Namespace: the inode recorded when first opened (0: not yet), so that a recycled
-         * PID or a recreated path is never joined; and its listeners while open (netns). */
-        uint64_t ns_dev, ns_ino;
-        uint64_t ns_cookie; /* SO_NETNS_COOKIE: never reused, unlike inode numbers */
-        bool ns_refused;    /* said once that the namespace there is not the registered one */
+        /* Namespace: its identity is spec.nsid (recorded when first opened), so that a
+         * recycled PID or a recreated path is never joined; its listeners while open. */
+        int ns_said; /* the refusal last logged (negative errno), not repeated at each retry */
         struct ld_nsl *nsl;
         struct ld_rcache *remote; /* NULL for a local container */
         uint64_t queries;         /* answered for its view, for stats */
@@ -112,8 +110,10 @@ static inline const struct ld_addr *ld_container_addrs(const struct ld_container
 void ld_table_refresh(struct ld_table *t, struct ld_container *c);
 struct ld_rsrv *ld_rcache_srv(const struct ld_container *c, uint16_t port, uint8_t proto);
 
-/* The canonical snapshot: add lines in order of registration, then link lines. */
+/* The canonical snapshot: add lines in order of registration, then link lines; with the
+ * namespace ids (--ns-id) for the state file, without them for `ls`. */
 void ld_table_dump(const struct ld_table *t, FILE *f);
+void ld_table_list(const struct ld_table *t, FILE *f);
 
 struct ld_container *ld_table_find(const struct ld_table *t, const char *name);
 
