@@ -315,9 +315,9 @@ static const struct cmd_option {
         const char *name;
         cmd_opt_fn fn;
 } cmd_add_options[] = {
-    {"--netns", cmd_add_netns},   {"--pid", cmd_add_pid},         {"--ns-id", cmd_add_nsid},
-    {"--addr", cmd_add_addr},     {"--expose", cmd_add_expose},   {"--publish", cmd_add_publish},
-    {"--dns", cmd_add_dns},       {"--remote", cmd_add_remote},
+    {"--netns", cmd_add_netns}, {"--pid", cmd_add_pid},       {"--ns-id", cmd_add_nsid},
+    {"--addr", cmd_add_addr},   {"--expose", cmd_add_expose}, {"--publish", cmd_add_publish},
+    {"--dns", cmd_add_dns},     {"--remote", cmd_add_remote},
 };
 
 /* Finds option tok (as "--opt" or "--opt=value"); *value is set for the second form. */

@@ -67,7 +67,7 @@ struct ld_netns {
         const struct ld_endpoint *addrs;
         size_t naddrs;
         int selffd;
-        uint64_t self_dev, self_ino; /* the daemon's own namespace: never joined */
+        uint64_t self_dev, self_ino;  /* the daemon's own namespace: never joined */
         char boot[LD_BOOTID_LEN + 1]; /* this boot's ID, "" if unreadable (no ids then) */
         ev_timer recorded_w;          /* tells the owner, from the loop, that ids were recorded */
         void (*recorded)(void *arg);
@@ -333,8 +333,7 @@ static bool netns_id_set(const struct ld_netns *n, struct ld_spec *spec, uint64_
 
 /* Records the namespace now serving a registered spec; the owner is told (from the loop,
  * once the change in hand is finished) so that the id reaches the state file. */
-static void netns_id_record(struct ld_netns *n, struct ld_spec *spec, uint64_t ino,
-                            uint64_t cookie)
+static void netns_id_record(struct ld_netns *n, struct ld_spec *spec, uint64_t ino, uint64_t cookie)
 {
         if (netns_id_set(n, spec, ino, cookie) && !ev_is_active(&n->recorded_w))
                 ev_timer_start(n->loop, &n->recorded_w);
@@ -526,8 +525,8 @@ size_t ld_netns_count(const struct ld_netns *n)
 }
 
 /* One line per outcome, as the loader and reload report it. */
-static void netns_report(const struct ld_netns *n, const struct ld_container *c,
-                         const char *where, int rc)
+static void netns_report(const struct ld_netns *n, const struct ld_container *c, const char *where,
+                         int rc)
 {
         char buf[64];
         const char *path = netns_path(&c->spec, buf, sizeof(buf)), *why = netns_refusal(rc);
