@@ -284,17 +284,22 @@ static int netns_open_path(const char *path, bool nofollow, struct stat *st)
 }
 
 /* Opens spec's namespace: a network namespace that is not the daemon's own (-EXDEV: its
- * 127.0.0.11 would answer every host process with one container's view). */
+ * 127.0.0.11 would answer every host process with one container's view). A link is
+ * refused as what it points to (looked at with O_PATH too) when that is no network
+ * namespace or the daemon's own, else as a link. */
 static int netns_open_spec(const struct ld_netns *n, const struct ld_spec *spec, struct stat *st)
 {
         char buf[64];
-        int fd = netns_open_path(netns_path(spec, buf, sizeof(buf)), spec->netns != NULL, st);
+        const char *path = netns_path(spec, buf, sizeof(buf));
+        int fd = netns_open_path(path, spec->netns != NULL, st), rc = 0;
 
-        if (fd >= 0 && st->st_dev == n->self_dev && st->st_ino == n->self_ino) {
+        if (fd == -ELOOP && (fd = netns_open_path(path, false, st)) >= 0)
+                rc = -ELOOP;
+        if (fd >= 0 && st->st_dev == n->self_dev && st->st_ino == n->self_ino)
+                rc = -EXDEV;
+        if (rc < 0 && fd >= 0)
                 close(fd);
-                return -EXDEV;
-        }
-        return fd;
+        return rc < 0 ? rc : fd;
 }
 
 /* Whether the namespace found (inode ino, cookie; 0: not known yet) may serve spec: it has
