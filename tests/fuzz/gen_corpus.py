@@ -443,6 +443,11 @@ BAD_LINES = {
     "bad-pid-twice": "add x --pid 1 --pid 2\n",
     "bad-invalid-pid": "add x --pid abc\n",
     "bad-invalid-pid-negative": "add x --pid -5\n",
+    "bad-ns-id-without-namespace": "add x --ns-id "
+    "0ecf5037-6c90-444c-b59b-af773838dbfb:4026532000:4096\n",
+    "bad-ns-id-form": "add x --pid 7 --ns-id 0ecf5037-6c90-444c:1:2\n",
+    "bad-ns-id-twice": "add x --pid 7 --ns-id 0ecf5037-6c90-444c-b59b-af773838dbfb:1:2"
+    " --ns-id 0ecf5037-6c90-444c-b59b-af773838dbfb:1:2\n",
     "bad-invalid-dns": "add x --dns 1.2.3@99999\n",
     "bad-invalid-dns-port-word": "add x --dns 127.0.0.1@dns\n",
     "bad-invalid-remote-no-addr": "add x --remote db.pub.example\n",
@@ -483,6 +488,8 @@ EDGE_TABLES = {
     "edge-publish-and-expose": PRELUDE + "add x --expose 80/tcp --publish 8080:80/tcp\n",
     "edge-netns-missing": PRELUDE + "add x --netns /nonexistent/linkdns-fuzz-ns\n",
     "edge-pid-missing": PRELUDE + "add x --pid 2147483647\n",
+    "edge-ns-id": PRELUDE + "add x --pid 2147483647 --ns-id "
+    "0ECF5037-6c90-444c-b59b-af773838dbfb:4026532000:18446744073709551615\n",
     "edge-remote-with-addr": PRELUDE + "add x --remote x.pub.example@127.20.99.1 --addr 127.20.9.1\n",
     "edge-option-equals": PRELUDE + "add x --addr=127.20.9.1\n",
     "edge-json-flag": PRELUDE + "ls --json\n",
