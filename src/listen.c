@@ -258,6 +258,8 @@ void ld_listener_free(struct ld_listener *l)
         if (!l)
                 return;
         ld_tcp_close_listener(l->tcp, l);
+        if (l->srv->forward) /* before the close: the fd number may be reused at once */
+                ld_forward_forget_fd(l->srv->forward, l->udp_w.fd);
         if (l->srv->remote)
                 ld_remote_forget(l->srv->remote, l, NULL);
         ev_io_stop(l->loop, &l->udp_w);

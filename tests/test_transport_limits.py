@@ -1,0 +1,173 @@
+"""DNS transports under abuse (issue 11): a forwarded answer never goes out
+through the descriptor of a listener that closed meanwhile; slow TCP clients
+cannot shut containers out of TCP; accept errors at the descriptor limit
+pause the listener instead of spinning.
+
+linkdnsd runs with forwarding (tests/upstream/harness.py FwdDaemon) towards a
+blackhole upstream (a socket that never answers: the forwarder gives up after
+its budget and answers SERVFAIL), or without (conftest's Daemon) for the TCP
+tests.  Namespaces are made with `ip netns add` (conftest's namespaces
+fixture); a process inside one is `ip netns exec NS /usr/bin/python3 -c ...`.
+
+Addresses: upstreams 127.51.0.0/16, containers 127.51.x.x on the shared
+listener and 10.51.0.0/16 inside namespaces; the slow clients are 127.0.0.1
+(no container's address: it only ever gets REFUSED).
+"""
+
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "upstream"))
+
+from conftest import (Daemon, linkdns, make_query, netns_path,  # noqa: F401
+                      rcode_text, read_log, tcp_frame)
+from harness import Blackhole, fwd_linkdns, ns_ask, ns_wait  # noqa: F401
+
+PYTHON = "/usr/bin/python3"
+STRACE = "/usr/bin/strace"
+NETNS_PREFIX = "ldx%d-" % os.getpid()   # for conftest's namespaces fixture
+
+
+def wait_until(cond, deadline, what):
+    """Polls cond() until true; returns the seconds taken."""
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > deadline:
+            raise AssertionError("not within %.0f s: %s" % (deadline, what))
+        time.sleep(0.02)   # poll interval
+    return time.monotonic() - t0
+
+
+def ctl(d, *args):
+    p = d.ctl(*args)
+    assert p.returncode == 0, "linkdnsctl %s: %s%s" % (" ".join(args),
+                                                      p.stdout, p.stderr)
+
+
+# =============================================================================
+# A forwarded answer whose listener closed is dropped, not sent on its old fd
+# =============================================================================
+# Inside namespace NS: binds UDP 127.0.0.1:PORT, says "ready", then prints (in
+# hex) every datagram that arrives within SECONDS.
+TRAP = r"""
+import socket, sys
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+print("ready", flush=True)
+s.settimeout(seconds)
+try:
+    while True:
+        print(s.recv(65535).hex(), flush=True)
+except socket.timeout:
+    pass
+"""
+
+# Inside namespace NS: sends the query WIRE (hex) from 127.0.0.1:PORT to the
+# daemon's listener there and exits without waiting for the answer.
+SEND = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.sendto(bytes.fromhex(sys.argv[2]), ("127.0.0.11", 53))
+"""
+
+
+def in_ns(ns, script, *args, **kw):
+    return ["ip", "netns", "exec", ns, PYTHON, "-c", script] + list(args)
+
+
+def traced(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return any(line.startswith("TracerPid:") and line.split()[1] != "0"
+                   for line in f)
+
+
+def test_forwarded_answer_never_goes_out_through_a_closed_listeners_fd(
+        fwd_linkdns, namespaces, tmp_path):
+    """Container a's query is forwarded (the upstream never answers); a is
+    removed and b added in another namespace, so that b's listener may get
+    a's descriptor numbers.  When the forwarder gives up, the SERVFAIL for a
+    must go nowhere: no sendto of it at all (strace on the daemon), nothing
+    reaches the address a's client had inside b's namespace, the daemon
+    stays healthy and b is answered."""
+    hole = Blackhole("127.51.0.53")
+    strace = trap = None
+    try:
+        na, nb = namespaces.add("a"), namespaces.add("b")
+        d = fwd_linkdns("add a --netns %s --addr 10.51.0.2\n" % netns_path(na),
+                        "--upstream", hole.endpoint())
+        ns_wait(na)
+        hole.received()   # the readiness probes are ours, never forwarded
+        out = str(tmp_path / "strace")
+        strace = subprocess.Popen([STRACE, "-f", "-qq", "-xx", "-s", "128",
+                                   "-e", "trace=sendto,sendmsg,sendmmsg", "-o", out,
+                                   "-p", str(d.proc.pid)],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        wait_until(lambda: traced(d.proc.pid), 10, "strace attaches")
+
+        label = "orphan%d" % (os.getpid() % 100000)
+        wire = make_query("%s.example.test." % label, "A").to_wire()
+        port = 20000 + os.getpid() % 10000
+        # a's client and, later, a socket at the same address in b's namespace
+        trap = subprocess.Popen(in_ns(nb, TRAP, str(port), "12"),
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, text=True)
+        assert trap.stdout.readline().strip() == "ready"
+        subprocess.run(in_ns(na, SEND, str(port), wire.hex()), check=True,
+                       timeout=20)
+        wait_until(lambda: hole.received() > 0, 10,
+                   "the query of a reaches the upstream")
+        t_forwarded = time.monotonic()
+
+        ctl(d, "rm", "a")
+        ctl(d, "add", "b", "--netns", netns_path(nb), "--addr", "10.51.0.3")
+        ns_wait(nb)
+        # the forwarder's budget (under 5 s) is over: its answer was due
+        time.sleep(max(0.0, t_forwarded + 6.0 - time.monotonic()))
+
+        r, _ = ns_ask(nb, "localhost")
+        assert r is not None and rcode_text(r) == "NOERROR", \
+            "b is not answered after a's answer was due\nstderr:\n%s" % d.stderr
+        strace.send_signal(signal.SIGTERM)   # detaches from the daemon
+        strace.wait(10)
+        strace = None
+        trap.send_signal(signal.SIGTERM)
+        stray, _ = trap.communicate(timeout=10)
+        trap = None
+        assert stray.strip() == "", (
+            "a datagram reached a's client address in b's namespace: a's "
+            "answer went out through b's listener:\n%s" % stray)
+        # the query upstream carries the label too: only replies count (QR,
+        # the third byte's high bit)
+        hexlabel = "".join("\\x%02x" % c for c in label.encode())
+        reply = re.compile(r'"(\\x[0-9a-f]{2}){2}\\x[89a-f]')
+        lines = read_log(out).splitlines()
+        probe = "".join("\\x%02x" % c for c in b"\x09localhost")
+        assert any(probe in line for line in lines), (
+            "strace did not see the answer to b's probe: nothing was "
+            "observed\n%s" % "\n".join(lines[-20:]))
+        sent = [line for line in lines
+                if hexlabel in line and reply.search(line)]
+        assert not sent, (
+            "the answer to the removed container's query was sent (its "
+            "listener's descriptor was closed, perhaps reused):\n%s"
+            % "\n".join(sent))
+        assert d.running()
+    finally:
+        for p in (strace, trap):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        hole.close()
