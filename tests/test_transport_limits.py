@@ -171,3 +171,118 @@ def test_forwarded_answer_never_goes_out_through_a_closed_listeners_fd(
                 p.kill()
                 p.wait()
         hole.close()
+
+
+# =============================================================================
+# Slow TCP clients: a whole query within --tcp-idle; strangers go first
+# =============================================================================
+CONTAINER = "127.51.1.2"
+TARGET = "127.51.1.3"
+STRANGER = "127.0.0.1"     # no container's address: only ever REFUSED
+TCP_TABLE = ("add c --addr %s\nadd db --addr %s\nlink c db\n"
+             % (CONTAINER, TARGET))
+
+
+def tcp_query(d, source, timeout):
+    """A TCP query for db from SOURCE; the addresses answered (None when the
+    connection was closed or reset before the answer)."""
+    try:
+        r = d.query("db", "A", source=source, tcp=True, timeout=timeout)
+    except (EOFError, OSError):
+        return None
+    return sorted(rd.address for rrset in r.answer for rd in rrset)
+
+
+def closed_within(s, seconds, drip=None, every=0.5):
+    """Seconds until the server closed S (None if still open after SECONDS);
+    with DRIP (bytes), one of them is sent every EVERY seconds meanwhile."""
+    t0 = time.monotonic()
+    next_drip = t0
+    drip = list(drip or b"")
+    s.settimeout(0.05)
+    while time.monotonic() - t0 < seconds:
+        if drip and time.monotonic() >= next_drip:
+            try:
+                s.send(bytes([drip.pop(0)]))
+            except OSError:
+                return time.monotonic() - t0
+            next_drip += every
+        try:
+            if s.recv(100) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            continue
+        except OSError:
+            return time.monotonic() - t0
+    return None
+
+
+def test_slow_loris_of_strangers_leaves_tcp_to_containers(linkdns):
+    """300 connections (more than --tcp-max, 256) from a source that is no
+    container's, each dripping a byte of a query that never completes, keep
+    coming; a container's TCP query is still answered at once."""
+    d = linkdns(TCP_TABLE)
+    loris = []
+    try:
+        for i in range(300):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((STRANGER, 0))
+            s.connect((d.host, d.port))
+            s.setblocking(False)
+            loris.append(s)
+            try:
+                s.send(b"\x01\x00")  # a 256-byte query follows, byte by byte
+            except OSError:
+                pass               # closed to make room: fine
+        for rnd in range(2):       # drip: the connections stay busy
+            for s in loris:
+                try:
+                    s.send(b"\x00")
+                except OSError:
+                    pass           # closed to make room: fine
+            t0 = time.monotonic()
+            assert tcp_query(d, CONTAINER, 3.0) == [TARGET], \
+                "a container's TCP query was not answered under the loris"
+            took = time.monotonic() - t0
+            print("round %d: container answered over TCP in %.3f s"
+                  % (rnd, took))
+            assert took < 2.0
+        assert d.running()
+    finally:
+        for s in loris:
+            s.close()
+
+
+def test_query_dripped_slower_than_tcp_idle_is_closed(linkdns):
+    """--tcp-idle 2: a query whose bytes come one every 0.5 s (it would take
+    some 10 s) is cut within the bound, although bytes keep coming; a query
+    sent slowly but whole within the bound is answered."""
+    d = linkdns(TCP_TABLE, "--tcp-idle", "2")
+    wire = tcp_frame(make_query("db", "A").to_wire())
+    s = d.tcp_connect(CONTAINER)
+    try:
+        took = closed_within(s, 8.0, drip=wire, every=0.5)
+        assert took is not None, \
+            "a query dripped over 10 s kept its connection past --tcp-idle 2"
+        print("dripping connection closed after %.2f s" % took)
+        assert took >= 1.5
+    finally:
+        s.close()
+    assert tcp_query(d, CONTAINER, 3.0) == [TARGET]
+    # a slow client inside the bound is still served, query after query
+    s = d.tcp_connect(CONTAINER)
+    try:
+        for qid in (1, 2):
+            q = make_query("db", "A", qid=qid)
+            frame = tcp_frame(q.to_wire())
+            for i in range(0, len(frame), 8):    # about 0.6 s each
+                s.sendall(frame[i:i + 8])
+                time.sleep(0.2)  # pacing of the slow client
+            s.settimeout(3.0)
+            (n,) = struct.unpack("!H", s.recv(2))
+            data = b""
+            while len(data) < n:
+                data += s.recv(n - len(data))
+            assert data[:2] == q.to_wire()[:2]
+    finally:
+        s.close()
