@@ -4,8 +4,8 @@
  * Slow clients (RFC 7766 section 10): the idle timer restarts only on progress — a whole query
  * in, a whole reply out — never on a partial read or write, so a query dripped a byte at a time
  * must still arrive within --tcp-idle. At the cap the connection that made no progress for the
- * longest is closed to make room (the newest one is kept, as NSD and Knot do). Sources that are
- * no container's (nor a --transfer-allow secondary) only ever get REFUSED: they have a small
+ * longest is closed to make room, instead of refusing the new one. Sources that are no
+ * container's (nor a --transfer-allow secondary) get the publish zone at most: they have a small
  * share of the cap of their own and are closed first, so they cannot take containers' slots. */
 #include "tcp.h"
 

@@ -516,7 +516,7 @@ def no_answer_within(s, seconds):
 
 def test_tcp_max_connections(linkdns):
     """At --tcp-max a new connection is served and the one that made no
-    progress for the longest is closed to make room (as NSD and Knot do):
+    progress for the longest is closed to make room:
     never more than the cap open."""
     d = linkdns(TABLE, "--tcp-max", "2")
     c1 = d.tcp_connect(ASKER)

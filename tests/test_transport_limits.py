@@ -286,3 +286,72 @@ def test_query_dripped_slower_than_tcp_idle_is_closed(linkdns):
             assert data[:2] == q.to_wire()[:2]
     finally:
         s.close()
+
+
+# =============================================================================
+# Out of descriptors: the TCP listener pauses instead of spinning
+# =============================================================================
+NOFILE = 48
+
+
+class LowNofileDaemon(Daemon):
+    """conftest's Daemon under `prlimit --nofile=NOFILE:NOFILE` (soft and
+    hard: the daemon raises its soft limit to the hard one)."""
+
+    def _argv(self, listen):
+        return (["prlimit", "--nofile=%d:%d" % (NOFILE, NOFILE), "--"]
+                + Daemon._argv(self, listen))
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of process PID, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def accept_lines(text):
+    return [x for x in text.splitlines() if "accept" in x.lower()]
+
+
+def test_out_of_descriptors_pauses_tcp_accept_not_spins(tmp_path):
+    """The daemon runs with NOFILE descriptors; twice as many TCP
+    connections come.  Over 3 s while accept fails: a bounded number of log
+    lines and little CPU (a spinning accept loop takes a whole core and logs
+    millions of lines); UDP is answered meanwhile; once the clients close,
+    TCP answers again."""
+    d = LowNofileDaemon(TCP_TABLE)
+    conns = []
+    try:
+        for _ in range(2 * NOFILE):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((CONTAINER, 0))
+            s.settimeout(5)
+            s.connect((d.host, d.port))   # completes in the kernel's backlog
+            conns.append(s)
+        time.sleep(0.5)   # the daemon reaches its limit
+        lines0, cpu0 = len(accept_lines(d.stderr)), cpu_seconds(d.proc.pid)
+        t0 = time.monotonic()
+        time.sleep(3.0)
+        cpu = cpu_seconds(d.proc.pid) - cpu0
+        lines = accept_lines(d.stderr)
+        spent = time.monotonic() - t0
+        print("over %.1f s: %.2f s of CPU, %d accept lines (%d before): %s"
+              % (spent, cpu, len(lines) - lines0, lines0, lines[-1:]))
+        assert lines, "accept failures are not logged at all"
+        assert len(lines) <= 5, "%d accept lines logged" % len(lines)
+        assert cpu < 0.5, "%.2f s of CPU in %.1f s while out of " \
+            "descriptors: the accept loop spins" % (cpu, spent)
+        r = d.query("db", "A", source=CONTAINER)   # UDP
+        assert sorted(rd.address for rrset in r.answer for rd in rrset) == \
+            [TARGET]
+        for s in conns:
+            s.close()
+        conns = []
+        wait_until(lambda: tcp_query(d, CONTAINER, 1.0) == [TARGET], 10,
+                   "TCP answers again once the clients closed\nstderr:\n%s"
+                   % d.stderr[-3000:])
+    finally:
+        for s in conns:
+            s.close()
+        d.stop()
