@@ -193,6 +193,7 @@ static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct tcp_conn *c = w->data;
         ssize_t n;
+        (void)loop;
         (void)revents;
 
         n = recv(w->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
@@ -203,8 +204,7 @@ static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (n < 0)
                 return;
         c->inlen += (size_t)n;
-        (void)loop; /* no timer restart: a byte is no progress, a whole query is */
-        tcp_process(c);
+        tcp_process(c); /* the timer restarts on whole queries only, not here */
 }
 
 static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
