@@ -248,38 +248,51 @@ static bool tcp_stranger(const struct ld_tcp *t, const struct ld_listener *l,
 }
 
 /* Room for one more connection: at the strangers' share (for a stranger) or at the cap, the
- * connection without progress for the longest goes, a stranger's before a container's. */
-static void tcp_make_room(struct ld_tcp *t, bool stranger)
+ * connection without progress for the longest goes, a stranger's before a container's. False
+ * when only containers' connections could go for a stranger's: it is refused instead. */
+static bool tcp_make_room(struct ld_tcp *t, bool stranger)
 {
         struct tcp_lru *s = &t->lru[TCP_STRANGER];
         unsigned share = t->max / TCP_STRANGER_SHARE ? t->max / TCP_STRANGER_SHARE : 1;
-        struct tcp_conn *victim = NULL;
+        struct tcp_conn *victim;
 
         if (stranger && s->count >= share)
                 victim = s->head;
-        else if (t->count >= t->max)
-                victim = s->head ? s->head : t->lru[TCP_KNOWN].head;
-        if (victim) {
-                t->srv->stats.tcp_refused++;
-                tcp_close(victim);
-        }
+        else if (t->count < t->max)
+                return true;
+        else if (s->head)
+                victim = s->head;
+        else if (!stranger)
+                victim = t->lru[TCP_KNOWN].head;
+        else
+                return false;
+        t->srv->stats.tcp_refused++;
+        tcp_close(victim);
+        return true;
 }
 
 static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
                      const struct sockaddr_storage *ss)
 {
-        struct tcp_conn *c = malloc(sizeof(*c));
+        struct ld_addr src;
+        struct tcp_conn *c = NULL;
         struct tcp_lru *k;
+        bool stranger;
 
-        if (!c || ld_addr_from_sockaddr((const struct sockaddr *)ss, &c->origin.src) < 0) {
-                free(c);
+        if (ld_addr_from_sockaddr((const struct sockaddr *)ss, &src) < 0) {
                 close(fd);
                 return;
         }
-        c->stranger = tcp_stranger(t, l, &c->origin.src);
-        tcp_make_room(t, c->stranger);
-        k = &t->lru[c->stranger];
+        stranger = tcp_stranger(t, l, &src);
+        if (!tcp_make_room(t, stranger) || !(c = malloc(sizeof(*c)))) {
+                t->srv->stats.tcp_refused++;
+                close(fd);
+                return;
+        }
+        k = &t->lru[stranger];
         c->t = t;
+        c->stranger = stranger;
+        c->origin.src = src;
         c->origin.l = l;
         c->origin.conn = c;
         c->origin.peer = *ss;

@@ -516,8 +516,8 @@ def no_answer_within(s, seconds):
 
 def test_tcp_max_connections(linkdns):
     """At --tcp-max a new connection is served and the one that made no
-    progress for the longest is closed to make room:
-    never more than the cap open."""
+    progress for the longest is closed to make room (never more than the
+    cap open), unless the newcomer is no container's."""
     d = linkdns(TABLE, "--tcp-max", "2")
     c1 = d.tcp_connect(ASKER)
     c2 = d.tcp_connect(ASKER)
@@ -530,6 +530,16 @@ def test_tcp_max_connections(linkdns):
         assert addresses(tcp_ask(c3)) == [DB]
         assert wait_closed(c1, 5.0) is not None, \
             "the idlest connection was not closed at the cap"
+        assert addresses(tcp_ask(c2)) == [DB]
+        assert addresses(tcp_ask(c3)) == [DB]
+        # a source that is no container's never takes a container's slot
+        try:
+            c4 = d.tcp_connect("127.0.0.1", timeout=2.0)
+            opened.append(c4)
+            assert no_answer_within(c4, 2.0), \
+                "a stranger was served by closing a container's connection"
+        except OSError:
+            pass  # refused outright: fine
         assert addresses(tcp_ask(c2)) == [DB]
         assert addresses(tcp_ask(c3)) == [DB]
         # UDP is not affected by the TCP cap
