@@ -283,6 +283,13 @@ void ld_forward_forget(struct ld_forward *f, void *owner)
         }
 }
 
+void ld_forward_forget_fd(struct ld_forward *f, int fd)
+{
+        for (struct fwd_req *r = f->reqs; r; r = r->next)
+                if (r->o.fd == fd)
+                        r->orphan = true;
+}
+
 static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)
 {
         FILE *fp = fopen("/etc/resolv.conf", "re");

@@ -38,5 +38,8 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                       bool tcp, const struct ld_fwd_origin *o);
 /* The TCP connection owner is closing: its pending answers are dropped. */
 void ld_forward_forget(struct ld_forward *f, void *owner);
+/* The listener whose UDP socket is fd is closing it: its pending answers are dropped, since
+ * the number may name another socket (another container's) by the time they come. */
+void ld_forward_forget_fd(struct ld_forward *f, int fd);
 
 #endif

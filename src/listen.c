@@ -224,7 +224,8 @@ static void listen_tcp_cb(struct ev_loop *loop, ev_io *w, int revents)
         struct ld_listener *l = w->data;
         (void)loop;
         (void)revents;
-        ld_tcp_accept(l->tcp, w->fd, l);
+        (void)w;
+        ld_tcp_accept(l->tcp, l);
 }
 
 int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
@@ -247,6 +248,9 @@ int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *
         ev_io_init(&l->tcp_w, listen_tcp_cb, tcp_fd, EV_READ);
         l->udp_w.data = l;
         l->tcp_w.data = l;
+        memcpy(l->name, "TCP ", 4);
+        ld_endpoint_format(ep, l->name + 4, sizeof(l->name) - 4);
+        ld_accept_init(&l->tcp_accept, loop, &l->tcp_w, l->name);
         ev_io_start(loop, &l->udp_w);
         ev_io_start(loop, &l->tcp_w);
         *out = l;
@@ -258,8 +262,11 @@ void ld_listener_free(struct ld_listener *l)
         if (!l)
                 return;
         ld_tcp_close_listener(l->tcp, l);
+        if (l->srv->forward) /* before the close: the fd number may be reused at once */
+                ld_forward_forget_fd(l->srv->forward, l->udp_w.fd);
         if (l->srv->remote)
                 ld_remote_forget(l->srv->remote, l, NULL);
+        ld_accept_fini(&l->tcp_accept);
         ev_io_stop(l->loop, &l->udp_w);
         ev_io_stop(l->loop, &l->tcp_w);
         close(l->udp_w.fd);

@@ -3,6 +3,7 @@
 #ifndef LD_LISTEN_H
 #define LD_LISTEN_H
 
+#include "accept.h"
 #include "addr.h"
 #include "answer.h"
 
@@ -19,6 +20,8 @@ struct ld_listener {
         struct ld_tcp *tcp;
         ev_io udp_w;
         ev_io tcp_w;
+        struct ld_accept tcp_accept;       /* pauses tcp_w while descriptors run out */
+        char name[LD_ENDPOINT_STRLEN + 4]; /* "TCP ADDR@PORT", for the log */
         struct ld_endpoint ep;
         /* NULL on a shared listener; a namespace listener's containers, kept current by netns */
         const struct ld_viewset *fixed;

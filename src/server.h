@@ -25,7 +25,7 @@ struct ld_stats {
         uint64_t forward_failed;   /* answered SERVFAIL: every upstream failed */
         uint64_t forward_overflow; /* beyond --max-forwards */
         uint64_t tcp_accepted;
-        uint64_t tcp_refused;
+        uint64_t tcp_refused; /* closed to make room at --tcp-max or the strangers' share */
 };
 
 struct ld_server {

@@ -1,13 +1,22 @@
 /* tcp: DNS over TCP connections (RFC 7766): pipelined queries, an idle timeout, a cap on
- * connections, and back-pressure so that one slow reader delays nobody else. */
+ * connections, and back-pressure so that one slow reader delays nobody else.
+ *
+ * Slow clients (RFC 7766 section 10): the idle timer restarts only on progress — a whole query
+ * in, a whole reply out — never on a partial read or write, so a query dripped a byte at a time
+ * must still arrive within --tcp-idle. At the cap the connection that made no progress for the
+ * longest is closed to make room, instead of refusing the new one. Sources that are no
+ * container's (nor a --transfer-allow secondary) get the publish zone at most: they have a small
+ * share of the cap of their own and are closed first, so they cannot take containers' slots. */
 #include "tcp.h"
 
+#include "accept.h"
 #include "forward.h"
 #include "listen.h"
 #include "log.h"
 #include "list.h"
 #include "remote.h"
 #include "server.h"
+#include "xfr.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +27,9 @@
 /* Queries are small; a longer message is not a query we answer and ends the connection. */
 #define TCP_IN_MAX 16384
 #define TCP_ACCEPT_BATCH 32
+#define TCP_STRANGER_SHARE 8 /* strangers may hold 1/8 of --tcp-max (at least one) */
+
+enum { TCP_KNOWN, TCP_STRANGER };
 
 struct tcp_conn {
         struct ld_tcp *t;
@@ -28,7 +40,14 @@ struct tcp_conn {
         size_t inlen;
         uint8_t *pend; /* unsent reply bytes, only while the client reads slowly */
         size_t pendlen, pendoff;
+        bool stranger;
         uint8_t in[TCP_IN_MAX + 2];
+};
+
+/* The connections of one kind, the one that made no progress for the longest first. */
+struct tcp_lru {
+        struct tcp_conn *head, *tail;
+        unsigned count;
 };
 
 struct ld_tcp {
@@ -36,7 +55,7 @@ struct ld_tcp {
         struct ld_server *srv;
         unsigned max, count;
         double idle;
-        struct tcp_conn *head;
+        struct tcp_lru lru[2]; /* TCP_KNOWN, TCP_STRANGER */
 };
 
 struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle)
@@ -55,6 +74,7 @@ struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned 
 static void tcp_close(struct tcp_conn *c)
 {
         struct ld_tcp *t = c->t;
+        struct tcp_lru *k = &t->lru[c->stranger];
 
         if (t->srv->forward)
                 ld_forward_forget(t->srv->forward, c);
@@ -64,7 +84,8 @@ static void tcp_close(struct tcp_conn *c)
         ev_io_stop(t->loop, &c->ww);
         ev_timer_stop(t->loop, &c->idle);
         close(c->rw.fd);
-        LD_LIST_REMOVE(t->head, c);
+        LD_LIST_REMOVE_TAIL(k->head, k->tail, c);
+        k->count--;
         t->count--;
         free(c->pend);
         free(c);
@@ -74,18 +95,32 @@ void ld_tcp_free(struct ld_tcp *t)
 {
         if (!t)
                 return;
-        while (t->head)
-                tcp_close(t->head);
+        for (int k = 0; k < 2; k++)
+                while (t->lru[k].head)
+                        tcp_close(t->lru[k].head);
         free(t);
 }
 
 void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l)
 {
-        for (struct tcp_conn *c = t->head, *next; c; c = next) {
-                next = c->next;
-                if (c->origin.l == l)
-                        tcp_close(c);
+        for (int k = 0; k < 2; k++) {
+                for (struct tcp_conn *c = t->lru[k].head, *next; c; c = next) {
+                        next = c->next;
+                        if (c->origin.l == l)
+                                tcp_close(c);
+                }
         }
+}
+
+/* A whole query in or a whole reply out: the deadline starts again and the connection goes
+ * last in line to be closed under pressure. */
+static void tcp_progress(struct tcp_conn *c)
+{
+        struct tcp_lru *k = &c->t->lru[c->stranger];
+
+        LD_LIST_REMOVE_TAIL(k->head, k->tail, c);
+        LD_LIST_APPEND(k->head, k->tail, c);
+        ev_timer_again(c->t->loop, &c->idle);
 }
 
 unsigned ld_tcp_count(const struct ld_tcp *t)
@@ -144,6 +179,7 @@ static int tcp_process(struct tcp_conn *c)
                 }
                 if (c->inlen - off < 2 + mlen)
                         break;
+                tcp_progress(c);
                 if (ld_listener_answer(&c->origin, c->in + off + 2, mlen, 0) < 0)
                         return -1;
                 off += 2 + mlen;
@@ -157,6 +193,7 @@ static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct tcp_conn *c = w->data;
         ssize_t n;
+        (void)loop;
         (void)revents;
 
         n = recv(w->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
@@ -167,8 +204,7 @@ static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (n < 0)
                 return;
         c->inlen += (size_t)n;
-        ev_timer_again(loop, &c->idle);
-        tcp_process(c);
+        tcp_process(c); /* the timer restarts on whole queries only, not here */
 }
 
 static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -184,9 +220,9 @@ static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (n > 0)
                 c->pendoff += (size_t)n;
-        ev_timer_again(loop, &c->idle);
         if (c->pendoff < c->pendlen)
-                return;
+                return; /* a reader that drains a byte at a time makes no progress */
+        tcp_progress(c);
         free(c->pend);
         c->pend = NULL;
         ev_io_stop(loop, &c->ww);
@@ -202,24 +238,69 @@ static void tcp_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
         tcp_close(c);
 }
 
+/* Whether a client at src is a stranger: no container's (every client of a namespace
+ * listener is its containers') and no secondary that may transfer the zone. */
+static bool tcp_stranger(const struct ld_tcp *t, const struct ld_listener *l,
+                         const struct ld_addr *src)
+{
+        return !l->fixed && ld_server_views_of(t->srv, src).n == 0 &&
+               !ld_xfr_allowed(t->srv->xfr, src);
+}
+
+/* Room for one more connection: at the strangers' share (for a stranger) or at the cap, the
+ * connection without progress for the longest goes, a stranger's before a container's. False
+ * when only containers' connections could go for a stranger's: it is refused instead. */
+static bool tcp_make_room(struct ld_tcp *t, bool stranger)
+{
+        struct tcp_lru *s = &t->lru[TCP_STRANGER];
+        unsigned share = t->max / TCP_STRANGER_SHARE ? t->max / TCP_STRANGER_SHARE : 1;
+        struct tcp_conn *victim;
+
+        if (stranger && s->count >= share)
+                victim = s->head;
+        else if (t->count < t->max)
+                return true;
+        else if (s->head)
+                victim = s->head;
+        else if (!stranger)
+                victim = t->lru[TCP_KNOWN].head;
+        else
+                return false;
+        t->srv->stats.tcp_refused++;
+        tcp_close(victim);
+        return true;
+}
+
 static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
                      const struct sockaddr_storage *ss)
 {
-        struct tcp_conn *c = malloc(sizeof(*c));
+        struct ld_addr src;
+        struct tcp_conn *c = NULL;
+        struct tcp_lru *k;
+        bool stranger;
 
-        if (!c || ld_addr_from_sockaddr((const struct sockaddr *)ss, &c->origin.src) < 0) {
-                free(c);
+        if (ld_addr_from_sockaddr((const struct sockaddr *)ss, &src) < 0) {
                 close(fd);
                 return;
         }
+        stranger = tcp_stranger(t, l, &src);
+        if (!tcp_make_room(t, stranger) || !(c = malloc(sizeof(*c)))) {
+                t->srv->stats.tcp_refused++;
+                close(fd);
+                return;
+        }
+        k = &t->lru[stranger];
         c->t = t;
+        c->stranger = stranger;
+        c->origin.src = src;
         c->origin.l = l;
         c->origin.conn = c;
         c->origin.peer = *ss;
         c->origin.peerlen = sizeof(*ss);
         c->inlen = 0;
         c->pend = NULL;
-        LD_LIST_PUSH(t->head, c);
+        LD_LIST_APPEND(k->head, k->tail, c);
+        k->count++;
         t->count++;
         ev_io_init(&c->rw, tcp_read_cb, fd, EV_READ);
         ev_io_init(&c->ww, tcp_write_cb, fd, EV_WRITE);
@@ -230,24 +311,17 @@ static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
         ev_timer_again(t->loop, &c->idle);
 }
 
-void ld_tcp_accept(struct ld_tcp *t, int lfd, struct ld_listener *l)
+void ld_tcp_accept(struct ld_tcp *t, struct ld_listener *l)
 {
         for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof(ss);
-                int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = ld_accept(&l->tcp_accept, (struct sockaddr *)&ss, &sl);
 
-                if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE)
-                                ld_warn("TCP accept: %s", strerror(errno));
-                        return;
-                }
-                if (t->count >= t->max) {
-                        /* Closed at once: the client learns now instead of hanging. */
-                        t->srv->stats.tcp_refused++;
-                        close(fd);
+                if (fd == -ECONNABORTED)
                         continue;
-                }
+                if (fd < 0)
+                        return; /* nothing waits, or paused (out of descriptors) */
                 t->srv->stats.tcp_accepted++;
                 tcp_open(t, fd, l, &ss);
         }
@@ -257,6 +331,6 @@ int ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len)
 {
         struct tcp_conn *c = conn;
 
-        ev_timer_again(c->t->loop, &c->idle);
+        tcp_progress(c);
         return tcp_send(c, msg, len);
 }

@@ -13,8 +13,8 @@ struct ld_tcp;
 
 struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle);
 void ld_tcp_free(struct ld_tcp *t);
-/* Accepts what waits on listening socket fd of listener l. */
-void ld_tcp_accept(struct ld_tcp *t, int fd, struct ld_listener *l);
+/* Accepts what waits on listener l's TCP socket (pausing it when descriptors run out). */
+void ld_tcp_accept(struct ld_tcp *t, struct ld_listener *l);
 /* Closes the connections that came through l, which is going away. */
 void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l);
 unsigned ld_tcp_count(const struct ld_tcp *t);

@@ -76,6 +76,11 @@ static bool xfr_allowed(const struct ld_xfr *x, const struct ld_addr *a)
         return false;
 }
 
+bool ld_xfr_allowed(const struct ld_xfr *x, const struct ld_addr *src)
+{
+        return x && xfr_allowed(x, src);
+}
+
 /* NAME:ALG:SECRET into its three parts (malloc'd). */
 static int xfr_tsig_split(const char *tsig, char **name, char **alg, char **secret)
 {

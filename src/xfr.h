@@ -7,6 +7,7 @@
 #include "addr.h"
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,8 @@ int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_pref
 void ld_xfr_free(struct ld_xfr *x);
 /* An AXFR or IXFR query over TCP; -1 if the connection closed. */
 int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct ld_origin *o);
+/* Whether src may transfer the zone (x NULL: nobody may). */
+bool ld_xfr_allowed(const struct ld_xfr *x, const struct ld_addr *src);
 /* The zone changed: NOTIFY every target (x may be NULL). */
 void ld_xfr_notify(struct ld_xfr *x);
 /* Checks a --tsig value; 0 or -EINVAL. */
