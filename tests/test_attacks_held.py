@@ -1,16 +1,18 @@
 """Attacks that held against 465116f and must keep holding (issue 11, last
 paragraph): each test drives the real daemon as an attacker would and asserts
-what a user sees.  Each test's docstring names the regression it catches.
+what a user sees.  Each test's docstring names the regression it catches
+(each was checked to fail on a build with that regression).
 
-Already covered elsewhere (not repeated here): the control socket's file
-mode and --control-group (test_control.py test_refused_not_root,
-test_control_group), a full file system for appends (test_refused_disk_full),
-SIGKILL during appends (test_crash_kill_points), BADVERS and unknown options
-not echoed (test_protocol.py), AXFR with TSIG against knotd
-(test_crosshost.py).
+Already covered elsewhere and not repeated here: the control socket's mode
+0600 and --control-group's mode 0660 (test_control.py test_refused_not_root,
+test_control_group), a full file system during appends
+(test_refused_disk_full), SIGKILL during appends (test_crash_kill_points),
+BADVERS, DO and unknown options not echoed (test_protocol.py), malformed
+packets not killing the daemon (test_malformed_*), AXFR with TSIG against
+knotd (test_crosshost.py).
 
-Runs as root (setpriv to a non-root caller, RLIMIT_NOFILE raised).
-Addresses: 127.93.0.0/16 (containers, strangers and test upstreams).
+Runs as root (setpriv to a non-root caller, groupadd, a tmpfs, RLIMIT_NOFILE
+raised).  Addresses: 127.93.0.0/16 (containers, strangers, test upstreams).
 """
 
 import base64
@@ -161,14 +163,19 @@ def ctl_daemon(linkdns):
 
 
 # -- control socket --------------------------------------------------------------
-# Run as another user: connects to argv[1], sends bytes.fromhex(argv[2]),
-# prints what the daemon wrote back before closing.
+# Run as another user: connects to argv[1], reads what the daemon says at
+# once (a refusal), sends bytes.fromhex(argv[2]), prints everything the
+# daemon wrote back before closing.
 PEER_CLIENT = """
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(5)
+s.settimeout(1)
 s.connect(sys.argv[1])
-out = s.recv(4096)
+try:
+    out = s.recv(4096)      # a refused peer is told before it asks
+except socket.timeout:
+    out = b""
+s.settimeout(5)
 try:
     s.sendall(bytes.fromhex(sys.argv[2]))
     while True:
@@ -215,6 +222,44 @@ def test_control_socket_checks_peer_credentials(ctl_daemon):
     assert ctl_ok(d, "ls") == table
     assert "control: permission denied: uid 65534" in d.stderr
     ctl_ok(d, "add", "fine", "--addr", "127.93.0.9")
+
+
+@pytest.fixture
+def group():
+    require_root("the attack tests")
+    name = "ldh%dg" % os.getpid()
+    run(["groupadd", name])
+    try:
+        yield name
+    finally:
+        run(["groupdel", name], check=False)
+
+
+def test_control_group_checked_by_the_daemon(linkdns, group):
+    """Regression caught: --control-group enforced only by the socket's
+    group and mode.  With the socket made world-writable, a non-root caller
+    outside the group is still refused by the daemon ("... nor in group
+    G"), one with the group (supplementary or primary) is served."""
+    import grp
+    gid = grp.getgrnam(group).gr_gid
+    d = linkdns("add db --addr %s\n" % DB, "--control-group", group)
+    os.chmod(d.dir, 0o755)
+    os.chmod(d.control, 0o666)
+    state = read_bytes(d.state)
+    req = b"add evil --addr 127.93.66.6\n".hex()
+    p = run(NOBODY + ["/usr/bin/python3", "-c", PEER_CLIENT, d.control, req],
+            check=False, timeout=30)
+    assert p.stdout.startswith("error permission denied: uid 65534") and \
+        group in p.stdout, p.stdout + p.stderr
+    assert read_bytes(d.state) == state
+    for who in (["setpriv", "--reuid=65534", "--regid=65534",
+                 "--groups=%d" % gid],
+                ["setpriv", "--reuid=65534", "--regid=%d" % gid,
+                 "--clear-groups"]):
+        p = run(who + ["/usr/bin/python3", "-c", PEER_CLIENT, d.control,
+                       b"ls\n".hex()], check=False, timeout=30)
+        assert p.stdout == "ok\nadd db --addr %s\n" % DB, (who, p.stdout,
+                                                            p.stderr)
 
 
 def test_oversized_control_requests_refused(ctl_daemon):
@@ -580,9 +625,9 @@ def test_tcp_flood_back_pressure(linkdns):
         # UDP: answered at once while all of them are open
         for i in range(20):
             t = time.monotonic()
-            r = d.query("db", source=ASKER, timeout=2.0)
+            r = d.query("db", source=ASKER, timeout=3.0)
             assert addresses(r) == [DB]
-            assert time.monotonic() - t < 1.0
+            assert time.monotonic() - t < 2.0   # generous: a loaded machine
         max_fds = max(max_fds, len(os.listdir("/proc/%d/fd" % pid)))
         # a container's new TCP query is served within --tcp-idle + 5 s
         t = time.monotonic()
@@ -1059,3 +1104,101 @@ def test_sigkill_during_compaction(linkdns):
                              "(state file %d bytes)\n%s"
                              % (size, d.stderr[-2000:]))
     assert set(ctl_ok(d, "ls").splitlines()) == model
+
+
+# -- a full file system during compaction ---------------------------------------------
+def test_full_file_system_during_compaction(work_tmpfs):
+    """Regression caught: a compaction that, when the disk is full, damages
+    the state file (truncated in place, renamed half-written) or loses an
+    acknowledged change, or a daemon that spins retrying it.  A 40 KB table
+    on a small tmpfs with room for the appends but not for the snapshot: the
+    compaction fails and is logged, every change is either acknowledged and
+    kept or refused and absent, the file loads, a restart reads the same
+    table, and once there is room again a compaction succeeds."""
+    from test_control import CtlDaemon, fill
+    mnt, workdir = work_tmpfs
+    state = os.path.join(mnt, "links")
+    d = CtlDaemon(workdir, state=state)
+    try:
+        pad = []
+        for i in range(60):
+            pad += ["--addr", "127.93.80.%d" % (i + 1)]
+        for i in range(30):
+            ctl_ok(d, "add", "big%d" % i, *pad)
+        ctl_ok(d, "add", "web", "--addr", "127.93.81.2")
+        ctl_ok(d, "link", "web", "big0:db")
+        snapshot = len(ctl_ok(d, "ls"))
+        assert snapshot > 32 * 1024, snapshot
+        filler = os.path.join(mnt, "filler")
+        fill(filler)
+        # leave room for about 40 KB of appends, not for the snapshot too
+        os.truncate(filler, max(0, os.path.getsize(filler) - 44 * 1024))
+        before = set(ctl_ok(d, "ls").splitlines())
+        expected = set(before)
+        refused = acked = 0
+        for i in range(80):
+            line = " ".join(["add", "j%d" % i] + pad)
+            for argv in (line.split(), ["rm", "j%d" % i]):
+                p = ctl(d, *argv)
+                if p.returncode != 0:
+                    refused += 1
+                    assert p.returncode == 1 and "nothing changed" in \
+                        p.stderr, (argv[:2], p.returncode, p.stderr)
+                    break
+                acked += 1
+                expected ^= {line}
+            r = d.query("db", source="127.93.81.2", tcp=True)
+            assert len(addresses(r)) == 60, r
+        table = ctl_ok(d, "ls")
+        assert set(table.splitlines()) == expected, (
+            sorted(expected ^ set(table.splitlines()))[:3])
+        err = d.stderr
+        print("disk full: %d changes acknowledged, %d refused; state file "
+              "%d bytes; daemon log:\n%s" % (acked, refused,
+                                               os.path.getsize(state),
+                                               "\n".join(err.splitlines()[-4:])))
+        assert refused > 0 and acked > 0, (acked, refused)
+        assert any("compact" in line.lower() and "space" in line.lower()
+                   for line in err.splitlines()), (
+            "no failed compaction logged:\n" + err[-2000:])
+        assert len(err.splitlines()) < 400, "log flooded: %d lines" % len(
+            err.splitlines())
+        p = run_linkdnsd(["--check-config", "--state", state,
+                          "--no-upstream"])
+        assert p.returncode == 0, p.stderr
+        d.stop()
+        d = CtlDaemon(workdir, state=state)
+        assert ctl_ok(d, "ls") == table
+        # room again: changes are kept and the file is compacted
+        os.unlink(filler)
+        size = os.path.getsize(state)
+        for i in range(200):
+            ctl_ok(d, "add", "k%d" % i, *pad)
+            ctl_ok(d, "rm", "k%d" % i)
+            if os.path.getsize(state) < size:
+                break
+            size = os.path.getsize(state)
+        else:
+            raise AssertionError("no compaction once there was room")
+        assert ctl_ok(d, "ls") == table
+    finally:
+        if d.running():
+            d.stop()
+        d._cleanup()
+
+
+@pytest.fixture
+def work_tmpfs():
+    """(a 192 KiB tmpfs mount point, a work directory) removed at the end."""
+    require_root("the attack tests")
+    import tempfile
+    import shutil
+    mnt = tempfile.mkdtemp(prefix="ldh-fs-")
+    workdir = tempfile.mkdtemp(prefix="ldh-")
+    run(["mount", "-t", "tmpfs", "-o", "size=192k,mode=0755", "tmpfs", mnt])
+    try:
+        yield mnt, workdir
+    finally:
+        run(["umount", "-l", mnt], check=False)
+        shutil.rmtree(mnt, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
