@@ -341,12 +341,12 @@ static int xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_origin *o, co
         ldns_rr *rr = r ? xfr_tsig_error_rr(x, r, ldns_pkt_tsig(q), err) : NULL;
         int rc = 0;
 
+        ld_addr_format(&o->src, src, sizeof(src));
+        ld_warn("zone transfer to %s refused: %s", src, why[err - XFR_BADSIG]);
         if (rr) {
                 ldns_pkt_set_tsig(r, rr); /* the packet owns it now */
                 rc = xfr_send_pkt(o, r);
         }
-        ld_addr_format(&o->src, src, sizeof(src));
-        ld_warn("zone transfer to %s refused: %s", src, why[err - XFR_BADSIG]);
         ldns_pkt_free(r);
         return rc;
 }
