@@ -248,8 +248,7 @@ static void remote_srv_name(const struct rpeer *p, size_t i, char *name, size_t 
 {
         const struct ld_rsrv *s = &p->c->remote->srv[i];
 
-        snprintf(name, len, "_%u._%s.%s", s->port, ld_proto_name(s->proto),
-                 p->c->spec.remote_fqdn);
+        snprintf(name, len, "_%u._%s.%s", s->port, ld_proto_name(s->proto), p->c->spec.remote_fqdn);
 }
 
 static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv)
@@ -327,8 +326,8 @@ static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, 
                 remote_srv_name(a.p, a.srv, name, sizeof(name));
         else
                 snprintf(name, sizeof(name), "%s", a.p->c->spec.remote_fqdn);
-        rc = remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, name, (uint16_t)a.kind,
-                          &rrs, &ttl);
+        rc = remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, name, (uint16_t)a.kind, &rrs,
+                          &ttl);
         if (a.kind == LDNS_RR_TYPE_SRV)
                 remote_got_srv(a.p, a.srv, rc, rrs, ttl);
         else

@@ -42,7 +42,8 @@ struct xfr_target {
         double interval;
         uint16_t id;
         uint32_t serial;
-        int pending; /* an unacknowledged NOTIFY for serial */
+        int pending;   /* an unacknowledged NOTIFY for serial */
+        ldns_rdf *mac; /* with --tsig, the last NOTIFY's MAC: the reply is signed over it */
 };
 
 struct ld_xfr {
@@ -56,7 +57,7 @@ struct ld_xfr {
         ldns_rdf *key_owner, *key_algname;     /* the same as names, to compare */
         ldns_rdf *key_raw;                     /* the secret decoded, for BADTIME's MAC */
         const EVP_MD *key_md;
-        int sock[2];                           /* IPv4 and IPv6, for NOTIFY and its replies */
+        int sock[2]; /* IPv4 and IPv6, for NOTIFY and its replies */
         ev_io sock_w[2];
 };
 
@@ -222,9 +223,10 @@ static void xfr_put48(uint8_t *b, uint64_t v)
 }
 
 /* RFC 8945 5.2, in its order: the key is ours (name and algorithm: BADKEY), the MAC
- * verifies (BADSIG), the time signed is within the request's fudge of ours (BADTIME).
- * 0 when all hold, else the TSIG error. */
-static int xfr_tsig_verify(const struct ld_xfr *x, ldns_pkt *q, const uint8_t *pkt, size_t len)
+ * verifies (BADSIG), the time signed is within the message's fudge of ours (BADTIME).
+ * request_mac: for a reply, the MAC of our request. 0 when all hold, else the TSIG error. */
+static int xfr_tsig_verify(const struct ld_xfr *x, ldns_pkt *q, const uint8_t *pkt, size_t len,
+                           const ldns_rdf *request_mac)
 {
         const ldns_rr *t = ldns_pkt_tsig(q);
         int64_t skew;
@@ -233,7 +235,7 @@ static int xfr_tsig_verify(const struct ld_xfr *x, ldns_pkt *q, const uint8_t *p
             ldns_rdf_get_type(ldns_rr_rdf(t, 0)) != LDNS_RDF_TYPE_DNAME ||
             ldns_dname_compare(ldns_rr_rdf(t, 0), x->key_algname) != 0)
                 return XFR_BADKEY;
-        if (!ldns_pkt_tsig_verify(q, pkt, len, x->key_name, x->key_secret, NULL))
+        if (!ldns_pkt_tsig_verify(q, pkt, len, x->key_name, x->key_secret, request_mac))
                 return XFR_BADSIG;
         skew = (int64_t)time(NULL) - (int64_t)xfr_time48(ldns_rr_rdf(t, 1));
         if (skew > ldns_rdf2native_int16(ldns_rr_rdf(t, 2)) ||
@@ -248,7 +250,8 @@ static int xfr_tsig_mac(const struct ld_xfr *x, ldns_pkt *r, const ldns_rr *rr,
                         const ldns_rdf *query_mac, uint8_t *mac, unsigned *maclen)
 {
         ldns_buffer *b = ldns_buffer_new(4096);
-        ldns_rdf *owner = ldns_rdf_clone(ldns_rr_owner(rr)), *alg = ldns_rdf_clone(ldns_rr_rdf(rr, 0));
+        ldns_rdf *owner = ldns_rdf_clone(ldns_rr_owner(rr)),
+                 *alg = ldns_rdf_clone(ldns_rr_rdf(rr, 0));
         uint16_t id = ldns_pkt_id(r);
         int rc = -ENOMEM;
 
@@ -264,10 +267,10 @@ static int xfr_tsig_mac(const struct ld_xfr *x, ldns_pkt *r, const ldns_rr *rr,
         ldns_buffer_write_u16(b, LDNS_RR_CLASS_ANY);
         ldns_buffer_write_u32(b, 0);
         ldns_buffer_write(b, ldns_rdf_data(alg), ldns_rdf_size(alg));
-        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 1)), 6);              /* time signed */
-        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 2)), 2);              /* fudge */
-        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 5)), 2);              /* error */
-        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 6)), 8);              /* other */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 1)), 6); /* time signed */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 2)), 2); /* fudge */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 5)), 2); /* error */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 6)), 8); /* other */
         if (ldns_buffer_status(b) == LDNS_STATUS_OK &&
             HMAC(x->key_md, ldns_rdf_data(x->key_raw), (int)ldns_rdf_size(x->key_raw),
                  ldns_buffer_begin(b), ldns_buffer_position(b), mac, maclen))
@@ -283,8 +286,7 @@ out:
 /* The TSIG record of an error reply: the request's key name, algorithm and original ID,
  * error err and no MAC (RFC 8945 5.2.1, 5.2.2: unsigned); for BADTIME the request's time
  * signed, ours in Other Data, and signed (5.2.3) — a client can check what it is told. */
-static ldns_rr *xfr_tsig_error_rr(const struct ld_xfr *x, ldns_pkt *r, const ldns_rr *qt,
-                                  int err)
+static ldns_rr *xfr_tsig_error_rr(const struct ld_xfr *x, ldns_pkt *r, const ldns_rr *qt, int err)
 {
         uint8_t when[6], other[8] = {0}, mac[2 + EVP_MAX_MD_SIZE] = {0};
         unsigned maclen = 0;
@@ -403,7 +405,7 @@ int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct 
                 rc = xfr_refuse(o, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
         else if (x->key_name && !ldns_pkt_tsig(q))
                 rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "TSIG missing");
-        else if (x->key_name && (err = xfr_tsig_verify(x, q, pkt, len)) != 0)
+        else if (x->key_name && (err = xfr_tsig_verify(x, q, pkt, len, NULL)) != 0)
                 rc = xfr_tsig_refuse(x, o, q, err);
         else {
                 if (x->key_name)
@@ -434,8 +436,11 @@ static void xfr_send_notify(struct xfr_target *t)
         ldns_pkt_set_id(p, t->id);
         ldns_pkt_set_rd(p, false);
         ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_zone_soa(x->srv->publish->lz)));
-        if (x->key_name)
+        if (x->key_name) {
                 xfr_sign(x, p, NULL, true);
+                ldns_rdf_deep_free(t->mac);
+                t->mac = ldns_pkt_tsig(p) ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) : NULL;
+        }
         if (ldns_pkt2wire(&wire, p, &len) == LDNS_STATUS_OK)
                 sendto(x->sock[t->ep.addr.family == AF_INET6], wire, len, 0, (struct sockaddr *)&ss,
                        sl);
@@ -473,7 +478,26 @@ void ld_xfr_notify(struct ld_xfr *x)
         }
 }
 
-/* Replies to our NOTIFYs: QR set, opcode NOTIFY, our ID, from the target itself. */
+/* With --tsig, only a reply signed with the key over our NOTIFY's MAC, within the fudge,
+ * acknowledges it: a forged one cannot stop the retries. */
+static bool xfr_notify_reply_ok(const struct ld_xfr *x, const struct xfr_target *t,
+                                const uint8_t *buf, size_t n)
+{
+        ldns_pkt *p = NULL;
+        int err = -1;
+
+        if (!x->key_name)
+                return true;
+        if (!t->mac || ldns_wire2pkt(&p, buf, n) != LDNS_STATUS_OK)
+                return false;
+        if (ldns_pkt_tsig(p))
+                err = xfr_tsig_verify(x, p, buf, n, t->mac);
+        ldns_pkt_free(p);
+        return err == 0;
+}
+
+/* Replies to our NOTIFYs: QR set, opcode NOTIFY, our ID, from the target itself, signed
+ * with --tsig. */
 static void xfr_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct ld_xfr *x = w->data;
@@ -494,9 +518,14 @@ static void xfr_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
                         char ep[LD_ENDPOINT_STRLEN];
                         if (!t->pending || t->id != id || !ld_addr_equal(&t->ep.addr, &from))
                                 continue;
+                        ld_endpoint_format(&t->ep, ep, sizeof(ep));
+                        if (!xfr_notify_reply_ok(x, t, buf, (size_t)n)) {
+                                ld_warn("reply to NOTIFY from %s ignored: TSIG missing or wrong",
+                                        ep);
+                                continue;
+                        }
                         t->pending = 0;
                         ev_timer_stop(loop, &t->retry);
-                        ld_endpoint_format(&t->ep, ep, sizeof(ep));
                         ld_info("NOTIFY of serial %u acknowledged by %s", t->serial, ep);
                 }
                 sl = sizeof(ss);
@@ -585,8 +614,10 @@ void ld_xfr_free(struct ld_xfr *x)
 {
         if (!x)
                 return;
-        for (size_t i = 0; i < x->ntargets; i++)
+        for (size_t i = 0; i < x->ntargets; i++) {
                 ev_timer_stop(x->loop, &x->targets[i].retry);
+                ldns_rdf_deep_free(x->targets[i].mac);
+        }
         for (int i = 0; i < 2; i++) {
                 if (x->sock[i] >= 0) {
                         ev_io_stop(x->loop, &x->sock_w[i]);

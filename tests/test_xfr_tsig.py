@@ -6,6 +6,9 @@ a refusal says which one failed, as RFC 8945 section 5.2 and Knot/NSD do.
     BADTIME (18): time signed outside the request's fudge       NOTAUTH, signed, with
                   the client's time signed and the server's time in Other Data
 
+A NOTIFY is acknowledged only by a reply signed with the key, over the
+NOTIFY's MAC and within the fudge: anything else leaves it retried.
+
 The daemon listens on 127.0.0.1 (a free port) and allows transfers to
 127.0.0.1; dnspython signs the requests, with a chosen time signed where the
 test needs one (dnspython signs with time.time(), patched for that message).
@@ -13,12 +16,15 @@ test needs one (dnspython signs with time.time(), patched for that message).
 
 import base64
 import os
+import socket
 import struct
 import time
 from unittest import mock
 
+import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdata
@@ -28,6 +34,7 @@ import dns.tsig
 import pytest
 
 from conftest import free_port, tcp_frame, tcp_read_message
+from test_crosshost import wait_for
 
 ZONE = "a.test"
 TABLE = "add db --addr 127.0.20.2 --publish 13306:3306/tcp\n"
@@ -179,3 +186,77 @@ def test_axfr_with_a_wrong_secret_is_badsig_unsigned(primary):
     wire, _ = signed_axfr(key(secret=wrong))
     _reply, (_off, _owner, rd) = assert_refused(primary, wire, BADSIG)
     assert rd.mac == b"", "BADSIG reply signed"
+
+
+# -- NOTIFY: only a reply signed with the key acknowledges it ----------------------
+class Secondary:
+    """A UDP socket at the --notify address that plays the secondary: it
+    receives the daemon's NOTIFYs (verified with the key) and answers as the
+    test says."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", self.port))
+
+    def notify(self, timeout):
+        """The next NOTIFY (parsed and its TSIG verified) and its sender, or
+        (None, None) when none comes within TIMEOUT."""
+        self.s.settimeout(timeout)
+        try:
+            data, peer = self.s.recvfrom(65535)
+        except socket.timeout:
+            return None, None
+        msg = dns.message.from_wire(data, keyring={
+            dns.name.from_text(KEY_NAME): key()})
+        assert msg.opcode() == dns.opcode.NOTIFY, msg
+        return msg, peer
+
+    def reply(self, msg, peer, k=None, time_signed=None):
+        """Acknowledges MSG: unsigned (K None) or signed with K at
+        TIME_SIGNED (default now) over MSG's MAC."""
+        r = dns.message.make_response(msg)
+        r.flags |= dns.flags.AA
+        if k is None:
+            r.keyring = None
+            r.tsig = None
+            wire = r.to_wire()
+        else:
+            r.use_tsig(k)
+            r.request_mac = msg.mac
+            with mock.patch.object(dns.message.time, "time",
+                                   return_value=float(time_signed or
+                                                      time.time())):
+                wire = r.to_wire()
+        self.s.sendto(wire, peer)
+
+    def close(self):
+        self.s.close()
+
+
+def test_notify_is_acknowledged_only_by_a_signed_reply(linkdns):
+    sec = Secondary()
+    try:
+        d = linkdns(TABLE, "--publish-zone", ZONE, "--publish-address",
+                    "192.0.2.10", "--transfer-allow", "127.0.0.1",
+                    "--notify", "127.0.0.1@%d" % sec.port, "--tsig",
+                    "%s:hmac-sha256:%s" % (KEY_NAME.rstrip("."), SECRET))
+        msg, peer = sec.notify(10)
+        assert msg is not None, "no NOTIFY at start-up\n" + d.stderr
+        # unsigned, then signed in 2001, then with hmac-md5: not taken
+        then = int(time.mktime((2001, 9, 9, 12, 0, 0, 0, 0, 0)))
+        for how in ({}, {"k": key(), "time_signed": then},
+                    {"k": key(algorithm=dns.tsig.HMAC_MD5)}):
+            sec.reply(msg, peer, **how)
+            msg, peer = sec.notify(10)
+            assert msg is not None, ("a reply %r stopped the NOTIFYs\n%s"
+                                     % (how, d.stderr))
+        assert "acknowledged" not in d.stderr, d.stderr
+        # signed with the key, now: acknowledged, no more NOTIFYs
+        sec.reply(msg, peer, k=key())
+        wait_for("NOTIFY acknowledged",
+                 lambda: "acknowledged" in d.stderr, 10.0)
+        more, _ = sec.notify(3)
+        assert more is None, "NOTIFY sent again after a signed reply"
+    finally:
+        sec.close()
