@@ -490,9 +490,11 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
         p->c = c;
         c->remote->peer = p;
         p->srv = calloc(c->remote->nsrv + 1, sizeof(*p->srv));
+        if (!p->srv)
+                c->remote->nsrv = 0; /* no times to keep them by: asked afresh */
         LD_LIST_PUSH(r->peers, p);
         remote_ask_addrs(p);
-        for (size_t i = 0; i < c->remote->nsrv && p->srv; i++) {
+        for (size_t i = 0; i < c->remote->nsrv; i++) {
                 struct ld_rsrv *s = &c->remote->srv[i];
                 if (!s->live)
                         continue;
