@@ -17,6 +17,7 @@ The daemons listen on 127.0.0.1 at free ports; the ldns-testns test runs in a
 network namespace of its own (ldns-testns binds the wildcard address).
 """
 
+import json
 import os
 import re
 import signal
@@ -28,7 +29,8 @@ import dns.message
 import dns.rcode
 import pytest
 
-from conftest import free_port, make_query, run, linkdnsctl_path
+from conftest import free_port, linkdnsctl_path, make_query, run
+# the namespace fixture (net), the daemon in a namespace and DNS helpers
 from test_crosshost import (Linkdnsd, need_tool, net, query, rcode,  # noqa: F401
                             rdatas, wait_for)
 
@@ -45,7 +47,6 @@ def asker_table(peer, extra=""):
 
 
 def stats(d):
-    import json
     p = run([linkdnsctl_path(), "--control", d.control, "stats", "--json"])
     return json.loads(p.stdout)
 
