@@ -255,7 +255,9 @@ static enum srv_found srv_port(struct ans *a, const struct ld_vname *e, uint16_t
 {
         for (uint32_t i = 0; i < e->ntargets; i++) {
                 struct ld_container *t = e->targets[i];
-                const struct ld_rsrv *r = t->remote ? ld_rcache_srv(t, port, proto) : NULL;
+                struct ld_rsrv *r = t->remote ? ld_rcache_srv(t, port, proto) : NULL;
+                if (r)
+                        r->wanted = true; /* kept and refreshed only while asked for */
                 if (!t->remote && exposes(t, port, proto)) {
                         *out = port;
                         return SRV_FOUND;
@@ -586,16 +588,20 @@ static bool answer_name(struct ans *a, struct ld_viewset vs)
         return answer_static(a, a->cfg->publish) || answer_static(a, a->cfg->zones);
 }
 
+/* RD, RA and CD are QUERY's (RFC 1035, 4035): a reply to another opcode (NOTIMP) keeps
+ * only QR, the opcode and the RCODE. */
 static void finish_header(struct ans *a)
 {
         const struct ld_query *q = a->q;
+        bool query = q->opcode == 0;
         uint8_t *h = a->buf;
 
         h[0] = (uint8_t)(q->id >> 8);
         h[1] = (uint8_t)q->id;
         h[2] = (uint8_t)(0x80 | q->opcode << 3 | (a->aa ? 0x04 : 0) | (a->tc ? 0x02 : 0) |
-                         (q->rd ? 0x01 : 0));
-        h[3] = (uint8_t)((a->cfg->upstream ? 0x80 : 0) | (q->flags2 & 0x10) | (a->rcode & 0x0f));
+                         (query && q->rd ? 0x01 : 0));
+        h[3] = (uint8_t)((query && a->cfg->upstream ? 0x80 : 0) | (query ? q->flags2 & 0x10 : 0) |
+                         (a->rcode & 0x0f));
         h[4] = 0;
         h[5] = q->has_question ? 1 : 0;
         for (int s = 0; s < 3; s++) {

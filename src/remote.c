@@ -1,6 +1,13 @@
 /* remote: containers on other hosts (add NAME --remote FQDN@PEER) — their addresses and SRV
  * ports asked of the peer through c-ares, cached for their TTL, refreshed before expiry,
- * served stale for --stale seconds while the peer is down, then SERVFAIL. */
+ * served stale for --stale seconds while the peer is down, then SERVFAIL.
+ *
+ * SRV questions name any port, so what they make is bounded: at most REMOTE_MAX_SRV slots
+ * per remote and REMOTE_MAX_SRV_ALL in all (a new one evicts the least recently asked slot
+ * that no question waits on, else the question is dropped); a slot is refreshed only if a
+ * question read it since the peer's last answer, a negative answer (the peer does not
+ * publish the port) is never refreshed, and what nobody asks for is dropped when it
+ * expires. A failed slot is retried with a growing delay, and only while asked for. */
 #include "remote.h"
 
 #include "evares.h"
@@ -20,13 +27,20 @@
 #define REMOTE_RETRY 0.5
 #define REMOTE_NEG_TTL 10
 #define REMOTE_MAX_HELD 1024
+#define REMOTE_RETRY_MAX 30.0   /* a failing SRV slot's retries back off up to this */
+#define REMOTE_MAX_SRV 64       /* SRV slots of one remote container */
+#define REMOTE_MAX_SRV_ALL 4096 /* SRV slots of every remote container together */
 #define REMOTE_TIMEOUT_MS                                                                          \
         500 /* one try: the retry tick asks again, so a peer back is seen soon                     \
              */
 
-/* When each cached piece expires, is refreshed and goes stale. */
+/* When each cached piece expires, is refreshed and goes stale; for an SRV slot also when a
+ * question last read it, when the peer last answered (or failed to) and how often in a row
+ * it failed. */
 struct rtimes {
         double expires, refresh, stale_until;
+        double used, got;
+        unsigned tries;
         bool asking;
 };
 
@@ -45,6 +59,7 @@ struct rpeer {
         struct ld_evares ares;
         struct rtimes addr;
         struct rtimes *srv; /* parallel to c->remote->srv */
+        size_t nlive;       /* live SRV slots */
         /* addresses being collected from the A and AAAA answers */
         struct ld_addr *fresh;
         size_t nfresh;
@@ -66,6 +81,7 @@ struct ld_remote {
         struct ld_server *srv;
         double stale;
         struct rpeer *peers;
+        size_t nsrv_all; /* live SRV slots of every peer */
         ev_timer tick;
 };
 
@@ -83,10 +99,36 @@ static void remote_times_ok(const struct ld_remote *r, struct rtimes *t, uint32_
         t->stale_until = t->expires + r->stale;
 }
 
+/* The answer section's records of type IN owned by name: a record for another owner is not
+ * the container's, whatever the peer put there. NULL when there are none. */
+static ldns_rr_list *remote_records(const ldns_pkt *p, const char *name, uint16_t type)
+{
+        const ldns_rr_list *an = ldns_pkt_answer(p);
+        ldns_rdf *owner = ldns_dname_new_frm_str(name);
+        ldns_rr_list *out = NULL;
+
+        for (size_t i = 0; owner && i < ldns_rr_list_rr_count(an); i++) {
+                const ldns_rr *rr = ldns_rr_list_rr(an, i);
+                if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+                    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
+                        continue;
+                ldns_rr *copy = ldns_rr_clone(rr);
+                if (!out)
+                        out = ldns_rr_list_new();
+                if (!copy || !out || !ldns_rr_list_push_rr(out, copy)) {
+                        ldns_rr_free(copy);
+                        break;
+                }
+        }
+        if (owner)
+                ldns_rdf_deep_free(owner);
+        return out;
+}
+
 /* The answer's records of type for the question's name, and the smallest TTL; a negative
  * answer has none and the SOA's TTL. Returns -1 for a failure (no answer, SERVFAIL...). */
-static int remote_parse(const uint8_t *abuf, int alen, uint16_t type, ldns_rr_list **out,
-                        uint32_t *ttl)
+static int remote_parse(const uint8_t *abuf, int alen, const char *name, uint16_t type,
+                        ldns_rr_list **out, uint32_t *ttl)
 {
         ldns_pkt *p = NULL;
         ldns_pkt_rcode rc;
@@ -100,7 +142,7 @@ static int remote_parse(const uint8_t *abuf, int alen, uint16_t type, ldns_rr_li
                 ldns_pkt_free(p);
                 return -1;
         }
-        *out = ldns_pkt_rr_list_by_type(p, type, LDNS_SECTION_ANSWER);
+        *out = remote_records(p, name, type);
         for (size_t i = 0; *out && i < ldns_rr_list_rr_count(*out); i++) {
                 uint32_t t = ldns_rr_ttl(ldns_rr_list_rr(*out, i));
                 if (i == 0 || t < *ttl)
@@ -123,7 +165,8 @@ static void remote_failed(const struct ld_remote *r, struct rtimes *t, uint8_t *
 static void remote_ask_addrs(struct rpeer *p);
 static void remote_ask_srv(struct rpeer *p, size_t i);
 
-/* The peer answered: whatever had failed is asked again now, not at its next retry. */
+/* The peer answered: whatever had failed and is still asked for is asked again now, not
+ * at its next retry. */
 static void remote_wake(struct rpeer *p)
 {
         struct ld_rcache *rc = p->c->remote;
@@ -131,7 +174,8 @@ static void remote_wake(struct rpeer *p)
         if (rc->state == LD_RSTATE_FAILED)
                 remote_ask_addrs(p);
         for (size_t i = 0; i < rc->nsrv; i++)
-                if (rc->srv[i].state == LD_RSTATE_FAILED)
+                if (rc->srv[i].live && (rc->srv[i].state == LD_RSTATE_FAILED || p->srv[i].tries) &&
+                    (rc->srv[i].wanted || p->srv[i].used >= p->srv[i].got))
                         remote_ask_srv(p, i);
 }
 
@@ -199,6 +243,14 @@ static void remote_got_addrs(struct rpeer *p, int kind, int rc, ldns_rr_list *rr
 
 static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
 
+/* The name asked for SRV entry i: _PORT._PROTO.FQDN. */
+static void remote_srv_name(const struct rpeer *p, size_t i, char *name, size_t len)
+{
+        const struct ld_rsrv *s = &p->c->remote->srv[i];
+
+        snprintf(name, len, "_%u._%s.%s", s->port, ld_proto_name(s->proto), p->c->spec.remote_fqdn);
+}
+
 static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv)
 {
         struct rask *a = malloc(sizeof(*a));
@@ -228,20 +280,33 @@ static void remote_ask_addrs(struct rpeer *p)
 static void remote_got_srv(struct rpeer *p, size_t i, int rc, ldns_rr_list *rrs, uint32_t ttl)
 {
         struct ld_rsrv *s = &p->c->remote->srv[i];
+        struct rtimes *t = &p->srv[i];
+        double backoff = REMOTE_RETRY;
 
-        p->srv[i].asking = false;
+        t->asking = false;
+        t->got = remote_now(p->r);
+        if (s->wanted) /* asked for before this answer; the held questions below do not count */
+                t->used = t->got;
         if (rc < 0) {
-                remote_failed(p->r, &p->srv[i], &s->state);
+                remote_failed(p->r, t, &s->state);
+                for (unsigned k = 0; k < t->tries && backoff < REMOTE_RETRY_MAX; k++)
+                        backoff *= 2;
+                t->refresh = t->got + (backoff < REMOTE_RETRY_MAX ? backoff : REMOTE_RETRY_MAX);
+                t->tries++;
         } else {
+                t->tries = 0;
                 s->present = rrs && ldns_rr_list_rr_count(rrs);
                 if (s->present)
                         s->hostport =
                             ldns_rdf2native_int16(ldns_rr_rdf(ldns_rr_list_rr(rrs, 0), 2));
                 s->state = LD_RSTATE_OK;
-                remote_times_ok(p->r, &p->srv[i], ttl);
+                remote_times_ok(p->r, t, ttl);
+                if (!s->present)
+                        t->refresh = t->expires; /* negative: kept for its TTL, not refreshed */
                 remote_wake(p);
         }
         remote_release(p);
+        s->wanted = false; /* (slot i may hold another port by now: its defer set its time) */
 }
 
 /* Every answer from a peer: parsed once, then to the addresses or the SRV entry. */
@@ -250,14 +315,19 @@ static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, 
         struct rask a = *(struct rask *)arg;
         ldns_rr_list *rrs = NULL;
         uint32_t ttl = 0;
+        char name[512];
         int rc;
         (void)timeouts;
 
         free(arg);
         if (status == ARES_EDESTRUCTION)
                 return; /* the peer is being detached */
-        rc =
-            remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, (uint16_t)a.kind, &rrs, &ttl);
+        if (a.kind == LDNS_RR_TYPE_SRV)
+                remote_srv_name(a.p, a.srv, name, sizeof(name));
+        else
+                snprintf(name, sizeof(name), "%s", a.p->c->spec.remote_fqdn);
+        rc = remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, name, (uint16_t)a.kind, &rrs,
+                          &ttl);
         if (a.kind == LDNS_RR_TYPE_SRV)
                 remote_got_srv(a.p, a.srv, rc, rrs, ttl);
         else
@@ -268,26 +338,56 @@ static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, 
 
 static void remote_ask_srv(struct rpeer *p, size_t i)
 {
-        const struct ld_rsrv *s = &p->c->remote->srv[i];
         char name[512];
 
         if (p->srv[i].asking)
                 return;
         p->srv[i].asking = true;
-        snprintf(name, sizeof(name), "_%u._%s.%s", s->port, ld_proto_name(s->proto),
-                 p->c->spec.remote_fqdn);
+        remote_srv_name(p, i, name, sizeof(name));
         remote_ask(p, name, LDNS_RR_TYPE_SRV, i);
 }
 
-/* The SRV entry for port/proto, made (pending) if new. */
-static long remote_srv_slot(struct rpeer *p, uint16_t port, uint8_t proto)
+/* Frees SRV entry i (never one being asked: its index is in a question in flight). */
+static void remote_srv_drop(struct rpeer *p, size_t i)
+{
+        struct ld_rcache *rc = p->c->remote;
+
+        memset(&rc->srv[i], 0, sizeof(rc->srv[i]));
+        memset(&p->srv[i], 0, sizeof(p->srv[i]));
+        p->nlive--;
+        p->r->nsrv_all--;
+        while (rc->nsrv > 0 && !rc->srv[rc->nsrv - 1].live)
+                rc->nsrv--;
+}
+
+/* The least recently asked SRV entry that no question waits on: of only, or of every peer
+ * (only NULL). False when every one is being asked. */
+static bool remote_srv_lru(struct ld_remote *r, struct rpeer *only, struct rpeer **vp, size_t *vi)
+{
+        bool found = false;
+
+        for (struct rpeer *p = only ? only : r->peers; p; p = only ? NULL : p->next) {
+                for (size_t i = 0; i < p->c->remote->nsrv; i++) {
+                        if (!p->c->remote->srv[i].live || p->srv[i].asking ||
+                            (found && p->srv[i].used >= (*vp)->srv[*vi].used))
+                                continue;
+                        found = true;
+                        *vp = p;
+                        *vi = i;
+                }
+        }
+        return found;
+}
+
+/* A free index in c->remote->srv and p->srv (both grown if none); -1 without memory. */
+static long remote_srv_free_index(struct rpeer *p)
 {
         struct ld_rcache *rc = p->c->remote;
         struct ld_rsrv *ns;
         struct rtimes *nt;
 
         for (size_t i = 0; i < rc->nsrv; i++)
-                if (rc->srv[i].port == port && rc->srv[i].proto == proto)
+                if (!rc->srv[i].live)
                         return (long)i;
         ns = realloc(rc->srv, (rc->nsrv + 1) * sizeof(*ns));
         if (ns)
@@ -298,9 +398,61 @@ static long remote_srv_slot(struct rpeer *p, uint16_t port, uint8_t proto)
         p->srv = nt;
         memset(&ns[rc->nsrv], 0, sizeof(*ns));
         memset(&nt[rc->nsrv], 0, sizeof(*nt));
-        ns[rc->nsrv].port = port;
-        ns[rc->nsrv].proto = proto;
         return (long)rc->nsrv++;
+}
+
+/* The SRV entry for port/proto, made (pending) if new: past a cap, the least recently asked
+ * entry goes; -1 when none can (all being asked) or without memory. */
+static long remote_srv_slot(struct rpeer *p, uint16_t port, uint8_t proto)
+{
+        struct ld_remote *r = p->r;
+        struct ld_rcache *rc = p->c->remote;
+        bool full = p->nlive >= REMOTE_MAX_SRV;
+        struct rpeer *vp = NULL;
+        size_t vi = 0;
+        long i;
+
+        for (size_t k = 0; k < rc->nsrv; k++)
+                if (rc->srv[k].live && rc->srv[k].port == port && rc->srv[k].proto == proto)
+                        return (long)k;
+        if (full || r->nsrv_all >= REMOTE_MAX_SRV_ALL) {
+                if (!remote_srv_lru(r, full ? p : NULL, &vp, &vi))
+                        return -1;
+                remote_srv_drop(vp, vi);
+        }
+        if ((i = remote_srv_free_index(p)) < 0)
+                return -1;
+        rc->srv[i].port = port;
+        rc->srv[i].proto = proto;
+        rc->srv[i].live = true;
+        p->srv[i].used = remote_now(r);
+        p->nlive++;
+        r->nsrv_all++;
+        return i;
+}
+
+/* SRV entry i at its refresh time: asked again only when a question read it since the
+ * peer's last answer (or failure) and it was no negative answer; otherwise dropped, a
+ * positive one when it expires. */
+static void remote_tick_srv(struct rpeer *p, size_t i, double now)
+{
+        struct ld_rsrv *s = &p->c->remote->srv[i];
+        struct rtimes *t = &p->srv[i];
+
+        if (!s->live)
+                return;
+        if (s->wanted) {
+                t->used = now;
+                s->wanted = false;
+        }
+        if (s->state == LD_RSTATE_OK && now >= t->stale_until)
+                s->state = LD_RSTATE_FAILED;
+        if (t->asking || now < t->refresh)
+                return;
+        if (t->used >= t->got && (s->present || t->tries))
+                remote_ask_srv(p, i);
+        else if (!s->present || t->tries || now >= t->expires)
+                remote_srv_drop(p, i);
 }
 
 /* Refreshes what is due and marks what has gone stale. */
@@ -316,12 +468,8 @@ static void remote_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
                         rc->state = LD_RSTATE_FAILED;
                 if (now >= p->addr.refresh)
                         remote_ask_addrs(p);
-                for (size_t i = 0; i < rc->nsrv; i++) {
-                        if (rc->srv[i].state == LD_RSTATE_OK && now >= p->srv[i].stale_until)
-                                rc->srv[i].state = LD_RSTATE_FAILED;
-                        if (now >= p->srv[i].refresh)
-                                remote_ask_srv(p, i);
-                }
+                for (size_t i = 0; i < rc->nsrv; i++)
+                        remote_tick_srv(p, i, now);
         }
 }
 
@@ -342,10 +490,25 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
         p->c = c;
         c->remote->peer = p;
         p->srv = calloc(c->remote->nsrv + 1, sizeof(*p->srv));
+        if (!p->srv)
+                c->remote->nsrv = 0; /* no times to keep them by: asked afresh */
         LD_LIST_PUSH(r->peers, p);
         remote_ask_addrs(p);
-        for (size_t i = 0; i < c->remote->nsrv && p->srv; i++)
+        for (size_t i = 0; i < c->remote->nsrv; i++) {
+                struct ld_rsrv *s = &c->remote->srv[i];
+                if (!s->live)
+                        continue;
+                if (p->nlive >= REMOTE_MAX_SRV || r->nsrv_all >= REMOTE_MAX_SRV_ALL) {
+                        memset(s, 0, sizeof(*s));
+                        continue;
+                }
+                p->nlive++;
+                r->nsrv_all++;
+                p->srv[i].used = remote_now(r);
                 remote_ask_srv(p, i);
+        }
+        while (c->remote->nsrv > 0 && !c->remote->srv[c->remote->nsrv - 1].live)
+                c->remote->nsrv--;
 }
 
 void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
@@ -362,30 +525,31 @@ void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
         }
         LD_LIST_REMOVE(r->peers, p);
         c->remote->peer = NULL;
+        r->nsrv_all -= p->nlive;
         free(p->fresh);
         free(p->srv);
         free(p);
 }
 
-/* A reload's registration of the same remote keeps what its peer last said. */
-static void remote_carry(struct ld_container *c, const struct ld_container *oc)
+/* A reload's registration of the same remote takes over the old one's caches and peer, its
+ * times and the questions in flight with it: nothing is copied or asked again. */
+static void remote_carry(struct ld_table *t, struct ld_container *c, struct ld_container *oc)
 {
-        struct ld_rcache *n = c->remote;
-        const struct ld_rcache *o = oc->remote;
+        struct ld_rcache *n = c->remote, *o = oc->remote;
+        struct rpeer *p = o ? o->peer : NULL;
 
-        if (!o || !n || strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
+        if (!o || !n || n->peer || strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
             !ld_addr_equal(&oc->spec.remote_peer.addr, &c->spec.remote_peer.addr) ||
             oc->spec.remote_peer.port != c->spec.remote_peer.port)
                 return;
-        n->addrs = malloc((o->naddrs + 1) * sizeof(*n->addrs));
-        n->srv = malloc((o->nsrv + 1) * sizeof(*n->srv));
-        if (!n->addrs || !n->srv)
-                return;
-        memcpy(n->addrs, o->addrs, o->naddrs * sizeof(*n->addrs));
-        memcpy(n->srv, o->srv, o->nsrv * sizeof(*n->srv));
-        n->naddrs = o->naddrs;
-        n->nsrv = o->nsrv;
-        n->state = o->state;
+        free(n->addrs);
+        free(n->srv);
+        *n = *o;
+        memset(o, 0, sizeof(*o));
+        if (p)
+                p->c = c;
+        if (n->naddrs)
+                ld_table_refresh(t, c); /* the views were built before it had addresses */
 }
 
 void ld_remote_sync(struct ld_remote *r, struct ld_table *t, struct ld_table *old)
@@ -395,7 +559,7 @@ void ld_remote_sync(struct ld_remote *r, struct ld_table *t, struct ld_table *ol
         for (struct ld_container *c = old ? old->head : NULL; c; c = c->next) {
                 struct ld_container *nc = c->remote ? ld_table_find(t, c->spec.name) : NULL;
                 if (nc && nc->remote)
-                        remote_carry(nc, c);
+                        remote_carry(t, nc, c);
                 ld_remote_detach(r, c);
         }
         for (struct ld_container *c = t->head; c; c = c->next)

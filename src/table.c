@@ -90,7 +90,8 @@ void ld_table_refresh(struct ld_table *t, struct ld_container *c)
 struct ld_rsrv *ld_rcache_srv(const struct ld_container *c, uint16_t port, uint8_t proto)
 {
         for (size_t i = 0; c->remote && i < c->remote->nsrv; i++)
-                if (c->remote->srv[i].port == port && c->remote->srv[i].proto == proto)
+                if (c->remote->srv[i].live && c->remote->srv[i].port == port &&
+                    c->remote->srv[i].proto == proto)
                         return &c->remote->srv[i];
         return NULL;
 }

@@ -26,18 +26,22 @@ struct ld_linkvec {
 };
 
 /* What the peer of a remote container (--remote FQDN@PEER) last said, kept by remote.c.
- * The query path reads states only; timers in remote.c move them. */
+ * The query path reads states (and marks SRV slots wanted); timers in remote.c move them. */
 enum ld_rstate {
         LD_RSTATE_PENDING, /* never answered yet, a lookup is on its way: wait for it */
         LD_RSTATE_OK,      /* fresh, or stale within --stale */
         LD_RSTATE_FAILED,  /* the peer is down past --stale: SERVFAIL */
 };
 
+/* One SRV question about a remote container; remote.c bounds, refreshes and drops these. */
 struct ld_rsrv {
         uint16_t port;
         uint8_t proto;
         uint8_t state; /* enum ld_rstate */
         bool present;  /* the peer publishes port/proto */
+        bool live;     /* false: a free slot */
+        bool wanted;   /* a question read it since remote.c last looked (the one write the
+                          query path makes: what nobody asks for is not refreshed) */
         uint16_t hostport;
 };
 

@@ -1,6 +1,7 @@
 /* xfr: the publish zone to standard secondaries — AXFR (IXFR answered in full) over TCP to
  * --transfer-allow sources, NOTIFY on change from a socket of its own until acknowledged,
- * both signed and checked with --tsig through ldns. */
+ * both signed and checked with --tsig through ldns (key, MAC and time, refused with RFC 8945's
+ * BADKEY, BADSIG or BADTIME; a BADTIME reply is signed by hand, which ldns cannot do). */
 #include "xfr.h"
 
 #include "listen.h"
@@ -11,15 +12,29 @@
 
 #include <errno.h>
 #include <ldns/ldns.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #define XFR_RRS_PER_MESSAGE 400 /* well inside 64 KiB for the records published here */
 #define XFR_FUDGE 300
 #define XFR_RETRY_MAX 60.0
+
+/* TSIG errors (RFC 8945 5.2), carried in the TSIG record of a NOTAUTH reply. */
+enum { XFR_BADSIG = 16, XFR_BADKEY = 17, XFR_BADTIME = 18 };
+
+/* The algorithms --tsig takes, as ldns names them, and their digests. */
+static const struct {
+        const char *name, *digest;
+} xfr_algs[] = {
+    {"hmac-md5.sig-alg.reg.int.", "MD5"}, {"hmac-sha1.", "SHA1"},     {"hmac-sha224.", "SHA224"},
+    {"hmac-sha256.", "SHA256"},           {"hmac-sha384.", "SHA384"}, {"hmac-sha512.", "SHA512"},
+};
 
 struct xfr_target {
         struct ld_xfr *x;
@@ -28,7 +43,8 @@ struct xfr_target {
         double interval;
         uint16_t id;
         uint32_t serial;
-        int pending; /* an unacknowledged NOTIFY for serial */
+        int pending;   /* an unacknowledged NOTIFY for serial */
+        ldns_rdf *mac; /* with --tsig, the last NOTIFY's MAC: the reply is signed over it */
 };
 
 struct ld_xfr {
@@ -39,7 +55,10 @@ struct ld_xfr {
         struct xfr_target *targets;
         size_t ntargets;
         char *key_name, *key_alg, *key_secret; /* NULL without --tsig */
-        int sock[2];                           /* IPv4 and IPv6, for NOTIFY and its replies */
+        ldns_rdf *key_owner, *key_algname;     /* the same as names, to compare */
+        ldns_rdf *key_raw;                     /* the secret decoded, for BADTIME's MAC */
+        const EVP_MD *key_md;
+        int sock[2]; /* IPv4 and IPv6, for NOTIFY and its replies */
         ev_io sock_w[2];
 };
 
@@ -98,23 +117,23 @@ static int xfr_tsig_split(const char *tsig, char **name, char **alg, char **secr
         return 0;
 }
 
+/* The digest of an algorithm --tsig takes; NULL for any other. */
+static const EVP_MD *xfr_tsig_md(const char *alg)
+{
+        for (size_t i = 0; i < sizeof(xfr_algs) / sizeof(xfr_algs[0]); i++)
+                if (strcasecmp(alg, xfr_algs[i].name) == 0)
+                        return EVP_get_digestbyname(xfr_algs[i].digest);
+        return NULL;
+}
+
 int ld_xfr_tsig_check(const char *tsig)
 {
         char *name, *alg, *secret;
-        static const char *const algs[] = {"hmac-md5.sig-alg.reg.int.",
-                                           "hmac-sha1.",
-                                           "hmac-sha224.",
-                                           "hmac-sha256.",
-                                           "hmac-sha384.",
-                                           "hmac-sha512."};
         int rc = xfr_tsig_split(tsig, &name, &alg, &secret);
         ldns_rdf *raw = NULL;
 
         if (rc == 0) {
-                rc = -EINVAL;
-                for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-                        if (strcasecmp(alg, algs[i]) == 0)
-                                rc = 0;
+                rc = xfr_tsig_md(alg) ? 0 : -EINVAL;
                 if (rc == 0 && ldns_str2rdf_b64(&raw, secret) != LDNS_STATUS_OK)
                         rc = -EINVAL;
                 if (raw)
@@ -193,6 +212,153 @@ static int xfr_refuse(const struct ld_origin *o, const ldns_pkt *q, ldns_pkt_rco
         return rc;
 }
 
+static uint64_t xfr_time48(const ldns_rdf *d)
+{
+        const uint8_t *b = ldns_rdf_data(d);
+        uint64_t v = 0;
+
+        for (size_t i = 0; ldns_rdf_size(d) == 6 && i < 6; i++)
+                v = v << 8 | b[i];
+        return v;
+}
+
+static void xfr_put48(uint8_t *b, uint64_t v)
+{
+        for (int i = 5; i >= 0; i--, v >>= 8)
+                b[i] = (uint8_t)v;
+}
+
+/* RFC 8945 5.2, in its order: the key is ours (name and algorithm: BADKEY), the MAC
+ * verifies (BADSIG), the time signed is within the message's fudge of ours (BADTIME).
+ * request_mac: for a reply, the MAC of our request. 0 when all hold, else the TSIG error. */
+static int xfr_tsig_verify(const struct ld_xfr *x, ldns_pkt *q, const uint8_t *pkt, size_t len,
+                           const ldns_rdf *request_mac)
+{
+        const ldns_rr *t = ldns_pkt_tsig(q);
+        int64_t skew;
+
+        if (ldns_rr_rd_count(t) < 7 || ldns_dname_compare(ldns_rr_owner(t), x->key_owner) != 0 ||
+            ldns_rdf_get_type(ldns_rr_rdf(t, 0)) != LDNS_RDF_TYPE_DNAME ||
+            ldns_dname_compare(ldns_rr_rdf(t, 0), x->key_algname) != 0)
+                return XFR_BADKEY;
+        if (!ldns_pkt_tsig_verify(q, pkt, len, x->key_name, x->key_secret, request_mac))
+                return XFR_BADSIG;
+        skew = (int64_t)time(NULL) - (int64_t)xfr_time48(ldns_rr_rdf(t, 1));
+        if (skew > ldns_rdf2native_int16(ldns_rr_rdf(t, 2)) ||
+            -skew > ldns_rdf2native_int16(ldns_rr_rdf(t, 2)))
+                return XFR_BADTIME;
+        return 0;
+}
+
+/* BADTIME's MAC (RFC 8945 4.3): over the request's MAC, the reply without its TSIG record
+ * (and with the original ID) and the TSIG variables of rr. Into mac (its size in *maclen). */
+static int xfr_tsig_mac(const struct ld_xfr *x, ldns_pkt *r, const ldns_rr *rr,
+                        const ldns_rdf *query_mac, uint8_t *mac, unsigned *maclen)
+{
+        ldns_buffer *b = ldns_buffer_new(4096);
+        ldns_rdf *owner = ldns_rdf_clone(ldns_rr_owner(rr)),
+                 *alg = ldns_rdf_clone(ldns_rr_rdf(rr, 0));
+        uint16_t id = ldns_pkt_id(r);
+        int rc = -ENOMEM;
+
+        if (!b || !owner || !alg)
+                goto out;
+        ldns_dname2canonical(owner);
+        ldns_dname2canonical(alg);
+        ldns_buffer_write(b, ldns_rdf_data(query_mac), ldns_rdf_size(query_mac));
+        ldns_pkt_set_id(r, ldns_rdf2native_int16(ldns_rr_rdf(rr, 4)));
+        if (ldns_pkt2buffer_wire(b, r) != LDNS_STATUS_OK)
+                goto out;
+        ldns_buffer_write(b, ldns_rdf_data(owner), ldns_rdf_size(owner));
+        ldns_buffer_write_u16(b, LDNS_RR_CLASS_ANY);
+        ldns_buffer_write_u32(b, 0);
+        ldns_buffer_write(b, ldns_rdf_data(alg), ldns_rdf_size(alg));
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 1)), 6); /* time signed */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 2)), 2); /* fudge */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 5)), 2); /* error */
+        ldns_buffer_write(b, ldns_rdf_data(ldns_rr_rdf(rr, 6)), 8); /* other */
+        if (ldns_buffer_status(b) == LDNS_STATUS_OK &&
+            HMAC(x->key_md, ldns_rdf_data(x->key_raw), (int)ldns_rdf_size(x->key_raw),
+                 ldns_buffer_begin(b), ldns_buffer_position(b), mac, maclen))
+                rc = 0;
+out:
+        ldns_pkt_set_id(r, id);
+        ldns_buffer_free(b);
+        ldns_rdf_deep_free(owner);
+        ldns_rdf_deep_free(alg);
+        return rc;
+}
+
+/* The TSIG record of an error reply: the request's key name, algorithm and original ID,
+ * error err and no MAC (RFC 8945 5.2.1, 5.2.2: unsigned); for BADTIME the request's time
+ * signed, ours in Other Data, and signed (5.2.3) — a client can check what it is told. */
+static ldns_rr *xfr_tsig_error_rr(const struct ld_xfr *x, ldns_pkt *r, const ldns_rr *qt, int err)
+{
+        uint8_t when[6], other[8] = {0}, mac[2 + EVP_MAX_MD_SIZE] = {0};
+        unsigned maclen = 0;
+        uint64_t now = (uint64_t)time(NULL);
+        ldns_rr *rr = ldns_rr_new();
+        ldns_rdf *d[7];
+
+        if (!rr)
+                return NULL;
+        xfr_put48(when, err == XFR_BADTIME ? xfr_time48(ldns_rr_rdf(qt, 1)) : now);
+        if (err == XFR_BADTIME) {
+                other[1] = 6;
+                xfr_put48(other + 2, now);
+        }
+        ldns_rr_set_owner(rr, ldns_rdf_clone(ldns_rr_owner(qt)));
+        ldns_rr_set_type(rr, LDNS_RR_TYPE_TSIG);
+        ldns_rr_set_class(rr, LDNS_RR_CLASS_ANY);
+        ldns_rr_set_ttl(rr, 0);
+        d[0] = ldns_rdf_clone(ldns_rr_rdf(qt, 0));
+        d[1] = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_TSIGTIME, sizeof(when), when);
+        d[2] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, XFR_FUDGE);
+        d[3] = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2, mac);
+        d[4] = ldns_rdf_clone(ldns_rr_rdf(qt, 4));
+        d[5] = ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, (uint16_t)err);
+        d[6] = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2u + other[1], other);
+        for (int i = 0; i < 7; i++) {
+                if (!d[i] || !ldns_rr_push_rdf(rr, d[i])) {
+                        for (int k = i; k < 7; k++)
+                                ldns_rdf_deep_free(d[k]);
+                        ldns_rr_free(rr);
+                        return NULL;
+                }
+        }
+        if (err == XFR_BADTIME &&
+            xfr_tsig_mac(x, r, rr, ldns_rr_rdf(qt, 3), mac + 2, &maclen) == 0) {
+                mac[0] = (uint8_t)(maclen >> 8);
+                mac[1] = (uint8_t)maclen;
+                ldns_rdf *m = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2 + maclen, mac);
+                if (m)
+                        ldns_rdf_deep_free(ldns_rr_set_rdf(rr, m, 3));
+        }
+        return rr;
+}
+
+/* NOTAUTH with the TSIG error err (RFC 8945 5.2). */
+static int xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
+                           int err)
+{
+        static const char *const why[] = {"TSIG: wrong MAC (BADSIG)",
+                                          "TSIG: unknown key or algorithm (BADKEY)",
+                                          "TSIG: time signed outside the fudge (BADTIME)"};
+        char src[LD_ADDR_STRLEN];
+        ldns_pkt *r = xfr_reply(q, LDNS_RCODE_NOTAUTH);
+        ldns_rr *rr = r ? xfr_tsig_error_rr(x, r, ldns_pkt_tsig(q), err) : NULL;
+        int rc = 0;
+
+        ld_addr_format(&o->src, src, sizeof(src));
+        ld_warn("zone transfer to %s refused: %s", src, why[err - XFR_BADSIG]);
+        if (rr) {
+                ldns_pkt_set_tsig(r, rr); /* the packet owns it now */
+                rc = xfr_send_pkt(o, r);
+        }
+        ldns_pkt_free(r);
+        return rc;
+}
+
 /* SOA, every record, SOA again: over as many messages as it takes. */
 static int xfr_stream(struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
                       const ldns_rdf *query_mac)
@@ -233,7 +399,7 @@ int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct 
         const ldns_rr *qrr;
         const ldns_rdf *query_mac = NULL;
         ldns_rdf *zone = NULL;
-        int rc;
+        int rc, err = 0;
 
         if (!x || ldns_wire2pkt(&q, pkt, len) != LDNS_STATUS_OK)
                 return 0;
@@ -243,10 +409,10 @@ int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct 
                 rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
         else if (!xfr_allowed(x, &o->src))
                 rc = xfr_refuse(o, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
-        else if (x->key_name &&
-                 (!ldns_pkt_tsig(q) ||
-                  !ldns_pkt_tsig_verify(q, pkt, len, x->key_name, x->key_secret, NULL)))
-                rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "TSIG missing or wrong");
+        else if (x->key_name && !ldns_pkt_tsig(q))
+                rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "TSIG missing");
+        else if (x->key_name && (err = xfr_tsig_verify(x, q, pkt, len, NULL)) != 0)
+                rc = xfr_tsig_refuse(x, o, q, err);
         else {
                 if (x->key_name)
                         query_mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
@@ -276,8 +442,11 @@ static void xfr_send_notify(struct xfr_target *t)
         ldns_pkt_set_id(p, t->id);
         ldns_pkt_set_rd(p, false);
         ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_zone_soa(x->srv->publish->lz)));
-        if (x->key_name)
+        if (x->key_name) {
                 xfr_sign(x, p, NULL, true);
+                ldns_rdf_deep_free(t->mac);
+                t->mac = ldns_pkt_tsig(p) ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3)) : NULL;
+        }
         if (ldns_pkt2wire(&wire, p, &len) == LDNS_STATUS_OK)
                 sendto(x->sock[t->ep.addr.family == AF_INET6], wire, len, 0, (struct sockaddr *)&ss,
                        sl);
@@ -315,7 +484,26 @@ void ld_xfr_notify(struct ld_xfr *x)
         }
 }
 
-/* Replies to our NOTIFYs: QR set, opcode NOTIFY, our ID, from the target itself. */
+/* With --tsig, only a reply signed with the key over our NOTIFY's MAC, within the fudge,
+ * acknowledges it: a forged one cannot stop the retries. */
+static bool xfr_notify_reply_ok(const struct ld_xfr *x, const struct xfr_target *t,
+                                const uint8_t *buf, size_t n)
+{
+        ldns_pkt *p = NULL;
+        int err = -1;
+
+        if (!x->key_name)
+                return true;
+        if (!t->mac || ldns_wire2pkt(&p, buf, n) != LDNS_STATUS_OK)
+                return false;
+        if (ldns_pkt_tsig(p))
+                err = xfr_tsig_verify(x, p, buf, n, t->mac);
+        ldns_pkt_free(p);
+        return err == 0;
+}
+
+/* Replies to our NOTIFYs: QR set, opcode NOTIFY, our ID, from the target itself, signed
+ * with --tsig. */
 static void xfr_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct ld_xfr *x = w->data;
@@ -336,9 +524,14 @@ static void xfr_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
                         char ep[LD_ENDPOINT_STRLEN];
                         if (!t->pending || t->id != id || !ld_addr_equal(&t->ep.addr, &from))
                                 continue;
+                        ld_endpoint_format(&t->ep, ep, sizeof(ep));
+                        if (!xfr_notify_reply_ok(x, t, buf, (size_t)n)) {
+                                ld_warn("reply to NOTIFY from %s ignored: TSIG missing or wrong",
+                                        ep);
+                                continue;
+                        }
                         t->pending = 0;
                         ev_timer_stop(loop, &t->retry);
-                        ld_endpoint_format(&t->ep, ep, sizeof(ep));
                         ld_info("NOTIFY of serial %u acknowledged by %s", t->serial, ep);
                 }
                 sl = sizeof(ss);
@@ -366,6 +559,21 @@ static int xfr_targets(struct ld_xfr *x, const struct ld_endpoint *notify, size_
         return 0;
 }
 
+/* --tsig's key as ldns signs with it, and as names and bytes to check and sign by hand. */
+static int xfr_tsig_keys(struct ld_xfr *x, const char *tsig)
+{
+        int rc = xfr_tsig_split(tsig, &x->key_name, &x->key_alg, &x->key_secret);
+
+        if (rc < 0)
+                return rc;
+        if (!(x->key_md = xfr_tsig_md(x->key_alg)) ||
+            ldns_str2rdf_b64(&x->key_raw, x->key_secret) != LDNS_STATUS_OK)
+                return -EINVAL;
+        x->key_owner = ldns_dname_new_frm_str(x->key_name);
+        x->key_algname = ldns_dname_new_frm_str(x->key_alg);
+        return x->key_owner && x->key_algname ? 0 : -EINVAL;
+}
+
 int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_prefix *allow,
                size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,
                struct ld_xfr **out)
@@ -383,7 +591,7 @@ int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_pref
                 goto fail;
         memcpy(x->allow, allow, nallow * sizeof(*allow));
         x->nallow = nallow;
-        if (tsig && (rc = xfr_tsig_split(tsig, &x->key_name, &x->key_alg, &x->key_secret)) < 0)
+        if (tsig && (rc = xfr_tsig_keys(x, tsig)) < 0)
                 goto fail;
         if ((rc = xfr_targets(x, notify, nnotify)) < 0)
                 goto fail;
@@ -412,8 +620,10 @@ void ld_xfr_free(struct ld_xfr *x)
 {
         if (!x)
                 return;
-        for (size_t i = 0; i < x->ntargets; i++)
+        for (size_t i = 0; i < x->ntargets; i++) {
                 ev_timer_stop(x->loop, &x->targets[i].retry);
+                ldns_rdf_deep_free(x->targets[i].mac);
+        }
         for (int i = 0; i < 2; i++) {
                 if (x->sock[i] >= 0) {
                         ev_io_stop(x->loop, &x->sock_w[i]);
@@ -425,5 +635,8 @@ void ld_xfr_free(struct ld_xfr *x)
         free(x->key_name);
         free(x->key_alg);
         free(x->key_secret);
+        ldns_rdf_deep_free(x->key_owner);
+        ldns_rdf_deep_free(x->key_algname);
+        ldns_rdf_deep_free(x->key_raw);
         free(x);
 }

@@ -1,6 +1,7 @@
 /* xfr: the publish zone to standard secondaries — AXFR (IXFR answered in full) over TCP to
  * --transfer-allow sources, NOTIFY on change from a socket of its own until acknowledged,
- * both signed and checked with --tsig through ldns. */
+ * both signed and checked with --tsig through ldns (key, MAC and time, refused with RFC 8945's
+ * BADKEY, BADSIG or BADTIME; a BADTIME reply is signed by hand, which ldns cannot do). */
 #ifndef LD_XFR_H
 #define LD_XFR_H
 
