@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 
 import dns.exception
 import dns.message
@@ -814,9 +815,12 @@ def test_compaction_is_canonical(daemons):
         "state file after compaction:\n%s\nls:\n%s"
         % (d.read_state().decode()[:3000], text))
     assert lines_from_json(json.loads(d.ok("ls", "--json"))) == text
-    # a later change is appended, and the whole survives a restart
+    # a later change is appended (framed: linkdns.links(5)), and the whole
+    # survives a restart
     d.ok("add", "late", "--addr", "127.40.60.9")
-    assert d.read_state().decode() == text + "add late --addr 127.40.60.9\n"
+    late = b"add late --addr 127.40.60.9\n"
+    frame = b"#linkdns-record %d %08x\n" % (len(late), zlib.crc32(late))
+    assert d.read_state() == text.encode() + frame + late
     d.stop()
     d2 = daemons()
     assert d2.ls() == text.replace("link web", "add late --addr "
