@@ -568,16 +568,18 @@ static bool ctl_allowed(const struct ld_control *ctl, int fd, char *why, size_t 
         return ok;
 }
 
-/* At the cap the oldest client still sending its request makes room; one waiting on the
- * daemon or reading its reply is never dropped for a newcomer. */
+/* At the cap the oldest client still sending its request makes room, else the oldest
+ * not reading its reply; one waiting on the daemon (a change, a reload) is never dropped. */
 static bool ctl_make_room(struct ld_control *ctl)
 {
         if (ctl->nconns < CTL_CONN_MAX)
                 return true;
-        for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
-                if (!c->awaits && ev_is_active(&c->rw)) {
-                        ctl_conn_close(c);
-                        return true;
+        for (int pass = 0; pass < 2; pass++) {
+                for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
+                        if (!c->awaits && ev_is_active(pass == 0 ? &c->rw : &c->ww)) {
+                                ctl_conn_close(c);
+                                return true;
+                        }
                 }
         }
         return false;
