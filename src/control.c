@@ -30,7 +30,7 @@
 #define CTL_LINE_MAX 65536
 #define CTL_COMPACT_MIN (64 * 1024) /* compact once the appended part passes this... */
 /* Connections at once: a client that connects and says nothing costs a descriptor, a timer
- * and a few hundred bytes; past the cap the oldest still sending its request goes. */
+ * and a few hundred bytes; past the cap an old one makes room (ctl_make_room). */
 #define CTL_CONN_MAX 64
 #define CTL_TIMEOUT 10.0     /* seconds for the whole request, and again for the reply */
 #define CTL_IN_FIRST 1024    /* the request buffer starts here and doubles as it fills */
