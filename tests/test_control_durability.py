@@ -480,7 +480,11 @@ def slowed_ctl(control, *args, prefix=()):
     argv = ["strace", "-qq", "-o", "/dev/null", "-e", "trace=write,sendto",
             "-e", "inject=write,sendto:delay_enter=300000"] + list(prefix) \
         + [linkdnsctl_path(), "--control", control] + [str(a) for a in args]
-    return run(argv, check=False, timeout=60)
+    # LeakSanitizer (a sanitizer build) cannot run under ptrace
+    env = dict(os.environ, LSAN_OPTIONS="detect_leaks=0",
+               ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
+                             ":detect_leaks=0").lstrip(":"))
+    return run(argv, check=False, timeout=60, env=env)
 
 
 def test_linkdnsctl_refused_early_exits_1_with_a_message(daemons, work):
