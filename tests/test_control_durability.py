@@ -565,3 +565,19 @@ def test_compaction_never_follows_a_planted_temporary(daemons, work, plant):
     assert table == "add db --addr 127.41.5.2\n"
     d = restart(d, daemons)
     assert d.ls() == table
+
+
+def test_zone_serial_never_follows_a_planted_temporary(daemons, work):
+    victim = os.path.join(work, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.symlink(victim, os.path.join(work, "links.serial.tmp"))
+    d = daemons("--publish-zone", "pub.test", "--publish-address",
+                "127.41.6.1")
+    d.ok("add", "db", "--addr", "127.41.6.2", "--publish", "15432:5432/tcp")
+    with open(victim) as f:
+        assert f.read() == "precious\n", "the serial was written through"
+    serial = os.path.join(work, "links.serial")
+    assert os.path.isfile(serial) and not os.path.islink(serial)
+    with open(serial) as f:
+        assert int(f.read()) > 0
