@@ -33,7 +33,7 @@ void ld_accept_init(struct ld_accept *a, struct ev_loop *loop, ev_io *w, const c
         a->resume.data = a;
 }
 
-static void accept_pause(struct ld_accept *a, int err)
+void ld_accept_pause(struct ld_accept *a, int err)
 {
         double now = ev_now(a->loop);
 
@@ -68,7 +68,7 @@ int ld_accept(struct ld_accept *a, struct sockaddr *sa, socklen_t *salen)
         int err = errno == EWOULDBLOCK ? EAGAIN : errno;
 
         if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-                accept_pause(a, err);
+                ld_accept_pause(a, err);
         return -err;
 }
 

@@ -22,6 +22,9 @@ void ld_accept_init(struct ld_accept *a, struct ev_loop *loop, ev_io *w, const c
  * descriptor or -errno (-EAGAIN: nothing waits). Out of descriptors or memory (EMFILE, ENFILE,
  * ENOBUFS, ENOMEM), the listener pauses first and the caller should return to the loop. */
 int ld_accept(struct ld_accept *a, struct sockaddr *sa, socklen_t *salen);
+/* Pauses the listener as an accept failing with err would (a connection that cannot be
+ * served for want of memory, say). */
+void ld_accept_pause(struct ld_accept *a, int err);
 /* Stops the pause timer: call before the watcher goes away. */
 void ld_accept_fini(struct ld_accept *a);
 

@@ -2,7 +2,9 @@
  * durable, read-only reports (ls, show, stats) and reload. */
 #include "control.h"
 
+#include "accept.h"
 #include "command.h"
+#include "frame.h"
 #include "list.h"
 #include "log.h"
 #include "netns.h"
@@ -28,24 +30,32 @@
 
 #define CTL_LINE_MAX 65536
 #define CTL_COMPACT_MIN (64 * 1024) /* compact once the appended part passes this... */
+/* Connections at once: a client that connects and says nothing costs a descriptor, a timer
+ * and a few hundred bytes; past the cap an old one makes room (ctl_make_room). */
+#define CTL_CONN_MAX 64
+#define CTL_TIMEOUT 10.0     /* seconds for the whole request, and again for the reply */
+#define CTL_IN_FIRST 1024    /* the request buffer starts here and doubles as it fills */
 
 struct ctl_conn {
         struct ld_control *ctl;
-        struct ctl_conn *prev, *next;
+        struct ctl_conn *prev, *next; /* oldest first */
         ev_io rw, ww;
-        size_t inlen;
+        ev_timer timer;     /* the request, then the reply, must be through within CTL_TIMEOUT */
+        bool awaits;        /* its change or reload is being made: not the client's time */
         bool awaits_reload; /* answered once the reload ran */
+        char *in;           /* allocated with the first byte, freed once the request is read */
+        size_t inlen, incap;
         char *out;
         size_t outlen, outoff;
-        char in[CTL_LINE_MAX];
 };
 
 /* A change validated against the shadow table, waiting to be durable. */
 struct ctl_item {
         struct ctl_item *next;
         struct ctl_conn *conn; /* NULL once the client went away */
-        char *line;
+        char *line;            /* the canonical line, as written */
         size_t len;
+        struct ld_cmd cmd; /* line parsed: what is applied once it is durable */
 };
 
 struct ld_control {
@@ -62,10 +72,20 @@ struct ld_control {
         bool compacting;
         bool compact_wanted; /* namespace ids were recorded: a snapshot writes them */
         bool reload_pending;
-        struct ctl_conn *conns;
+        bool must_compact; /* the file ends in a torn record: rewrite it before appending */
+        struct ctl_conn *conns, *conns_tail;
+        size_t nconns;
+        struct ld_accept acc; /* rests the listener when accept fails (EMFILE...) */
         double started;
         size_t snapshot_len;
 };
+
+static void ctl_item_free(struct ctl_item *i)
+{
+        free(i->line);
+        ld_cmd_clear(&i->cmd);
+        free(i);
+}
 
 static void ctl_conn_close(struct ctl_conn *c)
 {
@@ -79,8 +99,11 @@ static void ctl_conn_close(struct ctl_conn *c)
                         i->conn = NULL;
         ev_io_stop(ctl->env.loop, &c->rw);
         ev_io_stop(ctl->env.loop, &c->ww);
+        ev_timer_stop(ctl->env.loop, &c->timer);
         close(c->rw.fd);
-        LD_LIST_REMOVE(ctl->conns, c);
+        LD_LIST_REMOVE_TAIL(ctl->conns, ctl->conns_tail, c);
+        ctl->nconns--;
+        free(c->in);
         free(c->out);
         free(c);
 }
@@ -120,8 +143,19 @@ static void ctl_reply(struct ctl_conn *c, const char *err, const char *body, siz
         if (!err && body)
                 fwrite(body, 1, bodylen, f);
         fclose(f);
+        c->awaits = false;
         ev_io_stop(c->ctl->env.loop, &c->rw);
         ev_io_start(c->ctl->env.loop, &c->ww);
+        ev_timer_stop(c->ctl->env.loop, &c->timer);
+        ev_timer_set(&c->timer, CTL_TIMEOUT, 0.);
+        ev_timer_start(c->ctl->env.loop, &c->timer);
+}
+
+/* The client is waiting on the daemon (a disk write, a reload): its clock stops. */
+static void ctl_await(struct ctl_conn *c)
+{
+        c->awaits = true;
+        ev_timer_stop(c->ctl->env.loop, &c->timer);
 }
 
 static struct ld_table *ctl_copy(const struct ld_table *t)
@@ -154,29 +188,26 @@ static void ctl_shadow_reset(struct ld_control *ctl)
 }
 
 /* Applies a durable change to the served table and opens or closes listeners. */
-static void ctl_apply_live(struct ld_control *ctl, const char *line)
+static void ctl_apply_live(struct ld_control *ctl, struct ld_cmd *cmd)
 {
         struct ld_server *srv = ctl->env.srv;
         struct ld_table *t = srv->table;
         struct ld_container *c = NULL;
         char name[LD_NAME_MAX + 1] = "", err[512];
         bool published = false;
-        struct ld_cmd cmd;
 
-        if (ld_cmd_parse(line, &cmd, err, sizeof(err)) != 0)
-                return;
         /* The name before the apply: it takes the spec of an add. */
-        if (cmd.kind == LD_CMD_RM || cmd.kind == LD_CMD_ADD)
+        if (cmd->kind == LD_CMD_RM || cmd->kind == LD_CMD_ADD)
                 snprintf(name, sizeof(name), "%s",
-                         cmd.kind == LD_CMD_RM ? cmd.name : cmd.spec.name);
+                         cmd->kind == LD_CMD_RM ? cmd->name : cmd->spec.name);
         if (name[0] && (c = ld_table_find(t, name))) {
                 published = c->spec.npublish;
                 ld_netns_detach(ctl->env.netns, c);
                 ld_remote_detach(srv->remote, c);
         }
-        if (ld_table_apply(t, &cmd, err, sizeof(err)) < 0)
+        if (ld_table_apply(t, cmd, err, sizeof(err)) < 0)
                 ld_err("applying a durable change failed: %s", err); /* shadow said it fits */
-        if (cmd.kind == LD_CMD_ADD && (c = ld_table_find(t, name))) {
+        if (cmd->kind == LD_CMD_ADD && (c = ld_table_find(t, name))) {
                 published = published || c->spec.npublish;
                 if (c->spec.netns || c->spec.pid) {
                         int rc = ld_netns_attach(ctl->env.netns, c);
@@ -188,48 +219,53 @@ static void ctl_apply_live(struct ld_control *ctl, const char *line)
         }
         if (published && srv->publish && ld_server_publish(srv) == 0)
                 ld_xfr_notify(srv->xfr);
-        ld_cmd_clear(&cmd);
 }
 
 static void ctl_kick(struct ld_control *ctl);
+
+/* The queued changes were checked against ones that are not kept: refuse them too. */
+static void ctl_refuse_queue(struct ld_control *ctl, const char *err)
+{
+        for (struct ctl_item *i = ctl->queue, *next; i; i = next) {
+                next = i->next;
+                ctl_reply(i->conn, err, NULL, 0);
+                ctl_item_free(i);
+        }
+        ctl->queue = NULL;
+        ctl->qtail = &ctl->queue;
+        ctl_shadow_reset(ctl);
+}
 
 static void ctl_state_done(void *arg, int rc)
 {
         struct ld_control *ctl = arg;
         char err[600];
 
+        snprintf(err, sizeof(err), "cannot write %s: %s; nothing changed", ctl->env.state_path,
+                 strerror(-rc));
         if (ctl->compacting) {
                 ctl->compacting = false;
                 if (rc < 0)
                         ld_warn("compacting %s failed: %s", ctl->env.state_path, strerror(-rc));
+                if (rc == 0)
+                        ctl->must_compact = false;
+                else if (ctl->must_compact) /* nothing may follow the torn record */
+                        ctl_refuse_queue(ctl, err);
                 ctl_kick(ctl);
                 return;
         }
-        snprintf(err, sizeof(err), "cannot write %s: %s; nothing changed", ctl->env.state_path,
-                 strerror(-rc));
         for (struct ctl_item *i = ctl->inflight, *next; i; i = next) {
                 next = i->next;
                 if (rc == 0)
-                        ctl_apply_live(ctl, i->line);
+                        ctl_apply_live(ctl, &i->cmd);
                 ctl_reply(i->conn, rc == 0 ? NULL : err, NULL, 0);
-                free(i->line);
-                free(i);
+                ctl_item_free(i);
         }
         ctl->inflight = NULL;
-        if (rc == 0) {
+        if (rc == 0)
                 ld_server_changed(ctl->env.srv);
-        } else {
-                /* The queued changes were checked against the lost ones: refuse them too. */
-                for (struct ctl_item *i = ctl->queue, *next; i; i = next) {
-                        next = i->next;
-                        ctl_reply(i->conn, err, NULL, 0);
-                        free(i->line);
-                        free(i);
-                }
-                ctl->queue = NULL;
-                ctl->qtail = &ctl->queue;
-                ctl_shadow_reset(ctl);
-        }
+        else
+                ctl_refuse_queue(ctl, err);
         ctl_kick(ctl);
 }
 
@@ -240,8 +276,10 @@ static int ctl_do_reload(struct ld_control *ctl)
 
         ctl->reload_pending = false;
         rc = ctl->env.reload(ctl->env.arg, err, sizeof(err));
-        if (rc == 0)
+        if (rc == 0) {
                 ctl_shadow_reset(ctl);
+                ctl->must_compact = ctl->env.srv->table->torn;
+        }
         snprintf(msg, sizeof(msg), "reload failed, the running table stays: %s", err);
         for (struct ctl_conn *c = ctl->conns, *next; c; c = next) {
                 next = c->next;
@@ -253,8 +291,24 @@ static int ctl_do_reload(struct ld_control *ctl)
         return rc;
 }
 
-/* Starts the next disk job: the changes queued so far as one write, else a pending reload,
- * else a compaction when the appended part has grown past the snapshot. */
+static void ctl_compact(struct ld_control *ctl)
+{
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        if (!f)
+                return;
+        ld_table_dump(ctl->env.srv->table, f);
+        fclose(f);
+        ctl->snapshot_len = len;
+        ctl->compacting = true;
+        ld_state_compact(ctl->state, text, len);
+}
+
+/* Starts the next disk job: the changes queued so far as one write (after a rewrite when
+ * the file ends in a torn record), else a pending reload, else a compaction when the
+ * appended part has grown past the snapshot. */
 static void ctl_kick(struct ld_control *ctl)
 {
         char *text = NULL;
@@ -268,23 +322,22 @@ static void ctl_kick(struct ld_control *ctl)
                 if (ctl->reload_pending && (ctl_do_reload(ctl) < 0 || !ctl->compact_wanted))
                         return;
                 size_t appended = ld_state_appended(ctl->state);
-                if (!ctl->compact_wanted &&
-                    (appended < CTL_COMPACT_MIN || appended < ctl->snapshot_len))
-                        return;
-                ctl->compact_wanted = false;
-                if (!(f = open_memstream(&text, &len)))
-                        return;
-                ld_table_dump(ctl->env.srv->table, f);
-                fclose(f);
-                ctl->snapshot_len = len;
-                ctl->compacting = true;
-                ld_state_compact(ctl->state, text, len);
+                if (ctl->compact_wanted ||
+                    (appended >= CTL_COMPACT_MIN && appended >= ctl->snapshot_len)) {
+                        ctl->compact_wanted = false;
+                        ctl_compact(ctl);
+                }
+                return;
+        }
+        if (ctl->must_compact) {
+                ctl_compact(ctl);
                 return;
         }
         if (!(f = open_memstream(&text, &len)))
                 return;
+        /* One record per change: each stands or falls whole on a crash. */
         for (struct ctl_item *i = ctl->queue; i; i = i->next)
-                fwrite(i->line, 1, i->len, f);
+                ld_frame_write(f, i->line, i->len);
         fclose(f);
         ctl->inflight = ctl->queue;
         ctl->queue = NULL;
@@ -292,33 +345,67 @@ static void ctl_kick(struct ld_control *ctl)
         ld_state_append(ctl->state, text, len);
 }
 
+/* The line as it will be stored, and that line parsed again: the file must read back what
+ * is acknowledged (a request within limits can grow past them once canonical), and the
+ * parse is what the server applies once the line is durable. */
+static int ctl_canonical(const struct ld_cmd *cmd, struct ctl_item *item, char *err, size_t errlen)
+{
+        char *again = NULL, perr[512];
+        size_t againlen = 0;
+        bool same;
+        FILE *f;
+
+        if (!(f = open_memstream(&item->line, &item->len)))
+                return -ENOMEM;
+        ld_cmd_format(cmd, f);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (ld_cmd_parse(item->line, &item->cmd, perr, sizeof(perr)) != 0) {
+                snprintf(err, errlen, "the change as stored would not load back (%zu bytes): %s",
+                         item->len, perr);
+                return -EINVAL;
+        }
+        if (!(f = open_memstream(&again, &againlen)))
+                return -ENOMEM;
+        ld_cmd_format(&item->cmd, f);
+        if (fclose(f) != 0) {
+                free(again);
+                return -ENOMEM;
+        }
+        same = againlen == item->len && memcmp(again, item->line, againlen) == 0;
+        free(again);
+        if (!same) {
+                snprintf(err, errlen, "the change as stored would not load back as given");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd *cmd)
 {
         struct ctl_item *item = calloc(1, sizeof(*item));
-        char err[600];
-        FILE *f;
+        char err[700];
         int rc;
 
-        if (!item || !(f = open_memstream(&item->line, &item->len))) {
-                free(item);
+        if (!item) {
                 ctl_reply(c, "out of memory", NULL, 0);
                 return;
         }
         /* A live add naming a missing namespace is refused; the probe records the id of the
-         * one there, written with the line. Then the shadow decides. */
+         * one there, which the stored line carries. Then the shadow decides. */
         rc = cmd->kind == LD_CMD_ADD ? ld_netns_probe(ctl->env.netns, &cmd->spec, err, sizeof(err))
                                      : 0;
-        ld_cmd_format(cmd, f);
-        fclose(f);
+        if (rc == 0 && (rc = ctl_canonical(cmd, item, err, sizeof(err))) == -ENOMEM)
+                snprintf(err, sizeof(err), "out of memory");
         if (rc == 0)
                 rc = ld_table_apply(ctl->shadow, cmd, err, sizeof(err));
         if (rc < 0) {
                 ctl_reply(c, err, NULL, 0);
-                free(item->line);
-                free(item);
+                ctl_item_free(item);
                 return;
         }
         item->conn = c;
+        ctl_await(c);
         *ctl->qtail = item;
         ctl->qtail = &item->next;
         ctl_kick(ctl);
@@ -375,6 +462,7 @@ static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *
                         ctl_change(ctl, c, &cmd);
         } else if (cmd.kind == LD_CMD_RELOAD) {
                 c->awaits_reload = true;
+                ctl_await(c);
                 ctl->reload_pending = true;
                 ctl_kick(ctl);
         } else {
@@ -383,29 +471,68 @@ static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *
         ld_cmd_clear(&cmd);
 }
 
+/* Room for more of the request: grown as it arrives, so an idle client costs nothing. */
+static int ctl_in_grow(struct ctl_conn *c)
+{
+        size_t cap = c->incap ? c->incap * 2 : CTL_IN_FIRST;
+        char *in;
+
+        if (cap > CTL_LINE_MAX)
+                cap = CTL_LINE_MAX;
+        if (!(in = realloc(c->in, cap)))
+                return -ENOMEM;
+        c->in = in;
+        c->incap = cap;
+        return 0;
+}
+
 static void ctl_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct ctl_conn *c = w->data;
+        size_t seen = c->inlen;
+        char *nl, *line;
         ssize_t n;
-        char *nl;
-        (void)loop;
         (void)revents;
 
-        n = recv(w->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen, 0);
+        if (c->inlen + 1 >= c->incap && ctl_in_grow(c) < 0) {
+                ctl_reply(c, "out of memory", NULL, 0);
+                return;
+        }
+        n = recv(w->fd, c->in + c->inlen, c->incap - 1 - c->inlen, 0);
         if (n <= 0) {
                 if (n == 0 || (errno != EAGAIN && errno != EINTR))
                         ctl_conn_close(c);
                 return;
         }
         c->inlen += (size_t)n;
-        c->in[c->inlen] = '\0';
-        if ((nl = strchr(c->in, '\n'))) {
-                *nl = '\0';
-                ev_io_stop(loop, w);
-                ctl_request(c->ctl, c, c->in);
-        } else if (c->inlen == sizeof(c->in) - 1) {
-                ctl_reply(c, "request too long", NULL, 0);
+        if (!(nl = memchr(c->in + seen, '\n', c->inlen - seen))) {
+                if (c->inlen == CTL_LINE_MAX - 1)
+                        ctl_reply(c, "request too long", NULL, 0);
+                return;
         }
+        if (memchr(c->in, '\0', (size_t)(nl - c->in))) {
+                ctl_reply(c, "NUL byte in the request", NULL, 0);
+                return;
+        }
+        *nl = '\0';
+        ev_io_stop(loop, w);
+        ev_timer_stop(loop, &c->timer);
+        /* The request is read: its buffer goes now, the reply may close the connection. */
+        line = c->in;
+        c->in = NULL;
+        c->inlen = c->incap = 0;
+        ctl_request(c->ctl, c, line);
+        free(line);
+}
+
+static void ctl_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct ctl_conn *c = w->data;
+        (void)loop;
+        (void)revents;
+
+        ld_debug("control: a client took longer than %.0f s: closed", CTL_TIMEOUT);
+        ctl_conn_close(c);
 }
 
 /* Root, or a member of --control-group; anyone else is told why and refused. */
@@ -445,33 +572,63 @@ static bool ctl_allowed(const struct ld_control *ctl, int fd, char *why, size_t 
         return ok;
 }
 
+/* At the cap the oldest client still sending its request makes room, else the oldest
+ * not reading its reply; one waiting on the daemon (a change, a reload) is never dropped. */
+static bool ctl_make_room(struct ld_control *ctl)
+{
+        if (ctl->nconns < CTL_CONN_MAX)
+                return true;
+        for (int pass = 0; pass < 2; pass++) {
+                for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
+                        if (!c->awaits && ev_is_active(pass == 0 ? &c->rw : &c->ww)) {
+                                ctl_conn_close(c);
+                                return true;
+                        }
+                }
+        }
+        return false;
+}
+
 static void ctl_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct ld_control *ctl = w->data;
+        static const char busy[] = "error too many control connections\n";
         char why[256];
         (void)revents;
 
         for (;;) {
-                int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int fd = ld_accept(&ctl->acc, NULL, NULL);
                 struct ctl_conn *c;
 
+                if (fd == -EINTR || fd == -ECONNABORTED)
+                        continue;
                 if (fd < 0)
-                        return;
-                if (!(c = calloc(1, sizeof(*c)))) {
+                        return; /* nothing waits, or the socket rests (ld_accept) */
+                if (!ctl_make_room(ctl)) {
+                        if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                                ld_debug("control: cannot refuse a client: %s", strerror(errno));
                         close(fd);
                         continue;
                 }
+                if (!(c = calloc(1, sizeof(*c)))) {
+                        close(fd);
+                        ld_accept_pause(&ctl->acc, ENOMEM);
+                        return;
+                }
                 c->ctl = ctl;
-                LD_LIST_PUSH(ctl->conns, c);
+                LD_LIST_APPEND(ctl->conns, ctl->conns_tail, c);
+                ctl->nconns++;
                 ev_io_init(&c->rw, ctl_read_cb, fd, EV_READ);
                 ev_io_init(&c->ww, ctl_write_cb, fd, EV_WRITE);
-                c->rw.data = c->ww.data = c;
+                ev_timer_init(&c->timer, ctl_timeout_cb, CTL_TIMEOUT, 0.);
+                c->rw.data = c->ww.data = c->timer.data = c;
                 if (!ctl_allowed(ctl, fd, why, sizeof(why))) {
                         ld_warn("control: %s", why);
                         ctl_reply(c, why, NULL, 0);
                         continue;
                 }
                 ev_io_start(loop, &c->rw);
+                ev_timer_start(loop, &c->timer);
         }
 }
 
@@ -538,6 +695,8 @@ int ld_control_new(const struct ld_control_env *env, struct ld_control **out)
                 ctl->gid = g->gr_gid;
         }
         ctl_shadow_reset(ctl);
+        ctl->must_compact = env->srv->table->torn;
+        ld_accept_init(&ctl->acc, env->loop, &ctl->lw, "control");
         rc = ctl->shadow
                  ? ld_state_new(env->loop, env->state_path, ctl_state_done, ctl, &ctl->state)
                  : -ENOMEM;
@@ -577,14 +736,13 @@ void ld_control_free(struct ld_control *ctl)
                 ctl_conn_close(ctl->conns);
         for (struct ctl_item *i = ctl->queue, *next; i; i = next) {
                 next = i->next;
-                free(i->line);
-                free(i);
+                ctl_item_free(i);
         }
         for (struct ctl_item *i = ctl->inflight, *next; i; i = next) {
                 next = i->next;
-                free(i->line);
-                free(i);
+                ctl_item_free(i);
         }
+        ld_accept_fini(&ctl->acc);
         if (ctl->fd >= 0) {
                 ev_io_stop(ctl->env.loop, &ctl->lw);
                 close(ctl->fd);

@@ -2,6 +2,7 @@
 #include "command.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,13 +69,28 @@ static int ctl_command_help(const char *cmd)
         return ctl_fail(2, "unknown command '%s'", cmd);
 }
 
+/* Sends all of buf; 0 or a negative errno (EPIPE when the daemon closed early). */
+static int ctl_write_all(int fd, const char *buf, size_t len)
+{
+        while (len) {
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                buf += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
 static int ctl_send(const char *path, const char *line)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char buf[65536], *nl;
         size_t len = 0;
         ssize_t n;
-        int fd, first = 1;
+        int fd, first = 1, sent;
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return ctl_fail(2, "control path too long: %s", path);
@@ -85,8 +101,13 @@ static int ctl_send(const char *path, const char *line)
                         strerror(errno));
                 return 1;
         }
-        if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0)
-                return ctl_fail(1, "cannot send the request: %s", strerror(errno));
+        sent = ctl_write_all(fd, line, strlen(line));
+        if (sent == 0)
+                sent = ctl_write_all(fd, "\n", 1);
+        /* A daemon that refuses early (credentials, a request too long) says why before it
+         * closes: read that verdict even when the send failed. */
+        if (sent < 0)
+                shutdown(fd, SHUT_WR);
         /* The first line is the verdict; the rest is the answer, copied as it comes. */
         while ((n = read(fd, buf + len, sizeof(buf) - len - 1)) > 0) {
                 len += (size_t)n;
@@ -108,6 +129,9 @@ static int ctl_send(const char *path, const char *line)
                 len = 0;
         }
         close(fd);
+        if (first && sent < 0)
+                return ctl_fail(1, "cannot send the request: %s (linkdnsd closed the connection)",
+                                strerror(-sent));
         if (first)
                 return ctl_fail(1, "%s", "no answer from linkdnsd");
         return 0;
@@ -122,6 +146,8 @@ int main(int argc, char **argv)
         int i = 1, rc;
         FILE *f;
 
+        /* A daemon closing early must give a message and exit 1, not a silent death. */
+        signal(SIGPIPE, SIG_IGN);
         if (!path || !*path)
                 path = "/run/linkdns/control.sock";
         for (; i < argc && argv[i][0] == '-'; i++) {

@@ -3,36 +3,27 @@
  * across restarts — for other hosts and standard secondaries. */
 #include "publish.h"
 
+#include "durable.h"
 #include "log.h"
 #include "services.h"
 #include "table.h"
 #include "zone.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define PUBLISH_RESERVE 1000 /* serials reserved per write of the high-water mark */
 
 static int publish_save_ceiling(struct ld_publisher *p, uint32_t ceiling)
 {
-        char tmp[4096], buf[32];
-        int fd, n = snprintf(buf, sizeof(buf), "%u\n", ceiling), rc = 0;
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%u\n", ceiling);
+        int rc = ld_durable_replace(p->serial_path, buf, (size_t)n);
 
-        snprintf(tmp, sizeof(tmp), "%s.tmp", p->serial_path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0)
-                rc = -EIO;
-        close(fd);
-        if (rc == 0 && rename(tmp, p->serial_path) < 0)
-                rc = -errno;
         if (rc == 0)
                 p->ceiling = ceiling;
         return rc;
@@ -43,11 +34,12 @@ static int publish_save_ceiling(struct ld_publisher *p, uint32_t ceiling)
 static uint32_t publish_next_serial(struct ld_publisher *p)
 {
         uint32_t now = (uint32_t)time(NULL), s = p->serial + 1;
+        int rc;
 
         if (s < now)
                 s = now;
-        if (s >= p->ceiling && publish_save_ceiling(p, s + PUBLISH_RESERVE) < 0)
-                ld_warn("cannot save the zone serial to %s: %s", p->serial_path, strerror(errno));
+        if (s >= p->ceiling && (rc = publish_save_ceiling(p, s + PUBLISH_RESERVE)) < 0)
+                ld_warn("cannot save the zone serial to %s: %s", p->serial_path, strerror(-rc));
         p->serial = s;
         return s;
 }

@@ -3,9 +3,10 @@
  * (temporary file, fsync, rename, fsync of the directory). */
 #include "state.h"
 
+#include "durable.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,6 @@ struct ld_state {
         ld_state_done_fn done;
         void *arg;
         char *path;
-        char *dir;
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -33,36 +33,23 @@ struct ld_state {
         size_t appended;
 };
 
-static int state_write_all(int fd, const char *p, size_t len)
+/* A file edited by hand may lack its final newline: a change appended to it must still
+ * start a line of its own. */
+static int state_line_start(int fd, const struct stat *st)
 {
-        while (len) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
+        char last;
 
-static int state_sync_dir(const struct ld_state *s)
-{
-        int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-        if (fd < 0)
-                return -errno;
-        if (fsync(fd) < 0)
-                rc = -errno;
-        close(fd);
-        return rc;
+        if (st->st_size == 0)
+                return 0;
+        if (pread(fd, &last, 1, st->st_size - 1) != 1)
+                return -EIO;
+        return last == '\n' ? 0 : ld_durable_write_all(fd, "\n", 1);
 }
 
 /* Appends and syncs; on any failure the file is cut back to where it was. */
 static int state_do_append(struct ld_state *s)
 {
-        int fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        int fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         struct stat st;
         int rc;
 
@@ -73,7 +60,9 @@ static int state_do_append(struct ld_state *s)
                 close(fd);
                 return rc;
         }
-        rc = state_write_all(fd, s->text, s->len);
+        rc = state_line_start(fd, &st);
+        if (rc == 0)
+                rc = ld_durable_write_all(fd, s->text, s->len);
         if (rc == 0 && fdatasync(fd) < 0)
                 rc = -errno;
         if (rc < 0 && ftruncate(fd, st.st_size) == 0)
@@ -81,31 +70,13 @@ static int state_do_append(struct ld_state *s)
         if (close(fd) < 0 && rc == 0)
                 rc = -errno;
         if (rc == 0 && st.st_size == 0)
-                rc = state_sync_dir(s); /* the file may be new: make its name durable too */
+                rc = ld_durable_sync_dir(s->path); /* the file may be new: its name too */
         return rc;
 }
 
 static int state_do_compact(struct ld_state *s)
 {
-        char tmp[4096];
-        int fd, rc;
-
-        snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        rc = state_write_all(fd, s->text, s->len);
-        if (rc == 0 && fsync(fd) < 0)
-                rc = -errno;
-        if (close(fd) < 0 && rc == 0)
-                rc = -errno;
-        if (rc == 0 && rename(tmp, s->path) < 0)
-                rc = -errno;
-        if (rc < 0) {
-                unlink(tmp);
-                return rc;
-        }
-        return state_sync_dir(s);
+        return ld_durable_replace(s->path, s->text, s->len);
 }
 
 static void *state_thread(void *arg)
@@ -194,7 +165,6 @@ int ld_state_new(struct ev_loop *loop, const char *path, ld_state_done_fn done, 
                  struct ld_state **out)
 {
         struct ld_state *s = calloc(1, sizeof(*s));
-        char *copy;
         int rc = -ENOMEM;
 
         if (!s)
@@ -203,10 +173,7 @@ int ld_state_new(struct ev_loop *loop, const char *path, ld_state_done_fn done, 
         s->done = done;
         s->arg = arg;
         s->path = strdup(path);
-        copy = strdup(path);
-        s->dir = copy ? strdup(dirname(copy)) : NULL;
-        free(copy);
-        if (!s->path || !s->dir)
+        if (!s->path)
                 goto fail;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->cond, NULL);
@@ -222,7 +189,6 @@ int ld_state_new(struct ev_loop *loop, const char *path, ld_state_done_fn done, 
         return 0;
 fail:
         free(s->path);
-        free(s->dir);
         free(s);
         return rc;
 }
@@ -246,6 +212,5 @@ void ld_state_free(struct ld_state *s)
         pthread_cond_destroy(&s->cond);
         free(s->text);
         free(s->path);
-        free(s->dir);
         free(s);
 }

@@ -1,6 +1,7 @@
 /* table: the link table — containers, their links and ports — and its text form. */
 #include "table.h"
 
+#include "frame.h"
 #include "log.h"
 #include "list.h"
 
@@ -358,13 +359,77 @@ static int table_finish(struct ld_table *t)
         return 0;
 }
 
+/* Replays the lines of buf[pos..end); *lineno counts them. */
+static int table_load_lines(struct ld_table *t, const char *buf, size_t pos, size_t end,
+                            size_t *lineno, char *msg, size_t msglen)
+{
+        int rc = 0;
+
+        while (pos < end && rc == 0) {
+                const char *nl = memchr(buf + pos, '\n', end - pos);
+                size_t stop = nl ? (size_t)(nl - buf) : end;
+                char *line = strndup(buf + pos, stop - pos);
+
+                t->line = ++*lineno;
+                if (!line) {
+                        rc = -ENOMEM;
+                        snprintf(msg, msglen, "out of memory");
+                } else if (strlen(line) != stop - pos) {
+                        rc = -EINVAL;
+                        snprintf(msg, msglen, "NUL byte in line");
+                } else {
+                        rc = table_load_line(t, line, msg, msglen);
+                }
+                free(line);
+                pos = stop + 1;
+        }
+        return rc;
+}
+
+/* Lines the daemon appended come framed (frame.h); a torn record at the end was never
+ * acknowledged and is dropped, anything else is replayed as written. */
+static int table_load_text(struct ld_table *t, const char *buf, size_t len, size_t *lineno,
+                           char *msg, size_t msglen)
+{
+        int rc = 0;
+
+        for (size_t pos = 0; pos < len && rc == 0;) {
+                const char *nl = memchr(buf + pos, '\n', len - pos);
+                size_t body, bodylen, next = nl ? (size_t)(nl - buf) + 1 : len;
+
+                switch (ld_frame_parse(buf, len, pos, &body, &bodylen, &next)) {
+                case LD_FRAME_NONE:
+                        rc = table_load_lines(t, buf, pos, next, lineno, msg, msglen);
+                        break;
+                case LD_FRAME_OK:
+                        t->line = ++*lineno;
+                        rc = table_load_lines(t, buf, body, body + bodylen, lineno, msg, msglen);
+                        break;
+                case LD_FRAME_TORN:
+                        ld_warn("%s:%zu: the last change was cut short (a crash while it was "
+                                "written, never acknowledged): dropped",
+                                t->path, *lineno + 1);
+                        t->torn = true;
+                        return 0;
+                case LD_FRAME_DAMAGED:
+                        t->line = ++*lineno;
+                        snprintf(msg, msglen,
+                                 "a damaged " LD_FRAME_TAG " (header, length or checksum does "
+                                 "not match what follows)");
+                        return -EINVAL;
+                }
+                pos = next;
+        }
+        return rc;
+}
+
 int ld_table_load_buf(const char *buf, size_t len, const char *name, bool views,
                       struct ld_table **out, char *err, size_t errlen)
 {
         struct ld_table *t = ld_table_new();
         char msg[512];
         size_t lineno = 0;
-        int rc = 0;
+        int rc;
 
         *out = NULL;
         if (!t) {
@@ -378,24 +443,7 @@ int ld_table_load_buf(const char *buf, size_t len, const char *name, bool views,
                 snprintf(err, errlen, "%s: out of memory", name);
                 return -ENOMEM;
         }
-        for (size_t pos = 0; pos < len && rc == 0;) {
-                const char *nl = memchr(buf + pos, '\n', len - pos);
-                size_t end = nl ? (size_t)(nl - buf) : len;
-                char *line = strndup(buf + pos, end - pos);
-
-                t->line = ++lineno;
-                if (!line) {
-                        rc = -ENOMEM;
-                        snprintf(msg, sizeof(msg), "out of memory");
-                } else if (strlen(line) != end - pos) {
-                        rc = -EINVAL;
-                        snprintf(msg, sizeof(msg), "NUL byte in line");
-                } else {
-                        rc = table_load_line(t, line, msg, sizeof(msg));
-                }
-                free(line);
-                pos = end + 1;
-        }
+        rc = table_load_text(t, buf, len, &lineno, msg, sizeof(msg));
         t->line = 0;
         if (rc == 0 && views && (rc = table_finish(t)) < 0)
                 snprintf(err, errlen, "%s: out of memory", name);

@@ -81,6 +81,7 @@ struct ld_table {
         bool deferred; /* while loading: views are built once at the end */
         char *path;    /* the file it was loaded from, for messages */
         size_t line;   /* the line being replayed while loading */
+        bool torn;     /* the load dropped a change cut short at the end: rewrite the file */
         struct ld_views views;
 };
 

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 
 import dns.exception
 import dns.message
@@ -783,6 +784,12 @@ def test_ls_json_round_trip(daemons, namespaces, work):
     assert json.loads(d2.ok("ls", "--json")) == doc
 
 
+def unframed(data):
+    """The state file's lines without the headers of appended records."""
+    return "".join(l for l in data.decode().splitlines(True)
+                   if not l.startswith("#linkdns-record "))
+
+
 def test_compaction_is_canonical(daemons):
     d = daemons()
     d.ok("add", "db", "--addr", "127.40.60.2", "--expose", "5432/tcp")
@@ -808,15 +815,20 @@ def test_compaction_is_canonical(daemons):
     assert size > 64 * 1024 - 4096, "compacted before 64 KiB: %d" % size
     text = d.ls()
     end = time.monotonic() + DEADLINE
-    while d.read_state().decode() != text and time.monotonic() < end:
+    # the snapshot, and any change appended since (a framed record)
+    while unframed(d.read_state()) != text and time.monotonic() < end:
         time.sleep(0.02)
-    assert d.read_state().decode() == text, (
+    assert unframed(d.read_state()) == text, (
         "state file after compaction:\n%s\nls:\n%s"
         % (d.read_state().decode()[:3000], text))
     assert lines_from_json(json.loads(d.ok("ls", "--json"))) == text
-    # a later change is appended, and the whole survives a restart
+    # a later change is appended (framed: linkdns.links(5)), and the whole
+    # survives a restart
+    before = d.read_state()
     d.ok("add", "late", "--addr", "127.40.60.9")
-    assert d.read_state().decode() == text + "add late --addr 127.40.60.9\n"
+    late = b"add late --addr 127.40.60.9\n"
+    frame = b"#linkdns-record %d %08x\n" % (len(late), zlib.crc32(late))
+    assert d.read_state() == before + frame + late
     d.stop()
     d2 = daemons()
     assert d2.ls() == text.replace("link web", "add late --addr "
