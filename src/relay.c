@@ -85,7 +85,9 @@ size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, uint16_t id, bool edns,
 
         if (limit > cap)
                 limit = cap;
-        if (alen < 12 || rd16(ans + 4) != 1)
+        /* A message that is no answer to a QUERY (QR clear, another opcode) would reach the
+         * client as a query or as nonsense: it is no answer at all. */
+        if (alen < 12 || rd16(ans + 4) != 1 || (ans[2] & 0xf8) != 0x80)
                 return 0;
         an = rd16(ans + 6);
         ns = rd16(ans + 8);

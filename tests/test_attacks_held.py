@@ -762,6 +762,8 @@ def garbage(kind, q, rng):
         return g[:8]
     if kind == "noqr":
         return g[:2] + bytes([g[2] & 0x7F]) + g[3:]
+    if kind == "opcode":               # an answer, but to an UPDATE
+        return g[:2] + bytes([g[2] & 0x87 | 5 << 3]) + g[3:]
     if kind == "wrongquestion":
         other = dns.message.make_query("other.example.", "A")
         other.id = q.id
@@ -777,11 +779,12 @@ def garbage(kind, q, rng):
     raise AssertionError(kind)
 
 
-# "noqr" (the real answer with QR clear) did NOT hold at 465116f: it is
-# relayed to the client with QR still clear (relay.c copies the upstream's
-# flag byte).  Add it here with its fix.
-GARBAGE = ["random", "randombody", "wrongid", "cut", "header8",
-           "wrongquestion", "badpointer", "ancount9", "loop"]
+# "noqr" (the real answer with QR clear) and "opcode" (an answer of another
+# opcode) did NOT hold at 465116f: relay.c copied the upstream's flag byte, so
+# the client got a "reply" that is a query.  An upstream message that is no
+# answer to a QUERY is now no answer at all.
+GARBAGE = ["random", "randombody", "wrongid", "cut", "header8", "noqr",
+           "opcode", "wrongquestion", "badpointer", "ancount9", "loop"]
 
 
 def hostile_script(rng):
