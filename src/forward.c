@@ -18,11 +18,10 @@
  * to the client as it is and the client asks again over TCP. The TCP query carries a random
  * ID too; a connection is not forged blind.
  *
- * The budget (--max-forwards) is shared fairly: a view (the asking container; one key for
- * all clients without one) that holds fewer than a sixteenth of it may use all of it, a view
- * that holds more only while three quarters are in use; the last quarter stays for the
- * views that ask little, so one container that floods a silent upstream cannot make the
- * others' queries fail. */
+ * The budget (--max-forwards) is shared fairly: a view (the asking container's) that holds
+ * fewer than a sixteenth of it may use all of it, a view that holds more only while fewer
+ * than three quarters are in use; the last quarter stays for the views that ask little, so
+ * one container that floods a silent upstream cannot make the others' queries fail. */
 #include "forward.h"
 
 #include "answer.h"
@@ -50,7 +49,7 @@
 #define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
 #define FWD_MAX_SERVERS 8
 #define FWD_UPSTREAM_PAYLOAD 1232 /* ours, in the OPT of every query upstream */
-#define FWD_NO_VIEW UINT32_MAX    /* the share key of clients that are no container */
+#define FWD_NO_VIEW UINT32_MAX    /* the share key of a client with no view (never forwarded) */
 
 /* One upstream server: its TCP channel (UDP is ours: exchange.c), and how it has been
  * doing. */
