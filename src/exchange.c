@@ -1,13 +1,27 @@
-/* exchange: one DNS query to one server over UDP, from a fresh socket on a random source
- * port with a random ID, and only the answer that matches it — what an off-path attacker
- * would have to guess. */
+/* exchange: one DNS query to one server over UDP, from a fresh random source port with a
+ * random ID, and only the answer that matches it — what an off-path attacker would have
+ * to guess.
+ *
+ * The port: connect() binds an unbound UDP socket to a port of the kernel's ephemeral range
+ * (ip_local_port_range) drawn with get_random_u32 (udp_lib_get_port), and connect(AF_UNSPEC)
+ * unbinds a port so obtained. So a socket is borrowed from the pool, connected (a new random
+ * port), used for one query, disconnected (the port is free again) and returned: every
+ * query has a port of its own, yet no socket(), close() or epoll_ctl() per query — the cost
+ * of a socket per query is mostly there (file, inode, dentry, epoll registration). The
+ * connected socket also makes the kernel drop datagrams from any other address or port and
+ * report the server's port unreachable. If the kernel's range holds fewer than
+ * EXCHANGE_MIN_PORTS, a port of IANA's dynamic range is bound explicitly instead, and such
+ * a socket (its port fixed) is closed after its one query. */
 #include "exchange.h"
 
+#include "list.h"
 #include "log.h"
 #include "random.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,11 +29,26 @@
 #define EXCHANGE_MIN_PORTS 16384 /* fewer, and a blind forger's odds grow too much */
 #define EXCHANGE_BIND_TRIES 8    /* random ports in use; then the kernel picks one */
 #define EXCHANGE_READS 16        /* datagrams read per wake-up: the rest wait their turn */
+#define XPOOL_IDLE_MAX 256       /* idle sockets kept; a larger burst's are closed after */
+
+/* A pooled UDP socket, its watcher always started: while idle it only drains. */
+struct ld_xsock {
+        ev_io io;
+        struct ld_xpool *pool;
+        struct ld_exchange *x; /* the exchange that has it; NULL: idle */
+        struct ld_xsock *prev, *next;
+        int family;
+};
+
+struct ld_xpool {
+        struct ev_loop *loop;
+        struct ld_xsock *idle[2], *idle_tail[2]; /* IPv4, IPv6; taken oldest first */
+        size_t nidle;
+};
 
 static uint16_t exchange_lo, exchange_hi;
+static bool exchange_own_pick; /* the kernel's range is too narrow: ports drawn here */
 
-/* The kernel's ephemeral range is the one kept free for outgoing sockets; narrowed below
- * EXCHANGE_MIN_PORTS, IANA's dynamic range (49152-65535, exactly that many) instead. */
 void ld_exchange_ports(uint16_t *lo, uint16_t *hi)
 {
         if (!exchange_lo) {
@@ -33,6 +62,7 @@ void ld_exchange_ports(uint16_t *lo, uint16_t *hi)
                                 EXCHANGE_MIN_PORTS);
                         a = 65536 - EXCHANGE_MIN_PORTS;
                         b = 65535;
+                        exchange_own_pick = true;
                 }
                 if (fp)
                         fclose(fp);
@@ -43,15 +73,7 @@ void ld_exchange_ports(uint16_t *lo, uint16_t *hi)
         *hi = exchange_hi;
 }
 
-void ld_exchange_init(struct ld_exchange *x, struct ev_loop *loop)
-{
-        memset(x, 0, sizeof(*x));
-        x->loop = loop;
-        ev_io_init(&x->io, NULL, -1, EV_READ);
-}
-
-/* Binds fd to a port drawn at random, not the kernel's next one (whose choice differs by
- * kernel version). */
+/* Binds fd to a port drawn at random from the range (the kernel's own is too narrow). */
 static int exchange_bind(int fd, int family)
 {
         struct sockaddr_storage ss;
@@ -89,15 +111,39 @@ static bool exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t
                memcmp(a + 12, x->q + 12, x->qend - 12) == 0;
 }
 
+static void xsock_close(struct ld_xsock *s)
+{
+        ev_io_stop(s->pool->loop, &s->io);
+        close(s->io.fd);
+        free(s);
+}
+
+/* Back to the pool, its port unbound; or closed (a bound port, or enough idle). */
+static void xsock_put(struct ld_xsock *s)
+{
+        struct ld_xpool *p = s->pool;
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        int i = s->family == AF_INET6;
+
+        s->x = NULL;
+        if (exchange_own_pick || p->nidle >= XPOOL_IDLE_MAX ||
+            connect(s->io.fd, &unspec, sizeof(unspec)) < 0) {
+                xsock_close(s);
+                return;
+        }
+        LD_LIST_APPEND(p->idle[i], p->idle_tail[i], s);
+        p->nidle++;
+}
+
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
         ld_exchange_cancel(x);
         x->cb(x, err, ans, len);
 }
 
-static void exchange_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void xsock_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-        struct ld_exchange *x = w->data;
+        struct ld_xsock *s = w->data;
         uint8_t buf[65535];
         (void)loop;
         (void)revents;
@@ -106,16 +152,44 @@ static void exchange_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 ssize_t n = recv(w->fd, buf, sizeof(buf), 0);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
-                if (n < 0) { /* ECONNREFUSED: nothing listens there */
-                        exchange_end(x, -errno, NULL, 0);
+                if (!s->x)
+                        continue; /* idle: what came late is dropped */
+                if (n < 0) {      /* ECONNREFUSED: nothing listens there */
+                        exchange_end(s->x, -errno, NULL, 0);
                         return;
                 }
-                if (exchange_match(x, buf, (size_t)n)) {
-                        exchange_end(x, 0, buf, (size_t)n);
+                if (exchange_match(s->x, buf, (size_t)n)) {
+                        exchange_end(s->x, 0, buf, (size_t)n);
                         return;
                 }
                 /* not ours (late, forged or garbled): wait on for the real one */
         }
+}
+
+/* An idle socket of the family, or a new one. */
+static struct ld_xsock *xsock_get(struct ld_xpool *p, int family)
+{
+        int i = family == AF_INET6, fd;
+        struct ld_xsock *s = p->idle[i];
+
+        if (s) {
+                LD_LIST_REMOVE_TAIL(p->idle[i], p->idle_tail[i], s);
+                p->nidle--;
+                return s;
+        }
+        fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return NULL;
+        if ((exchange_own_pick && exchange_bind(fd, family) < 0) || !(s = calloc(1, sizeof(*s)))) {
+                close(fd);
+                return NULL;
+        }
+        s->pool = p;
+        s->family = family;
+        ev_io_init(&s->io, xsock_read_cb, fd, EV_READ);
+        s->io.data = s;
+        ev_io_start(p->loop, &s->io);
+        return s;
 }
 
 static void exchange_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -134,45 +208,72 @@ static size_t exchange_qend(const uint8_t *q, size_t qlen)
         return off + 5 <= qlen ? off + 5 : 0;
 }
 
+void ld_exchange_init(struct ld_exchange *x, struct ld_xpool *pool)
+{
+        memset(x, 0, sizeof(*x));
+        x->pool = pool;
+}
+
 int ld_exchange_start(struct ld_exchange *x, const struct ld_endpoint *server, uint8_t *q,
                       size_t qlen, double timeout, ld_exchange_fn cb)
 {
         struct sockaddr_storage ss;
         socklen_t sl = ld_endpoint_sockaddr(server, &ss);
         uint32_t id = ld_random_u32();
-        int fd, rc;
+        struct ld_xsock *s;
 
         if (!(x->qend = exchange_qend(q, qlen)))
                 return -EINVAL;
         q[0] = (uint8_t)(id >> 8);
         q[1] = (uint8_t)id;
-        fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        /* connect: the kernel drops datagrams from any other address or port */
-        if ((rc = exchange_bind(fd, ss.ss_family)) < 0 ||
-            (connect(fd, (struct sockaddr *)&ss, sl) < 0 && (rc = -errno)) ||
-            (send(fd, q, qlen, 0) < 0 && (rc = -errno))) {
-                close(fd);
+        if (!(s = xsock_get(x->pool, ss.ss_family)))
+                return errno ? -errno : -ENOMEM;
+        if (connect(s->io.fd, (struct sockaddr *)&ss, sl) < 0 || send(s->io.fd, q, qlen, 0) < 0) {
+                int rc = -errno;
+                xsock_put(s);
                 return rc;
         }
+        s->x = x;
+        x->s = s;
         x->q = q;
         x->cb = cb;
-        ev_io_init(&x->io, exchange_read_cb, fd, EV_READ);
-        x->io.data = x;
-        ev_io_start(x->loop, &x->io);
         ev_timer_init(&x->timer, exchange_timer_cb, timeout, 0.);
         x->timer.data = x;
-        ev_timer_start(x->loop, &x->timer);
+        ev_timer_start(x->pool->loop, &x->timer);
         return 0;
 }
 
 void ld_exchange_cancel(struct ld_exchange *x)
 {
-        if (x->io.fd < 0)
+        if (!x->s)
                 return;
-        ev_io_stop(x->loop, &x->io);
-        ev_timer_stop(x->loop, &x->timer);
-        close(x->io.fd);
-        ev_io_set(&x->io, -1, EV_READ);
+        ev_timer_stop(x->pool->loop, &x->timer);
+        xsock_put(x->s);
+        x->s = NULL;
+}
+
+int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out)
+{
+        struct ld_xpool *p = calloc(1, sizeof(*p));
+        uint16_t lo, hi;
+
+        if (!p)
+                return -ENOMEM;
+        p->loop = loop;
+        ld_exchange_ports(&lo, &hi); /* read (and any warning said) at start */
+        *out = p;
+        return 0;
+}
+
+void ld_xpool_free(struct ld_xpool *p)
+{
+        if (!p)
+                return;
+        for (int i = 0; i < 2; i++)
+                while (p->idle[i]) {
+                        struct ld_xsock *s = p->idle[i];
+                        p->idle[i] = s->next;
+                        xsock_close(s);
+                }
+        free(p);
 }

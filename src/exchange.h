@@ -1,6 +1,6 @@
-/* exchange: one DNS query to one server over UDP, from a fresh socket on a random source
- * port with a random ID, and only the answer that matches it — what an off-path attacker
- * would have to guess. */
+/* exchange: one DNS query to one server over UDP, from a fresh random source port with a
+ * random ID, and only the answer that matches it — what an off-path attacker would have
+ * to guess. */
 #ifndef LD_EXCHANGE_H
 #define LD_EXCHANGE_H
 
@@ -11,37 +11,38 @@
 #include <stdint.h>
 
 struct ld_exchange;
+struct ld_xpool;
+struct ld_xsock;
 
 /* err 0: ans is the server's answer (valid during the call only; TC is the caller's to
  * judge); otherwise a negative errno (-ETIMEDOUT, -ECONNREFUSED...) and no answer. The
  * exchange is over when this is called: the caller may start another or free it. */
 typedef void (*ld_exchange_fn)(struct ld_exchange *x, int err, const uint8_t *ans, size_t len);
 
-/* Embedded in the caller's request; idle when fd < 0. */
+/* Embedded in the caller's request. */
 struct ld_exchange {
-        struct ev_loop *loop;
-        ev_io io;
+        struct ld_xpool *pool;
+        struct ld_xsock *s; /* NULL: idle */
         ev_timer timer;
         const uint8_t *q; /* the query as sent (the caller's, kept until the end) */
         size_t qend;      /* where its question ends */
         ld_exchange_fn cb;
 };
 
-/* The source ports drawn from: ip_local_port_range (read once). */
+/* The sockets exchanges borrow, on loop. Free it after every exchange has ended. */
+int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out);
+void ld_xpool_free(struct ld_xpool *p);
+
+/* The source ports drawn from (read once; a warning if the kernel's range is narrow). */
 void ld_exchange_ports(uint16_t *lo, uint16_t *hi);
 
-/* Zeroes x: idle, ld_exchange_cancel is a no-op. */
-void ld_exchange_init(struct ld_exchange *x, struct ev_loop *loop);
+/* Makes x idle: ld_exchange_cancel is a no-op. */
+void ld_exchange_init(struct ld_exchange *x, struct ld_xpool *pool);
 /* Writes a fresh random ID into q (one question, names uncompressed: ours) and sends it to
  * server; cb follows, once. q must stay until then. 0, or a negative errno and no cb. */
 int ld_exchange_start(struct ld_exchange *x, const struct ld_endpoint *server, uint8_t *q,
                       size_t qlen, double timeout, ld_exchange_fn cb);
 /* Ends it without calling cb. */
 void ld_exchange_cancel(struct ld_exchange *x);
-/* The ID last written by ld_exchange_start. */
-static inline uint16_t ld_exchange_id(const struct ld_exchange *x)
-{
-        return (uint16_t)(x->q[0] << 8 | x->q[1]);
-}
 
 #endif

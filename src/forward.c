@@ -3,20 +3,21 @@
  * the budget for every view.
  *
  * An answer that reaches a container must be the upstream's, not a blind forger's. Every
- * UDP attempt is an ld_exchange (exchange.c): a socket of its own bound to a source port
- * drawn by getrandom from at least 16,384 (the kernel's ephemeral range), connect()ed to the
- * server so that the kernel drops datagrams from any other address or port, a fresh random
- * ID, and only an answer with that ID and our question byte for byte (case included) taken;
- * anything else is ignored and the attempt waits on. A forger must guess port and ID at once
- * (1 in 2^30 or more per datagram) within the round trip. c-ares 1.18 cannot do that: it
- * keeps the caller's ID and (ARES_FLAG_STAYOPEN, or any burst) one socket and port per
- * server; several channels would only give a few fixed ports. So UDP is ours: a socket per
- * attempt costs socket, bind, connect, send, recv and close, no allocation (the exchange
- * lives in the request), and nothing waits on another query's socket. c-ares keeps what it
- * does well: TCP (connections kept open, framing, several queries on one connection), for
- * clients that ask over TCP, which is how a truncated answer is completed: a TC answer goes
- * to the client as it is and the client asks again over TCP. The TCP query carries a random
- * ID too; a connection is not forged blind.
+ * UDP attempt is an ld_exchange (exchange.c): a source port of its own, drawn at random
+ * from the kernel's ephemeral range (at least 16,384 ports), on a socket connect()ed to the
+ * server so that the kernel drops datagrams from any other address or port; a fresh random
+ * ID (getrandom, buffered); and only an answer with that ID and our question byte for byte
+ * (case included) taken, anything else ignored while the attempt waits on. A forger must
+ * guess port and ID at once (1 in 2^30 or less per datagram) within the round trip.
+ * c-ares 1.18 cannot do that: it keeps the caller's ID and (ARES_FLAG_STAYOPEN, or any
+ * burst) one socket and port per server, and several channels would only give a few fixed
+ * ports. So UDP is ours, and cheap: a pooled socket is connected (the kernel binds a new
+ * random port), used for one query and disconnected (the port is released): connect, send,
+ * recv and connect again, no socket, close or epoll registration, no allocation (the
+ * exchange lives in the request). c-ares keeps what it does well: TCP (connections kept
+ * open, framing), for clients that ask over TCP, which is how a truncated answer is
+ * completed: a TC answer goes to the client as it is and the client asks again over TCP.
+ * The TCP query carries a random ID too; a connection is not forged blind.
  *
  * The budget (--max-forwards) is shared fairly: a view (the asking container's) that holds
  * fewer than a sixteenth of it may use all of it, a view that holds more only while fewer
@@ -89,6 +90,7 @@ struct ld_forward {
         struct fwd_server *defaults[FWD_MAX_SERVERS];
         int ndefaults;
         struct fwd_req *reqs;
+        struct ld_xpool *pool;    /* the UDP sockets of exchanges */
         struct fwd_share *shares; /* forwards in flight by view: open addressing */
         uint32_t mask;
 };
@@ -368,7 +370,7 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                 return;
         r->f = f;
         r->o = *o;
-        ld_exchange_init(&r->x, f->loop);
+        ld_exchange_init(&r->x, f->pool);
         r->id = q.id;
         r->rd = q.rd;
         r->tcp = tcp;
@@ -442,21 +444,21 @@ int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inf
 {
         struct ld_forward *f = calloc(1, sizeof(*f));
         uint32_t cap = 2;
-        uint16_t lo, hi;
         int rc;
 
         if (!f)
                 return -ENOMEM;
         while (cap < 2 * (max_inflight + 1)) /* every view in flight, at most half full */
                 cap *= 2;
-        if ((rc = ld_random_init()) < 0 || !(f->shares = calloc(cap, sizeof(*f->shares))) ||
+        if ((rc = ld_random_init()) < 0 || (rc = ld_xpool_new(loop, &f->pool)) < 0 ||
+            !(f->shares = calloc(cap, sizeof(*f->shares))) ||
             ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+                ld_xpool_free(f->pool);
                 free(f->shares);
                 free(f);
                 return rc < 0 ? rc : -ENOMEM;
         }
         f->mask = cap - 1;
-        ld_exchange_ports(&lo, &hi); /* read (and any warning said) at start */
         f->loop = loop;
         f->srv = srv;
         f->max = max_inflight;
@@ -480,6 +482,7 @@ void ld_forward_free(struct ld_forward *f)
                 fwd_finish(f->reqs, NULL, 0);
         }
         ares_library_cleanup();
+        ld_xpool_free(f->pool);
         free(f->shares);
         free(f);
 }

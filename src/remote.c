@@ -73,6 +73,7 @@ struct ld_remote {
         struct ld_server *srv;
         double stale;
         struct rpeer *peers;
+        struct ld_xpool *pool; /* the UDP sockets of the questions */
         ev_timer tick;
 };
 
@@ -243,7 +244,7 @@ static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv)
         a->p = p;
         a->kind = kind;
         a->srv = srv;
-        ld_exchange_init(&a->x, p->r->loop);
+        ld_exchange_init(&a->x, p->r->pool);
         LD_LIST_PUSH(p->asks, a);
         rc = ld_exchange_start(&a->x, &p->c->spec.remote_peer, a->q, a->qlen,
                                REMOTE_TIMEOUT_MS / 1000.0, remote_cb);
@@ -489,6 +490,10 @@ int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, str
 
         if (!r)
                 return -ENOMEM;
+        if (ld_xpool_new(loop, &r->pool) < 0) {
+                free(r);
+                return -ENOMEM;
+        }
         r->loop = loop;
         r->srv = srv;
         r->stale = stale;
@@ -506,5 +511,6 @@ void ld_remote_free(struct ld_remote *r)
         while (r->peers)
                 ld_remote_detach(r, r->peers->c);
         ev_timer_stop(r->loop, &r->tick);
+        ld_xpool_free(r->pool);
         free(r);
 }
