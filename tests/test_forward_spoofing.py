@@ -65,16 +65,17 @@ def a_answer(query, addr, ttl):
 class Responder:
     """A UDP upstream in a thread on ADDR:PORT (inside namespace NS, None:
     here): answers every question with A REAL after DELAY seconds, except
-    names starting with IGNORE (never answered); .seen lists (source
+    names starting with IGNORE (never answered), TTL TTL; .seen lists (source
     address, source port, ID) of every datagram received."""
 
-    def __init__(self, addr, port=0, delay=0.0, ignore=None, ns=None):
+    def __init__(self, addr, port=0, delay=0.0, ignore=None, ns=None, ttl=60):
         self.sock = socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind((addr, port))
         self.addr, self.port = self.sock.getsockname()
         self.delay = delay
         self.ignore = ignore
+        self.ttl = ttl
         self.seen = []
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -107,7 +108,7 @@ class Responder:
                         continue
                     seq += 1
                     heapq.heappush(due, (time.monotonic() + self.delay, seq,
-                                         a_answer(wire, REAL, 60), peer))
+                                         a_answer(wire, REAL, self.ttl), peer))
             now = time.monotonic()
             while due and due[0][0] <= now:
                 _, _, reply, peer = heapq.heappop(due)
@@ -194,6 +195,35 @@ def test_forwarded_queries_use_random_ids_and_source_ports(fwd_linkdns):
         assert ok == 1000, "%d of 1000 answered with the upstream's address" % ok
     finally:
         up.close()
+
+
+def test_remote_peer_questions_use_random_ids_and_source_ports(fwd_linkdns):
+    """The questions about a remote container (--remote FQDN@PEER, asked
+    again as the TTL of 1 s runs out) leave from a new random port with a
+    random ID each, and the peer's answers are taken: a linked container
+    gets the address."""
+    peer = Responder("127.50.13.53", ttl=1)
+    try:
+        d = fwd_linkdns("add db --remote db.example.test@%s\n"
+                        "add app --addr 127.50.13.2\nlink app db\n"
+                        % peer.endpoint())
+        deadline = time.monotonic() + 20
+        while len(peer.seen) < 12 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        seen = peer.seen[:]
+        r = d.query("db", source="127.50.13.2")
+        ids = {x[2] for x in seen}
+        ports = {x[1] for x in seen}
+        print("%d questions to the peer: %d distinct IDs, %d distinct source "
+              "ports; db -> %s" % (len(seen), len(ids), len(ports),
+                                   addresses(r)))
+        assert len(seen) >= 12, "the peer was asked only %d times" % len(seen)
+        assert len(ports) >= len(seen) - 1, "source ports repeat: %s" % sorted(
+            x[1] for x in seen)
+        assert len(ids) >= len(seen) - 1, "IDs repeat: %s" % sorted(ids)
+        assert addresses(r) == [REAL]
+    finally:
+        peer.close()
 
 
 # -- an off-path spoofer wins nothing ---------------------------------------------
