@@ -29,7 +29,6 @@ import threading
 import time
 
 import dns.message
-import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
