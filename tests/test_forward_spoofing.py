@@ -67,7 +67,8 @@ class Responder:
     names starting with IGNORE (never answered), TTL TTL; .seen lists (source
     address, source port, ID) of every datagram received."""
 
-    def __init__(self, addr, port=0, delay=0.0, ignore=None, ns=None, ttl=60):
+    def __init__(self, addr, port=0, delay=0.0, ignore=None, ns=None, ttl=60,
+                 decoys=None):
         self.sock = socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind((addr, port))
@@ -75,6 +76,7 @@ class Responder:
         self.delay = delay
         self.ignore = ignore
         self.ttl = ttl
+        self.decoys = decoys   # query wire -> [(socket, forged answer)]
         self.seen = []
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -105,6 +107,9 @@ class Responder:
                     name = wire[13:13 + wire[12]]
                     if self.ignore and name.startswith(self.ignore):
                         continue
+                    for sock, forged in (self.decoys(self, wire)
+                                         if self.decoys else ()):
+                        sock.sendto(forged, peer)
                     seq += 1
                     heapq.heappush(due, (time.monotonic() + self.delay, seq,
                                          a_answer(wire, REAL, self.ttl), peer))
@@ -223,6 +228,47 @@ def test_remote_peer_questions_use_random_ids_and_source_ports(fwd_linkdns):
         assert addresses(r) == [REAL]
     finally:
         peer.close()
+
+
+def test_only_the_matching_answer_is_taken(fwd_linkdns):
+    """Before its real answer, the upstream sends for every query answers
+    with A 6.6.6.6 that differ in one thing: another source port, another
+    ID, the question name in another case, another type, not a response
+    (QR clear).  The container gets the real answer, every time."""
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.50.14.53", 0))
+
+    def decoys(up, q):
+        end = question_end(q)
+        wrong_id = struct.pack("!H", struct.unpack("!H", q[:2])[0] ^ 0x5a5a)
+        upper = q[:12] + q[12:end - 4].upper() + q[end - 4:]
+        aaaa = q[:end - 4] + b"\x00\x1c" + q[end - 2:]
+        forged = a_answer(q, FORGED, FORGED_TTL)
+        return [(other, forged),
+                (up.sock, wrong_id + forged[2:]),
+                (up.sock, a_answer(upper, FORGED, FORGED_TTL)),
+                (up.sock, a_answer(aaaa, FORGED, FORGED_TTL)),
+                (up.sock, forged[:2] + bytes([forged[2] & 0x7f])
+                 + forged[3:])]
+
+    up = Responder("127.50.14.53", decoys=decoys)
+    try:
+        d = fwd_linkdns("add m --addr 127.50.14.2\n",
+                        "--upstream", up.endpoint())
+        s = d.udp_socket("127.50.14.2")
+        got = ask_all(s, queries(["m%d.example.test." % i
+                                  for i in range(50)]))
+        s.close()
+        results = sorted(str(addresses(r)) for r in got.values())
+        forged = sum(1 for r in got.values() if FORGED in addresses(r))
+        print("50 queries, each answered 5 times wrongly first: %d replies, "
+              "%d forged" % (len(got), forged))
+        assert forged == 0, results
+        assert len(got) == 50
+        assert all(addresses(r) == [REAL] for r in got.values()), results
+    finally:
+        up.close()
+        other.close()
 
 
 # -- an off-path spoofer wins nothing ---------------------------------------------
