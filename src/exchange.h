@@ -9,6 +9,7 @@
 #include <ev.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct ld_exchange;
 struct ld_xpool;
@@ -24,8 +25,9 @@ struct ld_exchange {
         struct ld_xpool *pool;
         struct ld_xsock *s; /* NULL: idle */
         ev_timer timer;
-        const uint8_t *q; /* the query as sent (the caller's, kept until the end) */
-        size_t qend;      /* where its question ends */
+        struct sockaddr_storage server; /* answers come from there, or are dropped */
+        const uint8_t *q;               /* the query as sent (the caller's, kept until the end) */
+        size_t qend;                    /* where its question ends */
         ld_exchange_fn cb;
 };
 

@@ -4,20 +4,19 @@
  *
  * An answer that reaches a container must be the upstream's, not a blind forger's. Every
  * UDP attempt is an ld_exchange (exchange.c): a source port of its own, drawn at random
- * from the kernel's ephemeral range (at least 16,384 ports), on a socket connect()ed to the
- * server so that the kernel drops datagrams from any other address or port; a fresh random
- * ID (getrandom, buffered); and only an answer with that ID and our question byte for byte
- * (case included) taken, anything else ignored while the attempt waits on. A forger must
- * guess port and ID at once (1 in 2^30 or less per datagram) within the round trip.
- * c-ares 1.18 cannot do that: it keeps the caller's ID and (ARES_FLAG_STAYOPEN, or any
- * burst) one socket and port per server, and several channels would only give a few fixed
- * ports. So UDP is ours, and cheap: a pooled socket is connected (the kernel binds a new
- * random port), used for one query and disconnected (the port is released): connect, send,
- * recv and connect again, no socket, close or epoll registration, no allocation (the
- * exchange lives in the request). c-ares keeps what it does well: TCP (connections kept
- * open, framing), for clients that ask over TCP, which is how a truncated answer is
- * completed: a TC answer goes to the client as it is and the client asks again over TCP.
- * The TCP query carries a random ID too; a connection is not forged blind.
+ * by the kernel from its ephemeral range (at least 16,384 ports); a fresh random ID
+ * (getrandom, buffered); and only an answer from the server's address and port, with that
+ * ID and our question byte for byte (case included), taken, anything else ignored while the
+ * attempt waits on. A forger must guess port and ID at once (1 in 2^30 or less per
+ * datagram) within the round trip. c-ares 1.18 cannot do that: it keeps the caller's ID and
+ * (ARES_FLAG_STAYOPEN, or any burst) one socket and port per server, and several channels
+ * would only give a few fixed ports. So UDP is ours, and cheap: pooled sockets, each bound
+ * to a new random port by its one query's sendto and unbound after, so no socket, close or
+ * epoll registration per query and no allocation (the exchange lives in the request).
+ * c-ares keeps what it does well: TCP (connections kept open, framing), for clients that
+ * ask over TCP, which is how a truncated answer is completed: a TC answer goes to the
+ * client as it is and the client asks again over TCP. The TCP query carries a random ID
+ * too; a connection is not forged blind.
  *
  * The budget (--max-forwards) is shared fairly: a view (the asking container's) that holds
  * fewer than a sixteenth of it may use all of it, a view that holds more only while fewer
