@@ -13,8 +13,8 @@
 #include "table.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <ldns/ldns.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
