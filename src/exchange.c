@@ -106,14 +106,28 @@ static int exchange_bind(int fd, int family)
         return bind(fd, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
 }
 
-/* The answer to our question: our ID, a response to the same opcode, and our one question
- * byte for byte (case included). The source address and port the kernel has checked: the
- * socket is connected. */
-static bool exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t n)
+/* An ASCII letter in either case. */
+static uint8_t exchange_lower(uint8_t c)
 {
-        return n >= x->qend && a[0] == x->q[0] && a[1] == x->q[1] && (a[2] & 0x80) &&
-               (a[2] & 0x78) == (x->q[2] & 0x78) && a[4] == 0 && a[5] == 1 &&
-               memcmp(a + 12, x->q + 12, x->qend - 12) == 0;
+        return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+}
+
+/* The answer to our question: our ID, a response to the same opcode, and our one question
+ * byte for byte (case included: 0x20): 1. The same but for the case of the name: -1. */
+static int exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t n)
+{
+        size_t name = x->qend - 4;
+
+        if (n < x->qend || a[0] != x->q[0] || a[1] != x->q[1] || !(a[2] & 0x80) ||
+            (a[2] & 0x78) != (x->q[2] & 0x78) || a[4] != 0 || a[5] != 1 ||
+            memcmp(a + name, x->q + name, 4) != 0)
+                return 0;
+        if (memcmp(a + 12, x->q + 12, name - 12) == 0)
+                return 1;
+        for (size_t i = 12; i < name; i++)
+                if (exchange_lower(a[i]) != exchange_lower(x->q[i]))
+                        return 0;
+        return -1;
 }
 
 static void xsock_close(struct ld_xsock *s)
@@ -212,11 +226,15 @@ static void xsock_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 }
                 /* from the server (the kernel does not filter: the socket is not connected),
                  * with our ID and question; anything else is late, forged or garbled */
-                if (s->x && exchange_is_server(s->x, &from) &&
-                    exchange_match(s->x, buf, (size_t)n)) {
+                if (!s->x || !exchange_is_server(s->x, &from))
+                        continue;
+                int m = exchange_match(s->x, buf, (size_t)n);
+                if (m > 0) {
                         exchange_end(s->x, 0, buf, (size_t)n);
                         return;
                 }
+                if (m < 0) /* not taken; said at the timeout, if nothing better comes */
+                        s->x->case_seen = true;
         }
 }
 
@@ -255,7 +273,9 @@ static void exchange_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
-        exchange_end(w->data, -ETIMEDOUT, NULL, 0);
+        struct ld_exchange *x = w->data;
+
+        exchange_end(x, x->case_seen ? -EPROTO : -ETIMEDOUT, NULL, 0);
 }
 
 static size_t exchange_qend(const uint8_t *q, size_t qlen)
@@ -294,6 +314,7 @@ int ld_exchange_start(struct ld_exchange *x, const struct ld_endpoint *server, u
         }
         s->x = x;
         x->s = s;
+        x->case_seen = false;
         x->server = ss;
         x->q = q;
         x->cb = cb;

@@ -7,6 +7,7 @@
 #include "addr.h"
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -16,7 +17,9 @@ struct ld_xpool;
 struct ld_xsock;
 
 /* err 0: ans is the server's answer (valid during the call only; TC is the caller's to
- * judge); otherwise a negative errno (-ETIMEDOUT, -ECONNREFUSED...) and no answer. The
+ * judge); otherwise a negative errno (-ETIMEDOUT, -ECONNREFUSED...) and no answer: -EPROTO
+ * is a timeout after an answer whose question differed only in case (a server that does
+ * not keep the case of names, or a forger who guessed port and ID but not the case). The
  * exchange is over when this is called: the caller may start another or free it. */
 typedef void (*ld_exchange_fn)(struct ld_exchange *x, int err, const uint8_t *ans, size_t len);
 
@@ -28,6 +31,7 @@ struct ld_exchange {
         struct sockaddr_storage server; /* answers come from there, or are dropped */
         const uint8_t *q;               /* the query as sent (the caller's, kept until the end) */
         size_t qend;                    /* where its question ends */
+        bool case_seen;                 /* an answer differing only in the case of the name came */
         ld_exchange_fn cb;
 };
 

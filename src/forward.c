@@ -13,6 +13,10 @@
  * would only give a few fixed ports. So UDP is ours, and cheap: pooled sockets, each bound
  * to a new random port by its one query's sendto and unbound after, so no socket, close or
  * epoll registration per query and no allocation (the exchange lives in the request).
+ * The name goes up with each letter in a random case (0x20) which the answer must echo:
+ * more to guess, a bit per letter; the client gets its own spelling back. A server that
+ * answers in another case (its answer ignored, then the attempt's timeout) is asked again
+ * with the name in lower case, and so for FWD_CAPS_OFF.
  * c-ares keeps what it does well: TCP (connections kept open, framing), for clients that
  * ask over TCP, which is how a truncated answer is completed: a TC answer goes to the
  * client as it is and the client asks again over TCP. The TCP query carries a random ID
@@ -49,6 +53,7 @@
 #define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
 #define FWD_MAX_SERVERS 8
 #define FWD_UPSTREAM_PAYLOAD 1232 /* ours, in the OPT of every query upstream */
+#define FWD_CAPS_OFF 600.0        /* a server that lost the case of a name is asked without 0x20 */
 #define FWD_NO_VIEW UINT32_MAX    /* the share key of a client with no view (never forwarded) */
 
 /* One upstream server: its TCP channel (UDP is ours: exchange.c), and how it has been
@@ -59,6 +64,7 @@ struct fwd_server {
         struct ld_endpoint ep;
         struct ld_evares tcp;
         double dead_until;
+        double caps_off_until; /* it answered in another case: no 0x20 till then */
 };
 
 struct fwd_req {
@@ -70,6 +76,7 @@ struct fwd_req {
         uint16_t id;
         bool rd, tcp, edns, do_bit;
         bool orphan; /* nobody waits any more (connection closed, daemon stopping) */
+        bool caps;   /* this attempt's name is in random case (0x20) */
         size_t limit;
         double started;
         struct fwd_server *servers[FWD_MAX_SERVERS];
@@ -77,6 +84,8 @@ struct fwd_req {
         uint8_t *last; /* the last upstream answer that was a failure (SERVFAIL, REFUSED) */
         size_t lastlen;
         size_t qlen;
+        uint8_t *name; /* the client's question name as asked: after q */
+        size_t namelen;
         uint8_t q[]; /* the upstream query */
 };
 
@@ -197,10 +206,13 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         if (ans)
                 n = ld_relay_rewrite(ans, alen, r->id, r->edns, r->do_bit, r->limit, out + 2,
                                      sizeof(out) - 2);
+        if (n) /* the question as the client asked it: the same name in another case */
+                memcpy(out + 2 + LD_DNS_HEADER, r->name, r->namelen);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
                 uint8_t *h = out + 2;
                 n = r->qlen - 11;
                 memcpy(h, r->q, n);
+                memcpy(h + LD_DNS_HEADER, r->name, r->namelen);
                 h[0] = (uint8_t)(r->id >> 8);
                 h[1] = (uint8_t)r->id;
                 h[2] = (uint8_t)(0x80 | (r->rd ? 0x01 : 0));
@@ -258,6 +270,12 @@ static void fwd_udp_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_
 {
         struct fwd_req *r = (struct fwd_req *)(void *)((char *)x - offsetof(struct fwd_req, x));
 
+        if (err == -EPROTO && r->caps) { /* the case was lost: the same server without 0x20 */
+                r->servers[r->tried - 1]->caps_off_until = fwd_now(r->f) + FWD_CAPS_OFF;
+                r->tried--;
+                fwd_try(r);
+                return;
+        }
         if (err)
                 ld_debug("upstream attempt failed: %s", strerror(-err));
         fwd_result(r, err ? NULL : ans, len);
@@ -277,6 +295,31 @@ static void fwd_tcp_cb(void *arg, int status, int timeouts, unsigned char *abuf,
                 ld_debug("upstream attempt failed: %s", ares_strerror(status));
         fwd_result(r, status == ARES_SUCCESS ? abuf : NULL,
                    status == ARES_SUCCESS ? (size_t)alen : 0);
+}
+
+/* The name upstream: each letter in a random case (0x20: a bit more for a forger to guess
+ * per letter, which the answer must echo), or, for a server that does not echo the case,
+ * in lower case (what such a server answers: the question still matches byte for byte). */
+static void fwd_caps(struct fwd_req *r, bool on)
+{
+        uint8_t *p = r->q + LD_DNS_HEADER;
+        uint32_t bits = 0;
+        int nbits = 0;
+
+        memcpy(p, r->name, r->namelen);
+        for (size_t off = 0; off < r->namelen && p[off]; off += 1u + p[off])
+                for (size_t k = off + 1; k <= off + p[off] && k < r->namelen; k++) {
+                        uint8_t c = p[k] | 0x20;
+                        if (c < 'a' || c > 'z')
+                                continue;
+                        if (on && !nbits) {
+                                bits = ld_random_u32();
+                                nbits = 32;
+                        }
+                        p[k] = on ? (uint8_t)(c ^ ((bits & 1) << 5)) : c;
+                        bits >>= on;
+                        nbits -= on;
+                }
 }
 
 static void fwd_try(struct fwd_req *r)
@@ -299,6 +342,8 @@ static void fwd_try(struct fwd_req *r)
                         ld_evares_arm(&s->tcp);
                         return;
                 }
+                r->caps = s->caps_off_until <= fwd_now(r->f);
+                fwd_caps(r, r->caps);
                 int rc = ld_exchange_start(&r->x, &s->ep, r->q, r->qlen, FWD_ATTEMPT_MS / 1000.0,
                                            fwd_udp_cb);
                 if (rc == 0)
@@ -364,7 +409,7 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
 
         if (ld_query_parse(pkt, len, &q) != LD_QUERY_OK)
                 return;
-        r = calloc(1, sizeof(*r) + q.qend + 11);
+        r = calloc(1, sizeof(*r) + q.qend + 11 + q.qend); /* the query, then the name */
         if (!r)
                 return;
         r->f = f;
@@ -380,6 +425,9 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                    : q.edns_udp < LD_EDNS_PAYLOAD ? q.edns_udp
                                                   : LD_EDNS_PAYLOAD;
         r->qlen = fwd_build(&q, r->q);
+        r->name = r->q + r->qlen;
+        r->namelen = q.qend - LD_DNS_HEADER - 4;
+        memcpy(r->name, r->q + LD_DNS_HEADER, r->namelen);
         r->started = fwd_now(f);
         share = fwd_share(f, key);
         admitted = fwd_admit(f, share);

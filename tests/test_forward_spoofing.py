@@ -68,7 +68,7 @@ class Responder:
     address, source port, ID) of every datagram received."""
 
     def __init__(self, addr, port=0, delay=0.0, ignore=None, ns=None, ttl=60,
-                 decoys=None):
+                 decoys=None, lower=False):
         self.sock = socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind((addr, port))
@@ -77,6 +77,8 @@ class Responder:
         self.ignore = ignore
         self.ttl = ttl
         self.decoys = decoys   # query wire -> [(socket, forged answer)]
+        self.lower = lower     # answers with the name in lower case
+        self.names = []        # the question names received, wire form
         self.seen = []
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -104,6 +106,7 @@ class Responder:
                         continue
                     self.seen.append((peer[0], peer[1],
                                       struct.unpack("!H", wire[:2])[0]))
+                    self.names.append(wire[12:question_end(wire) - 4])
                     name = wire[13:13 + wire[12]]
                     if self.ignore and name.startswith(self.ignore):
                         continue
@@ -111,6 +114,9 @@ class Responder:
                                          if self.decoys else ()):
                         sock.sendto(forged, peer)
                     seq += 1
+                    if self.lower:
+                        end = question_end(wire)
+                        wire = wire[:12] + wire[12:end].lower() + wire[end:]
                     heapq.heappush(due, (time.monotonic() + self.delay, seq,
                                          a_answer(wire, REAL, self.ttl), peer))
             now = time.monotonic()
@@ -269,6 +275,54 @@ def test_only_the_matching_answer_is_taken(fwd_linkdns):
     finally:
         up.close()
         other.close()
+
+
+def test_name_case_randomized_upstream_restored_for_the_client(fwd_linkdns):
+    """0x20: the upstream sees each letter of the name in a random case, the
+    client gets its question back as it asked it; an upstream that answers
+    in lower case is asked again without 0x20, and still answers."""
+    up = Responder("127.50.15.53")
+    low = Responder("127.50.15.54", lower=True)
+    try:
+        d = fwd_linkdns("add c --addr 127.50.15.2\nadd l --addr 127.50.15.3 "
+                        "--dns %s\n" % low.endpoint(),
+                        "--upstream", up.endpoint())
+        s = d.udp_socket("127.50.15.2")
+        names = ["mixed%d.example.test." % i for i in range(100)]
+        wires = queries(names)
+        got = ask_all(s, wires)
+        s.close()
+        mixed = sum(1 for n in up.names if n.lower() != n and n.upper() != n)
+        asked = {n.lower() for n in up.names}
+        same = 0
+        for w in wires:
+            r = got.get(struct.unpack("!H", w[:2])[0])
+            if r is not None and r.to_wire()[12:question_end(w)] == \
+                    w[12:question_end(w)] and addresses(r) == [REAL]:
+                same += 1
+        variants = len(set(up.names))
+        print("100 names in lower case: the upstream saw %d, %d in mixed case "
+              "(%d distinct spellings of %d names); %d replies carry the "
+              "question as asked" % (len(up.names), mixed, variants,
+                                     len(asked), same))
+        assert same == 100
+        assert mixed >= 95, "only %d names in mixed case upstream" % mixed
+        assert asked == {dns.name.from_text(n).to_wire() for n in names}
+
+        sl = d.udp_socket("127.50.15.3")
+        t0 = time.monotonic()
+        got = ask_all(sl, queries(["Low%d.Example.TEST." % i
+                                   for i in range(5)]), tail=5.0)
+        dt = time.monotonic() - t0
+        sl.close()
+        print("an upstream answering in lower case: %d of 5 answered in "
+              "%.2f s" % (sum(1 for r in got.values()
+                              if addresses(r) == [REAL]), dt))
+        assert len(got) == 5
+        assert all(addresses(r) == [REAL] for r in got.values())
+    finally:
+        up.close()
+        low.close()
 
 
 # -- an off-path spoofer wins nothing ---------------------------------------------
