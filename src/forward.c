@@ -1,18 +1,47 @@
-/* forward: names that are not ours go upstream through c-ares on the same libev loop, with
- * linkdnsd's own EDNS, a time budget under the client's, and upstream health kept here. */
+/* forward: names that are not ours go upstream on the same libev loop, with linkdnsd's own
+ * EDNS, a time budget under the client's, upstream health kept here, and a fair share of
+ * the budget for every view.
+ *
+ * An answer that reaches a container must be the upstream's, not a blind forger's. Every
+ * UDP attempt is an ld_exchange (exchange.c): a source port of its own, drawn at random
+ * by the kernel from its ephemeral range (at least 16,384 ports); a fresh random ID
+ * (getrandom, buffered); and only an answer from the server's address and port, with that
+ * ID and our question byte for byte (case included), taken, anything else ignored while the
+ * attempt waits on. A forger must guess port and ID at once (1 in 2^30 or less per
+ * datagram) within the round trip. c-ares 1.18 cannot do that: it keeps the caller's ID and
+ * (ARES_FLAG_STAYOPEN, or any burst) one socket and port per server, and several channels
+ * would only give a few fixed ports. So UDP is ours, and cheap: pooled sockets, each bound
+ * to a new random port by its one query's sendto and unbound after, so no socket, close or
+ * epoll registration per query and no allocation (the exchange lives in the request).
+ * The name goes up with each letter in a random case (0x20) which the answer must echo:
+ * more to guess, a bit per letter; the client gets its own spelling back. A server that
+ * answers in another case (its answer ignored, then the attempt's timeout) is asked again
+ * with the name in lower case, and so for FWD_CAPS_OFF.
+ * c-ares keeps what it does well: TCP (connections kept open, framing), for clients that
+ * ask over TCP, which is how a truncated answer is completed: a TC answer goes to the
+ * client as it is and the client asks again over TCP. The TCP query carries a random ID
+ * too; a connection is not forged blind.
+ *
+ * The budget (--max-forwards) is shared fairly: a view (the asking container's) that holds
+ * fewer than a sixteenth of it may use all of it, a view that holds more only while fewer
+ * than three quarters are in use; the last quarter stays for the views that ask little, so
+ * one container that floods a silent upstream cannot make the others' queries fail. */
 #include "forward.h"
 
 #include "answer.h"
 #include "evares.h"
+#include "exchange.h"
 #include "log.h"
 #include "list.h"
 #include "query.h"
+#include "random.h"
 #include "relay.h"
 #include "server.h"
 #include "table.h"
 
 #include <ares.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +53,30 @@
 #define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
 #define FWD_MAX_SERVERS 8
 #define FWD_UPSTREAM_PAYLOAD 1232 /* ours, in the OPT of every query upstream */
+#define FWD_CAPS_OFF 600.0        /* a server that lost the case of a name is asked without 0x20 */
+#define FWD_NO_VIEW UINT32_MAX    /* the share key of a client with no view (never forwarded) */
 
-/* One upstream server: a UDP and a TCP channel, and how it has been doing. */
+/* One upstream server: its TCP channel (UDP is ours: exchange.c), and how it has been
+ * doing. */
 struct fwd_server {
         struct ld_forward *f;
         struct fwd_server *next;
         struct ld_endpoint ep;
-        struct ld_evares udp, tcp;
+        struct ld_evares tcp;
         double dead_until;
+        double caps_off_until; /* it answered in another case: no 0x20 till then */
 };
 
 struct fwd_req {
         struct ld_forward *f;
         struct fwd_req *prev, *next;
         struct ld_fwd_origin o;
+        struct ld_exchange x; /* the UDP attempt under way */
+        uint32_t key;         /* whose share it counts in: the view */
         uint16_t id;
         bool rd, tcp, edns, do_bit;
         bool orphan; /* nobody waits any more (connection closed, daemon stopping) */
+        bool caps;   /* this attempt's name is in random case (0x20) */
         size_t limit;
         double started;
         struct fwd_server *servers[FWD_MAX_SERVERS];
@@ -48,6 +84,8 @@ struct fwd_req {
         uint8_t *last; /* the last upstream answer that was a failure (SERVFAIL, REFUSED) */
         size_t lastlen;
         size_t qlen;
+        uint8_t *name; /* the client's question name as asked: after q */
+        size_t namelen;
         uint8_t q[]; /* the upstream query */
 };
 
@@ -60,6 +98,14 @@ struct ld_forward {
         struct fwd_server *defaults[FWD_MAX_SERVERS];
         int ndefaults;
         struct fwd_req *reqs;
+        struct ld_xpool *pool;    /* the UDP sockets of exchanges */
+        struct fwd_share *shares; /* forwards in flight by view: open addressing */
+        uint32_t mask;
+};
+
+/* A view's forwards in flight; n == 0: a free slot. */
+struct fwd_share {
+        uint32_t key, n;
 };
 
 static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_endpoint *ep)
@@ -74,12 +120,7 @@ static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_e
         s->f = f;
         s->ep = *ep;
         /* One try per channel: the forwarder picks the next server itself. */
-        if (ld_evares_init(&s->udp, f->loop, ep, false, 1, FWD_ATTEMPT_MS) < 0) {
-                free(s);
-                return NULL;
-        }
         if (ld_evares_init(&s->tcp, f->loop, ep, true, 1, FWD_ATTEMPT_MS) < 0) {
-                ld_evares_fini(&s->udp);
                 free(s);
                 return NULL;
         }
@@ -105,19 +146,73 @@ static void fwd_order(struct fwd_req *r, struct fwd_server *const *s, int n)
                                 r->servers[r->nservers++] = s[i];
 }
 
+/* The home slot of a view's count. */
+static uint32_t fwd_home(const struct ld_forward *f, uint32_t key)
+{
+        return (key * 0x9e3779b1u) & f->mask;
+}
+
+/* The view's count, or the free slot it would take: the table has room for twice the
+ * budget, so there always is one. */
+static struct fwd_share *fwd_share(struct ld_forward *f, uint32_t key)
+{
+        uint32_t i = fwd_home(f, key);
+
+        while (f->shares[i].n && f->shares[i].key != key)
+                i = (i + 1) & f->mask;
+        return &f->shares[i];
+}
+
+/* One forward of the view less; an emptied slot is refilled from its run (linear probing
+ * without tombstones). */
+static void fwd_share_release(struct ld_forward *f, uint32_t key)
+{
+        struct fwd_share *e = fwd_share(f, key);
+        uint32_t i = (uint32_t)(e - f->shares), j = i;
+
+        if (--e->n)
+                return;
+        for (;;) {
+                j = (j + 1) & f->mask;
+                if (!f->shares[j].n)
+                        break;
+                uint32_t k = fwd_home(f, f->shares[j].key);
+                if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                        continue; /* its home lies after the hole: it stays */
+                f->shares[i] = f->shares[j];
+                i = j;
+        }
+        f->shares[i].n = 0;
+}
+
+/* The fair share: under a sixteenth of the budget a view may use it all; above, only while
+ * a quarter stays free for the others. */
+static bool fwd_admit(const struct ld_forward *f, const struct fwd_share *e)
+{
+        unsigned share = f->max / 16 ? f->max / 16 : 1;
+
+        if (f->inflight >= f->max)
+                return false;
+        return e->n < share || f->inflight < f->max - f->max / 4;
+}
+
 static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_forward *f = r->f;
         uint8_t out[65535 + 2];
         size_t n = 0;
 
+        ld_exchange_cancel(&r->x);
         if (ans)
                 n = ld_relay_rewrite(ans, alen, r->id, r->edns, r->do_bit, r->limit, out + 2,
                                      sizeof(out) - 2);
+        if (n) /* the question as the client asked it: the same name in another case */
+                memcpy(out + 2 + LD_DNS_HEADER, r->name, r->namelen);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
                 uint8_t *h = out + 2;
                 n = r->qlen - 11;
                 memcpy(h, r->q, n);
+                memcpy(h + LD_DNS_HEADER, r->name, r->namelen);
                 h[0] = (uint8_t)(r->id >> 8);
                 h[1] = (uint8_t)r->id;
                 h[2] = (uint8_t)(0x80 | (r->rd ? 0x01 : 0));
@@ -139,17 +234,56 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         }
         LD_LIST_REMOVE(f->reqs, r);
         f->inflight--;
+        fwd_share_release(f, r->key);
         free(r->last);
         free(r);
 }
 
 static void fwd_try(struct fwd_req *r);
 
-static void fwd_answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+/* What the last server tried said (ans NULL: nothing usable came). */
+static void fwd_result(struct fwd_req *r, const uint8_t *ans, size_t alen)
+{
+        struct fwd_server *s = r->servers[r->tried - 1];
+        uint8_t rcode = (ans && alen >= 12) ? ans[3] & 0x0f : 0xff;
+
+        if (rcode != 0xff && rcode != 2 && rcode != 5) { /* SERVFAIL, REFUSED: next server */
+                s->dead_until = 0;
+                fwd_finish(r, ans, alen);
+                return;
+        }
+        if (rcode == 0xff) {
+                s->dead_until = fwd_now(r->f) + FWD_DEAD_FOR;
+        } else {
+                uint8_t *copy = malloc(alen);
+                if (copy) {
+                        memcpy(copy, ans, alen);
+                        free(r->last);
+                        r->last = copy;
+                        r->lastlen = alen;
+                }
+        }
+        fwd_try(r);
+}
+
+static void fwd_udp_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
+{
+        struct fwd_req *r = (struct fwd_req *)(void *)((char *)x - offsetof(struct fwd_req, x));
+
+        if (err == -EPROTO && r->caps) { /* the case was lost: the same server without 0x20 */
+                r->servers[r->tried - 1]->caps_off_until = fwd_now(r->f) + FWD_CAPS_OFF;
+                r->tried--;
+                fwd_try(r);
+                return;
+        }
+        if (err)
+                ld_debug("upstream attempt failed: %s", strerror(-err));
+        fwd_result(r, err ? NULL : ans, len);
+}
+
+static void fwd_tcp_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
         struct fwd_req *r = arg;
-        struct fwd_server *s = r->servers[r->tried - 1];
-        uint8_t rcode = (status == ARES_SUCCESS && alen >= 12) ? abuf[3] & 0x0f : 0xff;
         (void)timeouts;
 
         if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
@@ -157,40 +291,66 @@ static void fwd_answer_cb(void *arg, int status, int timeouts, unsigned char *ab
                 fwd_finish(r, NULL, 0);
                 return;
         }
-        if (rcode != 0xff && rcode != 2 && rcode != 5) { /* SERVFAIL, REFUSED: next server */
-                s->dead_until = 0;
-                fwd_finish(r, abuf, (size_t)alen);
-                return;
-        }
-        if (rcode == 0xff) {
-                s->dead_until = fwd_now(r->f) + FWD_DEAD_FOR;
+        if (status != ARES_SUCCESS)
                 ld_debug("upstream attempt failed: %s", ares_strerror(status));
-        } else {
-                uint8_t *copy = malloc((size_t)alen);
-                if (copy) {
-                        memcpy(copy, abuf, (size_t)alen);
-                        free(r->last);
-                        r->last = copy;
-                        r->lastlen = (size_t)alen;
+        fwd_result(r, status == ARES_SUCCESS ? abuf : NULL,
+                   status == ARES_SUCCESS ? (size_t)alen : 0);
+}
+
+/* The name upstream: each letter in a random case (0x20: a bit more for a forger to guess
+ * per letter, which the answer must echo), or, for a server that does not echo the case,
+ * in lower case (what such a server answers: the question still matches byte for byte). */
+static void fwd_caps(struct fwd_req *r, bool on)
+{
+        uint8_t *p = r->q + LD_DNS_HEADER;
+        uint32_t bits = 0;
+        int nbits = 0;
+
+        memcpy(p, r->name, r->namelen);
+        for (size_t off = 0; off < r->namelen && p[off]; off += 1u + p[off])
+                for (size_t k = off + 1; k <= off + p[off] && k < r->namelen; k++) {
+                        uint8_t c = p[k] | 0x20;
+                        if (c < 'a' || c > 'z')
+                                continue;
+                        if (on && !nbits) {
+                                bits = ld_random_u32();
+                                nbits = 32;
+                        }
+                        p[k] = on ? (uint8_t)(c ^ ((bits & 1) << 5)) : c;
+                        bits >>= on;
+                        nbits -= on;
                 }
-        }
-        fwd_try(r);
 }
 
 static void fwd_try(struct fwd_req *r)
 {
-        double left;
+        for (;;) {
+                double left;
 
-        ev_now_update(r->f->loop); /* the last attempt may have taken a while */
-        left = FWD_BUDGET - (fwd_now(r->f) - r->started);
-        if (r->tried >= r->nservers || left < FWD_ATTEMPT_MS / 1000.0) {
-                fwd_finish(r, r->last, r->lastlen);
-                return;
+                ev_now_update(r->f->loop); /* the last attempt may have taken a while */
+                left = FWD_BUDGET - (fwd_now(r->f) - r->started);
+                if (r->tried >= r->nservers || left < FWD_ATTEMPT_MS / 1000.0) {
+                        fwd_finish(r, r->last, r->lastlen);
+                        return;
+                }
+                struct fwd_server *s = r->servers[r->tried++];
+                if (r->tcp) {
+                        uint32_t id = ld_random_u32();
+                        r->q[0] = (uint8_t)(id >> 8);
+                        r->q[1] = (uint8_t)id;
+                        ares_send(s->tcp.ch, r->q, (int)r->qlen, fwd_tcp_cb, r);
+                        ld_evares_arm(&s->tcp);
+                        return;
+                }
+                r->caps = s->caps_off_until <= fwd_now(r->f);
+                fwd_caps(r, r->caps);
+                int rc = ld_exchange_start(&r->x, &s->ep, r->q, r->qlen, FWD_ATTEMPT_MS / 1000.0,
+                                           fwd_udp_cb);
+                if (rc == 0)
+                        return;
+                /* out of descriptors or ports, no route: ours, not the server's fault */
+                ld_debug("upstream attempt not sent: %s", strerror(-rc));
         }
-        struct ld_evares *e = r->tcp ? &r->servers[r->tried]->tcp : &r->servers[r->tried]->udp;
-        r->tried++;
-        ares_send(e->ch, r->q, (int)r->qlen, fwd_answer_cb, r);
-        ld_evares_arm(e);
 }
 
 /* Our query upstream: the client's question, RD and CD, and always our own OPT (DO carried,
@@ -240,17 +400,21 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                       bool tcp, const struct ld_fwd_origin *o)
 {
         struct fwd_server *servers[FWD_MAX_SERVERS];
+        uint32_t key = vs.n ? vs.v[0]->id : FWD_NO_VIEW;
+        struct fwd_share *share;
         struct ld_query q;
         struct fwd_req *r;
+        bool admitted;
         int n;
 
         if (ld_query_parse(pkt, len, &q) != LD_QUERY_OK)
                 return;
-        r = calloc(1, sizeof(*r) + q.qend + 11);
+        r = calloc(1, sizeof(*r) + q.qend + 11 + q.qend); /* the query, then the name */
         if (!r)
                 return;
         r->f = f;
         r->o = *o;
+        ld_exchange_init(&r->x, f->pool);
         r->id = q.id;
         r->rd = q.rd;
         r->tcp = tcp;
@@ -261,13 +425,21 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                    : q.edns_udp < LD_EDNS_PAYLOAD ? q.edns_udp
                                                   : LD_EDNS_PAYLOAD;
         r->qlen = fwd_build(&q, r->q);
+        r->name = r->q + r->qlen;
+        r->namelen = q.qend - LD_DNS_HEADER - 4;
+        memcpy(r->name, r->q + LD_DNS_HEADER, r->namelen);
         r->started = fwd_now(f);
+        share = fwd_share(f, key);
+        admitted = fwd_admit(f, share);
+        share->key = key;
+        share->n++;
+        r->key = key;
         LD_LIST_PUSH(f->reqs, r);
         f->inflight++;
         f->srv->stats.forwarded++;
         n = fwd_servers_for(f, vs, servers);
         fwd_order(r, servers, n);
-        if (f->inflight > f->max) { /* the bound: SERVFAIL now, never a hang */
+        if (!admitted) { /* the bound, or the view's share: SERVFAIL now, never a hang */
                 f->srv->stats.forward_overflow++;
                 r->nservers = 0;
         }
@@ -325,13 +497,22 @@ int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inf
                    ld_forward_tcp_fn tcp_reply, struct ld_forward **out)
 {
         struct ld_forward *f = calloc(1, sizeof(*f));
+        uint32_t cap = 2;
+        int rc;
 
         if (!f)
                 return -ENOMEM;
-        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+        while (cap < 2 * (max_inflight + 1)) /* every view in flight, at most half full */
+                cap *= 2;
+        if ((rc = ld_random_init()) < 0 || (rc = ld_xpool_new(loop, &f->pool)) < 0 ||
+            !(f->shares = calloc(cap, sizeof(*f->shares))) ||
+            ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+                ld_xpool_free(f->pool);
+                free(f->shares);
                 free(f);
-                return -ENOMEM;
+                return rc < 0 ? rc : -ENOMEM;
         }
+        f->mask = cap - 1;
         f->loop = loop;
         f->srv = srv;
         f->max = max_inflight;
@@ -347,7 +528,6 @@ void ld_forward_free(struct ld_forward *f)
         while (f->servers) {
                 struct fwd_server *s = f->servers;
                 f->servers = s->next;
-                ld_evares_fini(&s->udp);
                 ld_evares_fini(&s->tcp);
                 free(s);
         }
@@ -356,5 +536,7 @@ void ld_forward_free(struct ld_forward *f)
                 fwd_finish(f->reqs, NULL, 0);
         }
         ares_library_cleanup();
+        ld_xpool_free(f->pool);
+        free(f->shares);
         free(f);
 }

@@ -1,6 +1,8 @@
 /* remote: containers on other hosts (add NAME --remote FQDN@PEER) — their addresses and SRV
- * ports asked of the peer through c-ares, cached for their TTL, refreshed before expiry,
- * served stale for --stale seconds while the peer is down, then SERVFAIL.
+ * ports asked of the peer (exchange.c: a random source port and ID per question and the
+ * answer checked, as for forwarded queries, for these answers become container addresses),
+ * cached for their TTL, refreshed before expiry, served stale for --stale seconds while the
+ * peer is down, then SERVFAIL.
  *
  * SRV questions name any port, so what they make is bounded: at most REMOTE_MAX_SRV slots
  * per remote and REMOTE_MAX_SRV_ALL in all (a new one evicts the least recently asked slot
@@ -10,7 +12,7 @@
  * expires. A failed slot is retried with a growing delay, and only while asked for. */
 #include "remote.h"
 
-#include "evares.h"
+#include "exchange.h"
 #include "listen.h"
 #include "log.h"
 #include "list.h"
@@ -19,6 +21,7 @@
 
 #include <errno.h>
 #include <ldns/ldns.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +59,7 @@ struct rpeer {
         struct ld_remote *r;
         struct rpeer *prev, *next;
         struct ld_container *c;
-        struct ld_evares ares;
+        struct rask *asks; /* questions on their way */
         struct rtimes addr;
         struct rtimes *srv; /* parallel to c->remote->srv */
         size_t nlive;       /* live SRV slots */
@@ -71,9 +74,13 @@ struct rpeer {
 
 /* One question to the peer. */
 struct rask {
+        struct ld_exchange x;
+        struct rask *prev, *next;
         struct rpeer *p;
         int kind; /* LDNS_RR_TYPE_A, _AAAA or _SRV */
         size_t srv;
+        size_t qlen;
+        uint8_t q[]; /* the query as sent */
 };
 
 struct ld_remote {
@@ -81,7 +88,8 @@ struct ld_remote {
         struct ld_server *srv;
         double stale;
         struct rpeer *peers;
-        size_t nsrv_all; /* live SRV slots of every peer */
+        size_t nsrv_all;       /* live SRV slots of every peer */
+        struct ld_xpool *pool; /* the UDP sockets of the questions */
         ev_timer tick;
 };
 
@@ -241,7 +249,34 @@ static void remote_got_addrs(struct rpeer *p, int kind, int rc, ldns_rr_list *rr
                 remote_addrs_done(p);
 }
 
-static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
+static void remote_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_t len);
+
+/* The query for name and kind: RD, and an OPT of 1232 octets (a peer's many addresses). */
+static struct rask *remote_query(const char *name, int kind)
+{
+        static const uint8_t opt[11] = {0, 0, 41, 1232 >> 8, 1232 & 0xff, 0, 0, 0, 0, 0, 0};
+        ldns_rdf *dn = ldns_dname_new_frm_str(name);
+        struct rask *a = NULL;
+        size_t dl;
+
+        if (!dn)
+                return NULL;
+        dl = ldns_rdf_size(dn);
+        if ((a = calloc(1, sizeof(*a) + 12 + dl + 4 + sizeof(opt)))) {
+                uint8_t *q = a->q;
+                q[2] = 0x01;
+                q[5] = 1;
+                q[11] = 1;
+                memcpy(q + 12, ldns_rdf_data(dn), dl);
+                q[12 + dl] = (uint8_t)(kind >> 8);
+                q[13 + dl] = (uint8_t)kind;
+                q[15 + dl] = LDNS_RR_CLASS_IN;
+                memcpy(q + 16 + dl, opt, sizeof(opt));
+                a->qlen = 16 + dl + sizeof(opt);
+        }
+        ldns_rdf_deep_free(dn);
+        return a;
+}
 
 /* The name asked for SRV entry i: _PORT._PROTO.FQDN. */
 static void remote_srv_name(const struct rpeer *p, size_t i, char *name, size_t len)
@@ -253,15 +288,20 @@ static void remote_srv_name(const struct rpeer *p, size_t i, char *name, size_t 
 
 static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv)
 {
-        struct rask *a = malloc(sizeof(*a));
+        struct rask *a = remote_query(name, kind);
+        int rc;
 
         if (!a)
                 return;
         a->p = p;
         a->kind = kind;
         a->srv = srv;
-        ares_query(p->ares.ch, name, 1, kind, remote_cb, a);
-        ld_evares_arm(&p->ares);
+        ld_exchange_init(&a->x, p->r->pool);
+        LD_LIST_PUSH(p->asks, a);
+        rc = ld_exchange_start(&a->x, &p->c->spec.remote_peer, a->q, a->qlen,
+                               REMOTE_TIMEOUT_MS / 1000.0, remote_cb);
+        if (rc < 0)
+                remote_cb(&a->x, rc, NULL, 0); /* as if unanswered: asked again later */
 }
 
 static void remote_ask_addrs(struct rpeer *p)
@@ -310,24 +350,22 @@ static void remote_got_srv(struct rpeer *p, size_t i, int rc, ldns_rr_list *rrs,
 }
 
 /* Every answer from a peer: parsed once, then to the addresses or the SRV entry. */
-static void remote_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+static void remote_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
-        struct rask a = *(struct rask *)arg;
+        struct rask *ask = (struct rask *)(void *)((char *)x - offsetof(struct rask, x));
+        struct rask a = *ask;
         ldns_rr_list *rrs = NULL;
         uint32_t ttl = 0;
         char name[512];
         int rc;
-        (void)timeouts;
 
-        free(arg);
-        if (status == ARES_EDESTRUCTION)
-                return; /* the peer is being detached */
+        LD_LIST_REMOVE(a.p->asks, ask);
+        free(ask);
         if (a.kind == LDNS_RR_TYPE_SRV)
                 remote_srv_name(a.p, a.srv, name, sizeof(name));
         else
                 snprintf(name, sizeof(name), "%s", a.p->c->spec.remote_fqdn);
-        rc = remote_parse(status == ARES_ETIMEOUT ? NULL : abuf, alen, name, (uint16_t)a.kind, &rrs,
-                          &ttl);
+        rc = remote_parse(err ? NULL : ans, (int)len, name, (uint16_t)a.kind, &rrs, &ttl);
         if (a.kind == LDNS_RR_TYPE_SRV)
                 remote_got_srv(a.p, a.srv, rc, rrs, ttl);
         else
@@ -481,11 +519,6 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
                 return;
         if (!(p = calloc(1, sizeof(*p))))
                 return;
-        if (ld_evares_init(&p->ares, r->loop, &c->spec.remote_peer, false, 1, REMOTE_TIMEOUT_MS) <
-            0) {
-                free(p);
-                return;
-        }
         p->r = r;
         p->c = c;
         c->remote->peer = p;
@@ -517,7 +550,12 @@ void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
 
         if (!r || !p)
                 return;
-        ld_evares_fini(&p->ares);
+        while (p->asks) {
+                struct rask *a = p->asks;
+                p->asks = a->next;
+                ld_exchange_cancel(&a->x);
+                free(a);
+        }
         while (p->held) {
                 struct rheld *h = p->held;
                 p->held = h->next;
@@ -616,6 +654,10 @@ int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, str
 
         if (!r)
                 return -ENOMEM;
+        if (ld_xpool_new(loop, &r->pool) < 0) {
+                free(r);
+                return -ENOMEM;
+        }
         r->loop = loop;
         r->srv = srv;
         r->stale = stale;
@@ -633,5 +675,6 @@ void ld_remote_free(struct ld_remote *r)
         while (r->peers)
                 ld_remote_detach(r, r->peers->c);
         ev_timer_stop(r->loop, &r->tick);
+        ld_xpool_free(r->pool);
         free(r);
 }

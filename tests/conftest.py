@@ -18,6 +18,7 @@ namespaces (Namespaces, the namespaces fixture: each file names its own with
 its NETNS_PREFIX).
 """
 
+import ctypes
 import os
 import random
 import shutil
@@ -487,6 +488,33 @@ def module_daemon(table, *extra_args, **kw):
 def netns_path(name):
     """Where `ip netns add NAME` mounts the namespace."""
     return os.path.join(NETNS_DIR, name)
+
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def socket_in(ns, family, kind, proto=0):
+    """A socket created inside network namespace NS (None: this one)."""
+    if ns is None:
+        return socket.socket(family, kind, proto)
+    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+        try:
+            return socket.socket(family, kind, proto)
+        finally:
+            _setns(home)
+    finally:
+        os.close(fd)
+        os.close(home)
 
 
 class Namespaces:

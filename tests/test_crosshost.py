@@ -25,7 +25,6 @@ Timings are printed (run with -s to see them, or read them in a failure).
 """
 
 import base64
-import ctypes
 import os
 import re
 import select
@@ -45,7 +44,7 @@ import dns.rdatatype
 import pytest
 
 from conftest import (REPO, Namespaces, linkdnsctl_path, linkdnsd_path,
-                      netns_path, read_log, run, stop_all, stop_cleanly)
+                      read_log, run, socket_in, stop_all, stop_cleanly)
 
 PYTHON = "/usr/bin/python3"
 PREFIX = "ldx%d-" % os.getpid()
@@ -60,9 +59,6 @@ START_DEADLINE = 15.0
 STOP_DEADLINE = 10.0
 SECONDARY_DEADLINE = 60.0    # knotd transfers and NOTIFY: generous
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
 
 # -- processes and namespaces ----------------------------------------------------
 def need_tool(name, package):
@@ -71,29 +67,6 @@ def need_tool(name, package):
         pytest.fail("%s not found: apt-get install %s (scripts/install-deps)"
                     % (name, package), pytrace=False)
     return path
-
-
-def _setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-def socket_in(ns, family, kind):
-    """A socket created inside network namespace NS (None: this one)."""
-    if ns is None:
-        return socket.socket(family, kind)
-    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    fd = os.open(netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(fd)
-        try:
-            return socket.socket(family, kind)
-        finally:
-            _setns(home)
-    finally:
-        os.close(fd)
-        os.close(home)
 
 
 class Net:

@@ -1,0 +1,360 @@
+/* exchange: one DNS query to one server over UDP, from a fresh random source port with a
+ * random ID, and only the answer that matches it — what an off-path attacker would have
+ * to guess.
+ *
+ * The port: sendto() on an unbound UDP socket binds it to a port of the kernel's ephemeral
+ * range (ip_local_port_range) drawn with get_random_u32 (udp_lib_get_port), and
+ * connect(AF_UNSPEC) unbinds a port so obtained. So a socket is borrowed from the pool,
+ * sent one query from (a new random port), read, unbound (the port is free again) and
+ * returned: every query has a port of its own, with sendto, recvfrom and connect per query
+ * and no socket(), close() or epoll_ctl() — a socket per query costs those (file, inode,
+ * dentry, epoll registration), and connect()ing to the server too (the 4-tuple hashing
+ * and route of a connected socket): 1.4 times the CPU per forwarded query. The socket is
+ * not connected, so the source of every datagram is compared here (address and port:
+ * anything else is dropped), and IP_RECVERR brings the server's port unreachable, checked
+ * the same way, for a fast fail-over. If the kernel's range holds fewer than
+ * EXCHANGE_MIN_PORTS, a port of IANA's dynamic range is bound explicitly instead, and such
+ * a socket (its port fixed) is closed after its one query. */
+#include "exchange.h"
+
+#include "list.h"
+#include "log.h"
+#include "random.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EXCHANGE_MIN_PORTS 16384 /* fewer, and a blind forger's odds grow too much */
+#define EXCHANGE_BIND_TRIES 8    /* random ports in use; then the kernel picks one */
+#define EXCHANGE_READS 16        /* datagrams read per wake-up: the rest wait their turn */
+#define XPOOL_IDLE_MAX 256       /* idle sockets kept; a larger burst's are closed after */
+
+/* A pooled UDP socket, its watcher always started: while idle it only drains. */
+struct ld_xsock {
+        ev_io io;
+        struct ld_xpool *pool;
+        struct ld_exchange *x; /* the exchange that has it; NULL: idle */
+        struct ld_xsock *prev, *next;
+        int family;
+};
+
+struct ld_xpool {
+        struct ev_loop *loop;
+        struct ld_xsock *idle[2], *idle_tail[2]; /* IPv4, IPv6; taken oldest first */
+        size_t nidle;
+};
+
+static uint16_t exchange_lo, exchange_hi;
+static bool exchange_own_pick; /* the kernel's range is too narrow: ports drawn here */
+
+void ld_exchange_ports(uint16_t *lo, uint16_t *hi)
+{
+        if (!exchange_lo) {
+                FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+                unsigned a = 0, b = 0;
+
+                if (!fp || fscanf(fp, "%u %u", &a, &b) != 2 || a < 1024 || b > 65535 || a > b ||
+                    b - a + 1 < EXCHANGE_MIN_PORTS) {
+                        ld_warn("ip_local_port_range is narrower than %u ports (or unreadable): "
+                                "upstream queries use ports 49152-65535",
+                                EXCHANGE_MIN_PORTS);
+                        a = 65536 - EXCHANGE_MIN_PORTS;
+                        b = 65535;
+                        exchange_own_pick = true;
+                }
+                if (fp)
+                        fclose(fp);
+                exchange_lo = (uint16_t)a;
+                exchange_hi = (uint16_t)b;
+        }
+        *lo = exchange_lo;
+        *hi = exchange_hi;
+}
+
+/* Binds fd to a port drawn at random from the range (the kernel's own is too narrow). */
+static int exchange_bind(int fd, int family)
+{
+        struct sockaddr_storage ss;
+        uint16_t lo, hi, *port;
+        socklen_t sl;
+
+        memset(&ss, 0, sizeof(ss));
+        ss.ss_family = (sa_family_t)family;
+        if (family == AF_INET6) {
+                port = &((struct sockaddr_in6 *)&ss)->sin6_port;
+                sl = sizeof(struct sockaddr_in6);
+        } else {
+                port = &((struct sockaddr_in *)&ss)->sin_port;
+                sl = sizeof(struct sockaddr_in);
+        }
+        ld_exchange_ports(&lo, &hi);
+        for (int i = 0; i < EXCHANGE_BIND_TRIES; i++) {
+                *port = htons((uint16_t)(lo + ld_random_below((uint32_t)(hi - lo) + 1)));
+                if (bind(fd, (struct sockaddr *)&ss, sl) == 0)
+                        return 0;
+                if (errno != EADDRINUSE)
+                        return -errno;
+        }
+        *port = 0; /* the range is crowded: the kernel's own random pick */
+        return bind(fd, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
+}
+
+/* An ASCII letter in either case. */
+static uint8_t exchange_lower(uint8_t c)
+{
+        return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+}
+
+/* The answer to our question: our ID, a response to the same opcode, and our one question
+ * byte for byte (case included: 0x20): 1. The same but for the case of the name: -1. */
+static int exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t n)
+{
+        size_t name = x->qend - 4;
+
+        if (n < x->qend || a[0] != x->q[0] || a[1] != x->q[1] || !(a[2] & 0x80) ||
+            (a[2] & 0x78) != (x->q[2] & 0x78) || a[4] != 0 || a[5] != 1 ||
+            memcmp(a + name, x->q + name, 4) != 0)
+                return 0;
+        if (memcmp(a + 12, x->q + 12, name - 12) == 0)
+                return 1;
+        for (size_t i = 12; i < name; i++)
+                if (exchange_lower(a[i]) != exchange_lower(x->q[i]))
+                        return 0;
+        return -1;
+}
+
+static void xsock_close(struct ld_xsock *s)
+{
+        ev_io_stop(s->pool->loop, &s->io);
+        close(s->io.fd);
+        free(s);
+}
+
+/* Back to the pool, its port unbound; or closed (a bound port, or enough idle). */
+static void xsock_put(struct ld_xsock *s)
+{
+        struct ld_xpool *p = s->pool;
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        int i = s->family == AF_INET6;
+
+        s->x = NULL;
+        if (exchange_own_pick || p->nidle >= XPOOL_IDLE_MAX ||
+            connect(s->io.fd, &unspec, sizeof(unspec)) < 0) {
+                xsock_close(s);
+                return;
+        }
+        LD_LIST_APPEND(p->idle[i], p->idle_tail[i], s);
+        p->nidle++;
+}
+
+static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
+{
+        ld_exchange_cancel(x);
+        x->cb(x, err, ans, len);
+}
+
+/* The address is the server's (address and port). */
+static bool exchange_is_server(const struct ld_exchange *x, const struct sockaddr_storage *from)
+{
+        if (from->ss_family != x->server.ss_family)
+                return false;
+        if (from->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *a = (const void *)from, *b = (const void *)&x->server;
+                return a->sin6_port == b->sin6_port &&
+                       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+        }
+        const struct sockaddr_in *a = (const void *)from, *b = (const void *)&x->server;
+        return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+/* Drains the ICMP errors queued (IP_RECVERR); the errno of one about a datagram to the
+ * server, or 0. All are read first: the socket may go to another exchange next. */
+static int xsock_errors(struct ld_xsock *s)
+{
+        int err = 0;
+
+        for (int i = 0; i < EXCHANGE_READS; i++) {
+                struct sockaddr_storage to; /* where the datagram the error is about went */
+                uint8_t cbuf[256];
+                struct msghdr m = {.msg_name = &to,
+                                   .msg_namelen = sizeof(to),
+                                   .msg_control = cbuf,
+                                   .msg_controllen = sizeof(cbuf)};
+
+                memset(&to, 0, sizeof(to));
+                if (recvmsg(s->io.fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+                        break;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+                        const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
+                        if (((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                             (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
+                            s->x && exchange_is_server(s->x, &to) && ee->ee_errno)
+                                err = -(int)ee->ee_errno;
+                }
+        }
+        return err;
+}
+
+static void xsock_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct ld_xsock *s = w->data;
+        struct sockaddr_storage from;
+        uint8_t buf[65535];
+        (void)loop;
+        (void)revents;
+
+        for (int i = 0; i < EXCHANGE_READS; i++) {
+                socklen_t fl = sizeof(from);
+                ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+                int err;
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n < 0) { /* an ICMP error: the server's port unreachable? */
+                        if ((err = xsock_errors(s)) < 0) {
+                                exchange_end(s->x, err, NULL, 0);
+                                return;
+                        }
+                        continue;
+                }
+                /* from the server (the kernel does not filter: the socket is not connected),
+                 * with our ID and question; anything else is late, forged or garbled */
+                if (!s->x || !exchange_is_server(s->x, &from))
+                        continue;
+                int m = exchange_match(s->x, buf, (size_t)n);
+                if (m > 0) {
+                        exchange_end(s->x, 0, buf, (size_t)n);
+                        return;
+                }
+                if (m < 0) /* not taken; said at the timeout, if nothing better comes */
+                        s->x->case_seen = true;
+        }
+}
+
+/* An idle socket of the family, or a new one. */
+static struct ld_xsock *xsock_get(struct ld_xpool *p, int family)
+{
+        int i = family == AF_INET6, fd, one = 1;
+        struct ld_xsock *s = p->idle[i];
+
+        if (s) {
+                LD_LIST_REMOVE_TAIL(p->idle[i], p->idle_tail[i], s);
+                p->nidle--;
+                return s;
+        }
+        fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return NULL;
+        /* ICMP errors (port unreachable) reach an unconnected socket only so */
+        if (family == AF_INET6)
+                setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+        else
+                setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
+        if ((exchange_own_pick && exchange_bind(fd, family) < 0) || !(s = calloc(1, sizeof(*s)))) {
+                close(fd);
+                return NULL;
+        }
+        s->pool = p;
+        s->family = family;
+        ev_io_init(&s->io, xsock_read_cb, fd, EV_READ);
+        s->io.data = s;
+        ev_io_start(p->loop, &s->io);
+        return s;
+}
+
+static void exchange_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        struct ld_exchange *x = w->data;
+
+        exchange_end(x, x->case_seen ? -EPROTO : -ETIMEDOUT, NULL, 0);
+}
+
+static size_t exchange_qend(const uint8_t *q, size_t qlen)
+{
+        size_t off = 12;
+
+        while (off < qlen && q[off])
+                off += 1u + q[off];
+        return off + 5 <= qlen ? off + 5 : 0;
+}
+
+void ld_exchange_init(struct ld_exchange *x, struct ld_xpool *pool)
+{
+        memset(x, 0, sizeof(*x));
+        x->pool = pool;
+}
+
+int ld_exchange_start(struct ld_exchange *x, const struct ld_endpoint *server, uint8_t *q,
+                      size_t qlen, double timeout, ld_exchange_fn cb)
+{
+        struct sockaddr_storage ss;
+        socklen_t sl = ld_endpoint_sockaddr(server, &ss);
+        uint32_t id = ld_random_u32();
+        struct ld_xsock *s;
+
+        if (!(x->qend = exchange_qend(q, qlen)))
+                return -EINVAL;
+        q[0] = (uint8_t)(id >> 8);
+        q[1] = (uint8_t)id;
+        if (!(s = xsock_get(x->pool, ss.ss_family)))
+                return errno ? -errno : -ENOMEM;
+        if (sendto(s->io.fd, q, qlen, 0, (struct sockaddr *)&ss, sl) < 0) {
+                int rc = -errno;
+                xsock_put(s);
+                return rc;
+        }
+        s->x = x;
+        x->s = s;
+        x->case_seen = false;
+        x->server = ss;
+        x->q = q;
+        x->cb = cb;
+        ev_timer_init(&x->timer, exchange_timer_cb, timeout, 0.);
+        x->timer.data = x;
+        ev_timer_start(x->pool->loop, &x->timer);
+        return 0;
+}
+
+void ld_exchange_cancel(struct ld_exchange *x)
+{
+        if (!x->s)
+                return;
+        ev_timer_stop(x->pool->loop, &x->timer);
+        xsock_put(x->s);
+        x->s = NULL;
+}
+
+int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out)
+{
+        struct ld_xpool *p = calloc(1, sizeof(*p));
+        uint16_t lo, hi;
+
+        if (!p)
+                return -ENOMEM;
+        p->loop = loop;
+        ld_exchange_ports(&lo, &hi); /* read (and any warning said) at start */
+        *out = p;
+        return 0;
+}
+
+void ld_xpool_free(struct ld_xpool *p)
+{
+        if (!p)
+                return;
+        for (int i = 0; i < 2; i++)
+                while (p->idle[i]) {
+                        struct ld_xsock *s = p->idle[i];
+                        p->idle[i] = s->next;
+                        xsock_close(s);
+                }
+        free(p);
+}
