@@ -33,8 +33,8 @@
 /* Connections at once: a client that connects and says nothing costs a descriptor, a timer
  * and a few hundred bytes; past the cap an old one makes room (ctl_make_room). */
 #define CTL_CONN_MAX 64
-#define CTL_TIMEOUT 10.0     /* seconds for the whole request, and again for the reply */
-#define CTL_IN_FIRST 1024    /* the request buffer starts here and doubles as it fills */
+#define CTL_TIMEOUT 10.0  /* seconds for the whole request, and again for the reply */
+#define CTL_IN_FIRST 1024 /* the request buffer starts here and doubles as it fills */
 
 struct ctl_conn {
         struct ld_control *ctl;

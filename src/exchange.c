@@ -34,6 +34,7 @@
 #define EXCHANGE_MIN_PORTS 16384 /* fewer, and a blind forger's odds grow too much */
 #define EXCHANGE_BIND_TRIES 8    /* random ports in use; then the kernel picks one */
 #define EXCHANGE_READS 16        /* datagrams read per wake-up: the rest wait their turn */
+#define EXCHANGE_ERRORS 256      /* bounds the drain of a queue refilled as fast as it is read */
 #define XPOOL_IDLE_MAX 256       /* idle sockets kept; a larger burst's are closed after */
 
 /* A pooled UDP socket, its watcher always started: while idle it only drains. */
@@ -174,28 +175,39 @@ static bool exchange_is_server(const struct ld_exchange *x, const struct sockadd
         return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
 }
 
-/* Drains the ICMP errors queued (IP_RECVERR); the errno of one about a datagram to the
- * server, or 0. All are read first: the socket may go to another exchange next. */
+/* Drains the ICMP errors queued (IP_RECVERR), all of them: a socket stays readable while its
+ * error queue holds one, so one left behind would wake the loop for ever, and the socket may
+ * go to another exchange next. Returns the errno of one about our query, or 0. An error
+ * counts only if it quotes our query's ID (Linux quotes up to 576 bytes): an ICMP message is
+ * as easy to forge as the port is to guess, and it would fail the attempt and mark the
+ * server dead. */
 static int xsock_errors(struct ld_xsock *s)
 {
         int err = 0;
 
-        for (int i = 0; i < EXCHANGE_READS; i++) {
+        for (int i = 0; i < EXCHANGE_ERRORS; i++) {
                 struct sockaddr_storage to; /* where the datagram the error is about went */
-                uint8_t cbuf[256];
+                uint8_t cbuf[256], quote[2];
+                struct iovec iov = {.iov_base = quote, .iov_len = sizeof(quote)};
                 struct msghdr m = {.msg_name = &to,
                                    .msg_namelen = sizeof(to),
+                                   .msg_iov = &iov,
+                                   .msg_iovlen = 1,
                                    .msg_control = cbuf,
                                    .msg_controllen = sizeof(cbuf)};
+                ssize_t n;
 
                 memset(&to, 0, sizeof(to));
-                if (recvmsg(s->io.fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+                if ((n = recvmsg(s->io.fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT)) < 0)
                         break;
+                if (!s->x || n < 2 || quote[0] != s->x->q[0] || quote[1] != s->x->q[1] ||
+                    !exchange_is_server(s->x, &to))
+                        continue;
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
                         const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
                         if (((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
                              (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
-                            s->x && exchange_is_server(s->x, &to) && ee->ee_errno)
+                            ee->ee_errno)
                                 err = -(int)ee->ee_errno;
                 }
         }
@@ -215,14 +227,13 @@ static void xsock_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
                 int err;
 
-                if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                        return;
-                if (n < 0) { /* an ICMP error: the server's port unreachable? */
-                        if ((err = xsock_errors(s)) < 0) {
-                                exchange_end(s->x, err, NULL, 0);
-                                return;
-                        }
+                if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0) { /* an ICMP error (the server's port unreachable?), or nothing
+                              * left to read: either way the error queue is emptied */
+                        if ((err = xsock_errors(s)) < 0 && s->x)
+                                exchange_end(s->x, err, NULL, 0);
+                        return;
                 }
                 /* from the server (the kernel does not filter: the socket is not connected),
                  * with our ID and question; anything else is late, forged or garbled */
@@ -307,10 +318,19 @@ int ld_exchange_start(struct ld_exchange *x, const struct ld_endpoint *server, u
         q[1] = (uint8_t)id;
         if (!(s = xsock_get(x->pool, ss.ss_family)))
                 return errno ? -errno : -ENOMEM;
+        /* An ICMP error that came for the socket's last query, after its end, fails the
+         * next send once: drain it and send again. */
         if (sendto(s->io.fd, q, qlen, 0, (struct sockaddr *)&ss, sl) < 0) {
                 int rc = -errno;
-                xsock_put(s);
-                return rc;
+                if (rc != -EAGAIN) {
+                        xsock_errors(s);
+                        rc = sendto(s->io.fd, q, qlen, 0, (struct sockaddr *)&ss, sl) < 0 ? -errno
+                                                                                          : 0;
+                }
+                if (rc < 0) {
+                        xsock_put(s);
+                        return rc;
+                }
         }
         s->x = x;
         x->s = s;

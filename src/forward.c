@@ -196,6 +196,18 @@ static bool fwd_admit(const struct ld_forward *f, const struct fwd_share *e)
         return e->n < share || f->inflight < f->max - f->max / 4;
 }
 
+/* Whether the len bytes at a are the wire name b[0..blen), but for the case of letters. */
+static bool fwd_same_name(const uint8_t *a, size_t len, const uint8_t *b, size_t blen)
+{
+        if (len < blen)
+                return false;
+        for (size_t i = 0; i < blen; i++)
+                if (a[i] != b[i] &&
+                    ((a[i] | 0x20) != (b[i] | 0x20) || (a[i] | 0x20) < 'a' || (a[i] | 0x20) > 'z'))
+                        return false;
+        return true;
+}
+
 static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_forward *f = r->f;
@@ -206,7 +218,9 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         if (ans)
                 n = ld_relay_rewrite(ans, alen, r->id, r->edns, r->do_bit, r->limit, out + 2,
                                      sizeof(out) - 2);
-        if (n) /* the question as the client asked it: the same name in another case */
+        /* the question as the client asked it: the same name in another case (not over one
+         * that a TCP upstream compressed or changed: c-ares checks TCP answers loosely) */
+        if (n && fwd_same_name(out + 2 + LD_DNS_HEADER, n - LD_DNS_HEADER, r->name, r->namelen))
                 memcpy(out + 2 + LD_DNS_HEADER, r->name, r->namelen);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
                 uint8_t *h = out + 2;

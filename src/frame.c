@@ -55,6 +55,22 @@ static bool frame_header(const char *s, size_t n, size_t *reclen, uint32_t *crc)
         return true;
 }
 
+/* Whether a record header starts a line in buf[0..len) (its first line included). */
+static bool frame_more_records(const char *buf, size_t len)
+{
+        const size_t taglen = sizeof(LD_FRAME_TAG) - 1;
+
+        for (size_t pos = 0; pos < len;) {
+                const char *nl = memchr(buf + pos, '\n', len - pos);
+                if (len - pos > taglen && memcmp(buf + pos, LD_FRAME_TAG " ", taglen + 1) == 0)
+                        return true;
+                if (!nl)
+                        break;
+                pos = (size_t)(nl - buf) + 1;
+        }
+        return false;
+}
+
 enum ld_frame_kind ld_frame_parse(const char *buf, size_t len, size_t pos, size_t *body,
                                   size_t *bodylen, size_t *next)
 {
@@ -75,8 +91,10 @@ enum ld_frame_kind ld_frame_parse(const char *buf, size_t len, size_t pos, size_
         if (hdr - pos > FRAME_HEADER_MAX || buf[pos + taglen] != ' ' ||
             !frame_header(buf + pos + taglen + 1, hdr - pos - taglen - 2, &reclen, &crc))
                 return LD_FRAME_DAMAGED;
+        /* A crash cuts only the end: with another record after it (a damaged LEN), dropping
+         * it as torn would drop every acknowledged change that follows. */
         if (reclen > len - hdr)
-                return LD_FRAME_TORN; /* the file ends inside the record */
+                return frame_more_records(buf + hdr, len - hdr) ? LD_FRAME_DAMAGED : LD_FRAME_TORN;
         if (frame_crc32(buf + hdr, reclen) != crc || (reclen && buf[hdr + reclen - 1] != '\n'))
                 return hdr + reclen == len ? LD_FRAME_TORN : LD_FRAME_DAMAGED;
         *body = hdr;

@@ -286,13 +286,18 @@ static void remote_srv_name(const struct rpeer *p, size_t i, char *name, size_t 
         snprintf(name, len, "_%u._%s.%s", s->port, ld_proto_name(s->proto), p->c->spec.remote_fqdn);
 }
 
+static void remote_got(struct rpeer *p, int kind, size_t srv, int rc, ldns_rr_list *rrs,
+                       uint32_t ttl);
+
 static void remote_ask(struct rpeer *p, const char *name, int kind, size_t srv)
 {
         struct rask *a = remote_query(name, kind);
         int rc;
 
-        if (!a)
+        if (!a) { /* as if unanswered, so the lookup is not left "asking" for ever */
+                remote_got(p, kind, srv, -ENOMEM, NULL, 0);
                 return;
+        }
         a->p = p;
         a->kind = kind;
         a->srv = srv;
@@ -346,7 +351,19 @@ static void remote_got_srv(struct rpeer *p, size_t i, int rc, ldns_rr_list *rrs,
                 remote_wake(p);
         }
         remote_release(p);
-        s->wanted = false; /* (slot i may hold another port by now: its defer set its time) */
+        /* Not through s: the questions released may have grown (moved) the slots. (Slot i may
+         * hold another port by now: its defer set its time.) */
+        if (i < p->c->remote->nsrv)
+                p->c->remote->srv[i].wanted = false;
+}
+
+static void remote_got(struct rpeer *p, int kind, size_t srv, int rc, ldns_rr_list *rrs,
+                       uint32_t ttl)
+{
+        if (kind == LDNS_RR_TYPE_SRV)
+                remote_got_srv(p, srv, rc, rrs, ttl);
+        else
+                remote_got_addrs(p, kind, rc, rrs, ttl);
 }
 
 /* Every answer from a peer: parsed once, then to the addresses or the SRV entry. */
@@ -366,10 +383,7 @@ static void remote_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_t
         else
                 snprintf(name, sizeof(name), "%s", a.p->c->spec.remote_fqdn);
         rc = remote_parse(err ? NULL : ans, (int)len, name, (uint16_t)a.kind, &rrs, &ttl);
-        if (a.kind == LDNS_RR_TYPE_SRV)
-                remote_got_srv(a.p, a.srv, rc, rrs, ttl);
-        else
-                remote_got_addrs(a.p, a.kind, rc, rrs, ttl);
+        remote_got(a.p, a.kind, a.srv, rc, rrs, ttl);
         if (rrs)
                 ldns_rr_list_deep_free(rrs);
 }

@@ -300,6 +300,11 @@ static ldns_rr *xfr_tsig_error_rr(const struct ld_xfr *x, ldns_pkt *r, const ldn
         ldns_rr *rr = ldns_rr_new();
         ldns_rdf *d[7];
 
+        /* ldns takes a TSIG record cut short (RDLENGTH 0, say): it has no fields to echo */
+        if (ldns_rr_rd_count(qt) < 7) {
+                ldns_rr_free(rr);
+                return NULL;
+        }
         if (!rr)
                 return NULL;
         xfr_put48(when, err == XFR_BADTIME ? xfr_time48(ldns_rr_rdf(qt, 1)) : now);
@@ -351,10 +356,10 @@ static int xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_origin *o, co
 
         ld_addr_format(&o->src, src, sizeof(src));
         ld_warn("zone transfer to %s refused: %s", src, why[err - XFR_BADSIG]);
-        if (rr) {
+        if (rr)
                 ldns_pkt_set_tsig(r, rr); /* the packet owns it now */
+        if (r) /* a malformed TSIG gets a plain NOTAUTH: there is nothing to echo */
                 rc = xfr_send_pkt(o, r);
-        }
         ldns_pkt_free(r);
         return rc;
 }

@@ -17,12 +17,14 @@ Runs as root (setpriv, prlimit on the daemon).
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import socket
 import tempfile
 import threading
 import time
+import zlib
 
 import pytest
 
@@ -313,6 +315,25 @@ def test_torn_last_change_is_dropped_at_every_offset(daemons, work):
             os.unlink(os.path.join(probe, "stderr"))
             checked += 1
     assert checked > 60
+
+
+def test_damaged_length_before_later_records_refuses_the_file(work):
+    """Only the end of the file can be torn: a record whose LEN runs past the
+    end while later records follow is damage, and must refuse the file rather
+    than drop the acknowledged changes after it."""
+    def record(text):
+        return b"#linkdns-record %d %08x\n" % (len(text), zlib.crc32(text)) \
+            + text
+    state = os.path.join(work, "links")
+    body = record(b"add web --addr 127.41.3.3\n") + \
+        record(b"link web db\n")
+    damaged = body.replace(b"#linkdns-record 26 ", b"#linkdns-record 9999 ", 1)
+    assert damaged != body
+    with open(state, "wb") as f:
+        f.write(b"add db --addr 127.41.3.2\n" + damaged)
+    p = check_config(state)
+    assert p.returncode == 1, p.stderr
+    assert re.search(r"links:2: a damaged #linkdns-record", p.stderr), p.stderr
 
 
 def test_hand_written_table_without_final_newline(daemons, work):

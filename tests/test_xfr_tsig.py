@@ -188,6 +188,25 @@ def test_axfr_with_a_wrong_secret_is_badsig_unsigned(primary):
     assert rd.mac == b"", "BADSIG reply signed"
 
 
+@pytest.mark.parametrize("rdata", [b"", b"\x0bhmac-sha256\x00"],
+                         ids=["empty", "algorithm-only"])
+def test_axfr_with_a_cut_short_tsig_is_notauth_and_the_daemon_lives(primary,
+                                                                    rdata):
+    """A TSIG record that ldns parses but that has fewer than its seven
+    fields (RDLENGTH 0, or the algorithm name only) must not reach code that
+    echoes its fields: the daemon aborted on an assertion in ldns."""
+    q = dns.message.make_query(ZONE, "AXFR").to_wire()
+    q = q[:10] + b"\x00\x01" + q[12:]               # ARCOUNT 1
+    q += dns.name.from_text(KEY_NAME).to_wire()
+    q += struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+    reply = exchange(primary, q)
+    rcode, an = header(reply)
+    assert rcode in (dns.rcode.NOTAUTH, dns.rcode.FORMERR), rcode
+    assert an == 0, "zone records for a malformed TSIG"
+    assert primary.running(), primary.stderr
+    assert primary.query(ZONE, "SOA").rcode() == dns.rcode.NOERROR
+
+
 # -- NOTIFY: only a reply signed with the key acknowledges it ----------------------
 class Secondary:
     """A UDP socket at the --notify address that plays the secondary: it
