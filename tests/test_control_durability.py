@@ -19,49 +19,21 @@ import os
 import random
 import re
 import resource
-import shutil
 import socket
-import tempfile
 import threading
 import time
 import zlib
 
 import pytest
 
-from conftest import (linkdnsctl_path, require_root, run, run_linkdnsd,
-                      stop_all)
-from test_control import CtlDaemon, assert_refused
+from conftest import linkdnsctl_path, run, run_linkdnsd
+# the work directory and the daemon factory of the control tests
+from test_control import assert_refused, daemons, work  # noqa: F401
 
 DEADLINE = 10.0
 CTL_TIMEOUT = 10.0      # control.c: the whole request within this
 CTL_CONN_MAX = 64       # control.c: control connections at once
 LINE_MAX = 65536        # command.c: the longest line a table may hold
-
-
-@pytest.fixture
-def work():
-    require_root("the control durability tests")
-    d = tempfile.mkdtemp(prefix="ldd-")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def daemons(work):
-    started = []
-
-    def start(*extra, workdir=None, state=None):
-        d = CtlDaemon(workdir or work, state=state, extra_args=extra)
-        started.append(d)
-        return d
-
-    yield start
-    try:
-        stop_all([d for d in started if d.running()])
-    finally:
-        for d in started:
-            d._cleanup()
 
 
 def restart(d, daemons):
