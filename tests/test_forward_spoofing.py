@@ -501,3 +501,78 @@ def test_flooding_container_leaves_others_their_forwards(fwd_linkdns):
         sb.close()
     finally:
         up.close()
+
+
+# -- ICMP errors about an upstream query -----------------------------------------
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def icmp_port_unreachable(src, dst, quoted_src, quoted_sport, quoted_dst,
+                          quoted_dport, payload):
+    """An IPv4 datagram from SRC to DST: ICMP port unreachable about a UDP
+    datagram QUOTED_SRC:QUOTED_SPORT -> QUOTED_DST:QUOTED_DPORT carrying
+    PAYLOAD (as Linux quotes it: headers and the start of the data)."""
+    udp = struct.pack("!HHHH", quoted_sport, quoted_dport, 8 + len(payload),
+                      0) + payload
+    inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000,
+                        64, socket.IPPROTO_UDP, 0,
+                        socket.inet_aton(quoted_src),
+                        socket.inet_aton(quoted_dst))
+    inner = inner[:10] + struct.pack("!H", inet_checksum(inner)) + inner[12:]
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + inner + udp
+    icmp = icmp[:2] + struct.pack("!H", inet_checksum(icmp)) + icmp[4:]
+    outer = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 64,
+                        socket.IPPROTO_ICMP, 0, socket.inet_aton(src),
+                        socket.inet_aton(dst))
+    return outer + icmp
+
+
+def test_forged_icmp_error_does_not_fail_an_upstream_query(fwd_linkdns):
+    """An attacker who guessed (here: was told) the source port of an upstream
+    query, but not its ID, forges "port unreachable" from the upstream: the
+    query is not failed (no SERVFAIL, the upstream is not marked dead); the
+    real answer comes.  The same ICMP quoting the right ID, as the kernel of
+    a host whose port is closed sends it, does fail the attempt at once."""
+    up = Responder("127.50.15.53", delay=1.0)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    try:
+        d = fwd_linkdns("add m --addr 127.50.15.2\n",
+                        "--upstream", up.endpoint())
+        results = {}
+        for tag, flip in (("wrong-id", 0x5A5A), ("right-id", 0)):
+            s = d.udp_socket("127.50.15.2")
+            q = make_query("%s.example.test." % tag, "A")
+            n = len(up.seen)
+            t0 = time.monotonic()
+            s.send(q.to_wire())
+            deadline = t0 + 5
+            while len(up.seen) == n:
+                assert time.monotonic() < deadline, "nothing reached the upstream"
+                time.sleep(0.005)  # poll interval
+            src, sport, qid = up.seen[n]
+            sent = up.names[n]
+            payload = struct.pack("!H", qid ^ flip) + b"\x01\x00\x00\x01" \
+                + b"\x00" * 6 + sent + b"\x00\x01\x00\x01"
+            raw.sendto(icmp_port_unreachable(up.addr, src, src, sport,
+                                             up.addr, up.port, payload),
+                       (src, 0))
+            s.settimeout(5)
+            r = dns.message.from_wire(s.recv(65535))
+            results[tag] = (rcode_text(r), addresses(r),
+                            time.monotonic() - t0)
+            s.close()
+            time.sleep(1.2)   # the upstream's late answer, if any, is gone
+        print("forged port unreachable about a query: %s" % results)
+        rc, addrs, _took = results["wrong-id"]
+        assert (rc, addrs) == ("NOERROR", [REAL]), results
+        rc, _addrs, took = results["right-id"]
+        assert rc == "SERVFAIL" and took < 0.9, results
+    finally:
+        raw.close()
+        up.close()
