@@ -88,8 +88,8 @@ void ld_spec_clear(struct ld_spec *s);
 /* Moves src into dst (dst cleared first); src is left empty. */
 void ld_spec_move(struct ld_spec *dst, struct ld_spec *src);
 bool ld_name_valid(const char *s, size_t len);
-/* Writes cmd's canonical line (DESIGN.md: options in grammar order, `:ALIAS` omitted when
- * equal to TARGET, RFC 5952 addresses), newline included. */
+/* Writes cmd's canonical line (linkdns.links(5): options in grammar order, `:ALIAS` omitted
+ * when equal to TARGET, RFC 5952 addresses), newline included. */
 void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
 /* ids false: without --ns-id (what `ls` shows: users never pass it). */
 void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f);

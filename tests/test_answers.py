@@ -1,5 +1,5 @@
-"""What a view answers (issue 2, acceptance 2, and DESIGN.md "What a view
-answers"), asked over UDP and again over TCP.
+"""What a view answers (linkdns.links(5), "WHAT A VIEW RESOLVES"), asked over
+UDP and again over TCP.
 
 Addresses: 127.20.0.0/16.
 """

@@ -29,7 +29,7 @@ MAN = os.path.join(REPO, "man")
 PAGES = {"linkdnsd.8": 8, "linkdnsctl.8": 8, "linkdns.links.5": 5}
 EXAMPLE = os.path.join(REPO, "zones", "example.links")
 EXAMPLE_LARGE = os.path.join(REPO, "zones", "example-large.links")
-# DESIGN.md's cross-host options: documented before they reach --help.
+# The cross-host options (linkdnsd(8), "Cross-host publishing"): each must be in the page.
 CROSS_HOST_OPTIONS = ("--publish-zone", "--publish-address", "--transfer-allow",
                       "--notify", "--tsig", "--stale")
 LOG_LINE = re.compile(r"^linkdnsd: (error|warning|info|debug): \S")
