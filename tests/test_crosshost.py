@@ -43,8 +43,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import (REPO, Namespaces, linkdnsctl_path, linkdnsd_path,
-                      read_log, run, socket_in, stop_all, stop_cleanly)
+from conftest import (REPO, Daemon, Namespaces, linkdnsd_path, read_log,
+                      run, socket_in, stop_all, wait_for)
 
 PYTHON = "/usr/bin/python3"
 PREFIX = "ldx%d-" % os.getpid()
@@ -194,88 +194,39 @@ def dig_answers(out, rdtype):
     return res
 
 
-def wait_for(what, fn, deadline, interval=0.05):
-    """Polls fn() until it returns a true value; (seconds taken, value)."""
-    t0 = time.monotonic()
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return time.monotonic() - t0, last
-        if time.monotonic() - t0 > deadline:
-            raise AssertionError("%s: not within %.0f s (last: %r)"
-                                 % (what, deadline, last))
-        time.sleep(interval)   # poll interval, not synchronisation
-
-
 # -- linkdnsd in a namespace -------------------------------------------------------
-class Linkdnsd:
-    """`ip netns exec NS linkdnsd --state DIR/links --listen ADDR@53
-    --no-upstream --control DIR/control.sock ARGS`, restartable on the same
-    state (and so the same STATE.serial)."""
+class Linkdnsd(Daemon):
+    """conftest's Daemon run by `ip netns exec NS`, listening on LISTEN@53
+    there, on the state file of a directory of the test: restartable on the
+    same state (and so the same STATE.serial).  Started by .start()."""
 
     def __init__(self, net, ns, listen, table, args=()):
-        self.binary = linkdnsd_path()
         self.net = net
         self.ns = ns
         self.listen = listen
-        self.args = list(args)
-        self.dir = net.tmpdir()
-        self.state = os.path.join(self.dir, "links")
-        self.control = os.path.join(self.dir, "control.sock")
-        self.log = os.path.join(self.dir, "stderr")
-        self.proc = None
-        self.write_table(table)
+        super().__init__(table, args, listen_host=listen, port=53,
+                         workdir=net.tmpdir(), prefix=["ip", "netns", "exec",
+                                                       ns], start=False)
 
-    def write_table(self, table):
-        with open(self.state, "w") as f:
-            f.write(table)
+    def start(self, deadline_s=START_DEADLINE):
+        took = super().start(deadline_s)
+        self.net.procs.append(self.proc)   # net.cleanup() kills it
+        return took
 
-    @property
-    def stderr(self):
-        return read_log(self.log)
-
-    def start(self):
-        self.argv = (["ip", "netns", "exec", self.ns, self.binary,
-                      "--state", self.state, "--listen", self.listen + "@53",
-                      "--no-upstream", "--control", self.control]
-                     + self.args)
-        with open(self.log, "ab") as errf:
-            self.proc = self.net.popen(self.argv, stdout=errf, stderr=errf)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < START_DEADLINE:
-            if self.proc.poll() is not None:
-                raise AssertionError("linkdnsd exited %s\nargv: %s\n"
-                                     "stderr:\n%s" % (self.proc.returncode,
-                                                      " ".join(self.argv),
-                                                      self.stderr))
-            if query(self.ns, self.listen, "readiness.probe.invalid",
-                     timeout=0.2) is not None and os.path.exists(self.control):
-                return time.monotonic() - t0
-            time.sleep(0.02)   # poll interval
-        self.proc.kill()
-        raise AssertionError("linkdnsd did not answer within %.0f s\n"
-                             "argv: %s\nstderr:\n%s"
-                             % (START_DEADLINE, " ".join(self.argv),
-                                self.stderr))
-
-    def stop(self):
-        """SIGTERM; exit 0 and no sanitizer report asserted."""
-        p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        stop_cleanly(p, self.log, STOP_DEADLINE)
+    def _answers(self):
+        """Asked from inside NS, where it listens; and its control socket
+        is there."""
+        return (query(self.ns, self.listen, self.READINESS_PROBE,
+                      timeout=0.2) is not None
+                and os.path.exists(self.control))
 
     def kill(self):
         """SIGKILL: the host goes away without a word."""
-        p, self.proc = self.proc, None
-        if p is not None and p.poll() is None:
-            p.kill()
-            p.wait()
+        self._kill()
+        self.proc = None
 
-    def ctl(self, *args, check=True):
-        return run([linkdnsctl_path(), "--control", self.control] + list(args),
-                   check=check)
+    def ctl(self, *args, check=True, **kw):
+        return super().ctl(*args, check=check, **kw)
 
     def soa_serial(self, source=None):
         r = query(self.ns, self.listen, ZONE, "SOA", source=source)

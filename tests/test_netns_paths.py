@@ -26,9 +26,8 @@ import time
 import pytest
 
 import dns.message
-from conftest import (Daemon, START_DEADLINE, addresses, linkdnsctl_path,
-                      linkdnsd_path, make_query, netns_path, require_root,
-                      run, run_linkdnsd)
+from conftest import (Daemon, addresses, make_query, netns_path,
+                      require_root, run, run_linkdnsd, stop_all, wait_for)
 from test_netns import listener_inodes, spawn_netns_process, wait_answer
 
 PREFIX = "ldp%d-" % os.getpid()
@@ -48,63 +47,20 @@ class PathDaemon(Daemon):
     owns (so that it can be stopped, edited and started again)."""
 
     def __init__(self, workdir, extra_args=()):
-        self.binary = linkdnsd_path()
-        self.dir = str(workdir)
-        self.state = os.path.join(self.dir, "links")
-        self.control = os.path.join(self.dir, "control.sock")
-        self.stderr_path = os.path.join(self.dir, "stderr")
-        self.host = "127.0.0.1"
-        self.extra_args = list(extra_args)
-        self.proc = None
-        self.port = None
-        try:
-            self._start(START_DEADLINE)
-        except BaseException:
-            self._cleanup()
-            raise
-
-    def _cleanup(self):          # the directory is the test's
-        self._kill()
-        try:
-            self._errf.close()
-        except Exception:
-            pass
-
-    def ctl(self, *args, timeout=10):
-        return run([linkdnsctl_path(), "--control", self.control] +
-                   [str(a) for a in args], check=False, timeout=timeout)
-
-    def ok(self, *args):
-        p = self.ctl(*args)
-        assert p.returncode == 0, ("linkdnsctl %s: %d\n%s%s\ndaemon:\n%s"
-                                   % (args, p.returncode, p.stdout, p.stderr,
-                                      self.stderr[-3000:]))
-        return p.stdout
+        super().__init__(None, extra_args, workdir=workdir)
 
     def read_state(self):
         with open(self.state) as f:
             return f.read()
 
-    def wait_log(self, regex, after=0, deadline=LOG_DEADLINE):
-        end = time.monotonic() + deadline
-        pat = re.compile(regex, re.M)
-        while time.monotonic() < end:
-            m = pat.search(self.stderr, after)
-            if m:
-                return m
-            time.sleep(0.02)  # poll interval
-        raise AssertionError("no log line %r within %.0f s\nstderr:\n%s"
-                             % (regex, deadline, self.stderr))
-
     def wait_state(self, regex, deadline=LOG_DEADLINE):
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            m = re.search(regex, self.read_state(), re.M)
-            if m:
-                return m
-            time.sleep(0.02)  # poll interval
-        raise AssertionError("the state file never matched %r:\n%s"
-                             % (regex, self.read_state()))
+        try:
+            return wait_for("the state file matching %r" % regex,
+                            lambda: re.search(regex, self.read_state(), re.M),
+                            deadline, interval=0.02)[1]
+        except AssertionError as e:
+            raise AssertionError("%s:\n%s" % (e, self.read_state())) \
+                from None
 
 
 @pytest.fixture
@@ -122,14 +78,7 @@ def start(tmp_path):
         return d
 
     yield _start
-    errors = []
-    for d in started:
-        try:
-            d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
+    stop_all(started)
 
 
 @pytest.fixture

@@ -29,10 +29,10 @@ import dns.message
 import dns.rcode
 import pytest
 
-from conftest import free_port, linkdnsctl_path, make_query, run
+from conftest import free_port, linkdnsctl_path, make_query, run, wait_for
 # the namespace fixture (net), the daemon in a namespace and DNS helpers
 from test_crosshost import (Linkdnsd, need_tool, net, query, rcode,  # noqa: F401
-                            rdatas, wait_for)
+                            rdatas)
 
 ZONE = "a.test"
 PEER_TABLE = "add db --addr 127.0.51.2 --publish 13306:3306/tcp\n"

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import dns.flags
 import dns.message
@@ -35,7 +34,8 @@ import dns.rrset
 import pytest
 
 import conftest
-from conftest import Daemon, daemon_factory, free_port, make_query
+from conftest import (Daemon, daemon_factory, free_port, make_query,
+                      wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASK = os.path.join(HERE, "ask.py")
@@ -104,17 +104,15 @@ def rdata_wires(msg, rdtype, section="answer"):
 
 def wait_answers(host, port, name="ready.probe.invalid", deadline=10.0,
                  proc=None, what="server"):
-    t_end = time.monotonic() + deadline
-    while time.monotonic() < t_end:
+    """Until the server at HOST@PORT answers NAME (conftest.wait_for); an
+    AssertionError when PROC exits first."""
+    def answers():
         if proc is not None and proc.poll() is not None:
             raise AssertionError("%s exited %s before answering"
                                  % (what, proc.returncode))
-        r, _ = ask(host, port, name, timeout=0.2)
-        if r is not None:
-            return
-        time.sleep(0.05)   # poll interval
-    raise AssertionError("%s at %s@%d did not answer within %.0f s"
-                         % (what, host, port, deadline))
+        return ask(host, port, name, timeout=0.2)[0] is not None
+
+    wait_for("%s at %s@%d answering" % (what, host, port), answers, deadline)
 
 
 # -- unbound ---------------------------------------------------------------------
@@ -391,12 +389,6 @@ class FwdDaemon(Daemon):
         return [self.binary, "--state", self.state, "--listen", listen,
                 "--control", self.control] + self.extra_args
 
-    def ctl(self, *args):
-        argv = [conftest.linkdnsctl_path(), "--control", self.control]
-        return subprocess.run(argv + list(args), capture_output=True,
-                              text=True, timeout=10,
-                              stdin=subprocess.DEVNULL)
-
     def stats(self):
         """`linkdnsctl stats` as {key: int}."""
         p = self.ctl("stats")
@@ -439,13 +431,9 @@ def ns_ask(ns, name, rdtype="A", tcp=False, edns=False, server="127.0.0.11",
 
 def ns_wait(ns, deadline=15.0):
     """Until linkdnsd's listener inside NS answers (localhost A)."""
-    t_end = time.monotonic() + deadline
-    while time.monotonic() < t_end:
-        r, _ = ns_ask(ns, "localhost", timeout=0.3)
-        if r is not None:
-            return
-        time.sleep(0.1)   # poll interval
-    raise AssertionError("no listener answered in namespace %s" % ns)
+    wait_for("a listener answering in namespace %s" % ns,
+             lambda: ns_ask(ns, "localhost", timeout=0.3)[0] is not None,
+             deadline, interval=0.1)
 
 
 def ns_dig(ns, *args, timeout=15):
