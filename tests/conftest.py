@@ -7,7 +7,17 @@ copy of a link table in a temporary directory:
              --control TMP/control.sock [extra args]
 
 Container addresses are in 127.0.0.0/8 so that a test can ask "as" a
-container by binding its client socket to that address (``source=``).
+container by binding its client socket to that address (``source=``).  Each
+test file that invents addresses keeps them in a /16 of its own, named in its
+docstring, so that test files running side by side (or another run of the
+suite) never bind the same address and port: 127.20 test_answers, .30
+test_isolation, .40 test_control, .41 test_control_durability, .42
+test_protocol, .50 test_forward, .51 test_transport_limits, .52
+test_forward_spoofing, .53 test_netns_paths, .54 test_parser, .55 test_zones,
+.60 test_large, .93 test_attacks_held.  127.0.0.0/16 is shared: the example
+tables (zones/*.links) and a few small tables (test_notimp_flags, test_ops,
+test_xfr_tsig, the namespace tests) use it, but only as a client's source
+(port 0) or inside network namespaces a test made, where nothing collides.
 
 The binaries are found through ``$LINKDNS_BUILD`` (a meson build directory),
 default ``<repo>/build``.  A missing binary is a test failure, never a skip.
@@ -29,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import dns.flags
@@ -158,6 +169,16 @@ def daemon_factory(cls):
     stop_all(started)
 
 
+def in_threads(fn, n, join_timeout):
+    """FN(0) ... FN(N-1) at once, one thread each; each thread waited for
+    JOIN_TIMEOUT seconds at most (FN records its own result)."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(join_timeout)
+
+
 _port_rng = random.Random(os.getpid() ^ time.time_ns())
 
 
@@ -262,6 +283,19 @@ def tcp_frame(wire):
     return struct.pack("!H", len(wire)) + wire
 
 
+def tcp_split(buf):
+    """The whole length-prefixed DNS messages at the start of BUF (a TCP
+    stream as received so far): (list of messages, the bytes left over)."""
+    msgs = []
+    while len(buf) >= 2:
+        (n,) = struct.unpack("!H", buf[:2])
+        if len(buf) < 2 + n:
+            break
+        msgs.append(buf[2:2 + n])
+        buf = buf[2 + n:]
+    return msgs, buf
+
+
 def make_query(name, rdtype="A", edns=None, want_dnssec=False, payload=None,
                options=None, rdclass="IN", qid=None, flags=dns.flags.RD):
     """A query message; edns=None means no OPT unless DO or options ask."""
@@ -311,8 +345,9 @@ class Daemon:
     By default it lives in a temporary directory of its own (removed when it
     stops) and listens on a free port of LISTEN_HOST; WORKDIR (kept) and
     STATE name the test's own; LISTEN_HOST None: no --listen (it is ready
-    when it logs READY_LINE); PORT: a fixed port; PREFIX: a command run in
-    front (ip netns exec, prlimit); START=False: started by .start()."""
+    when it logs READY_LINE); PORT: a fixed port; NETNS: run in that network
+    namespace (`ip netns exec`), asked from there; PREFIX: a command run in
+    front (prlimit, setpriv); START=False: started by .start()."""
 
     # asked until the daemon answers; its own (not forwarded) answer counts
     READINESS_PROBE = "readiness.probe.invalid"
@@ -320,7 +355,7 @@ class Daemon:
 
     def __init__(self, table, extra_args=(), start_deadline=START_DEADLINE,
                  listen_host="127.0.0.1", workdir=None, state=None, port=None,
-                 prefix=(), env=None, start=True):
+                 netns=None, prefix=(), env=None, start=True):
         self.binary = linkdnsd_path()
         self.own_dir = workdir is None
         self.dir = tempfile.mkdtemp(prefix="ldns-") if self.own_dir \
@@ -330,7 +365,9 @@ class Daemon:
         self.stderr_path = os.path.join(self.dir, "stderr")
         self.host = listen_host
         self.fixed_port = port
-        self.prefix = list(prefix)
+        self.netns = netns
+        self.prefix = (["ip", "netns", "exec", netns] if netns else []) \
+            + list(prefix)
         self.env = env
         self.extra_args = list(extra_args)
         self.proc = None
@@ -412,8 +449,8 @@ class Daemon:
                 self.ready_line = m.group(0)
                 return "ready"
         elif self._answers():
-            if self.fixed_port:
-                return "ready"
+            if self.fixed_port or self.netns:
+                return "ready"   # no other test binds there
             held = _port_inodes(self.port)
             try:
                 mine = _socket_inodes(self.proc.pid)
@@ -515,7 +552,7 @@ class Daemon:
         return socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
     def udp_socket(self, source=None):
-        s = socket.socket(self._family(), socket.SOCK_DGRAM)
+        s = socket_in(self.netns, self._family(), socket.SOCK_DGRAM)
         if source:
             s.bind((source, 0))
         s.connect((self.host, self.port))
@@ -533,7 +570,7 @@ class Daemon:
             s.close()
 
     def tcp_connect(self, source=None, timeout=5.0):
-        s = socket.socket(self._family(), socket.SOCK_STREAM)
+        s = socket_in(self.netns, self._family(), socket.SOCK_STREAM)
         s.settimeout(timeout)
         if source:
             s.bind((source, 0))

@@ -1,5 +1,5 @@
-"""What a view answers (issue 2, acceptance 2, and DESIGN.md "What a view
-answers"), asked over UDP and again over TCP.
+"""What a view answers (linkdnsd(8) and the README describe it), asked over
+UDP and again over TCP.
 
 Addresses: 127.20.0.0/16.
 """
@@ -102,7 +102,7 @@ def assert_nxdomain(r, name, rdtype="A"):
     assert_question(r, name, rdtype)
 
 
-# --- acceptance 2 --------------------------------------------------------------
+# --- names, SRV, PTR, NXDOMAIN and NODATA in one view ------------------------
 def test_a_db(daemon, tcp):
     r = ask(daemon, "db", "A", tcp=tcp)
     assert rcode_text(r) == "NOERROR", r

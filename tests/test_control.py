@@ -1,5 +1,4 @@
-"""Control plane: linkdnsctl, live changes, durable state (issue 4,
-acceptance 1-5).
+"""Control plane: linkdnsctl, live changes, durable state.
 
 Every test runs its own daemon in its own directory (made 0755 so that a
 non-root caller reaches the socket and is refused by the socket itself):

@@ -1,12 +1,13 @@
 """Across hosts: the published zone, its replication by standard DNS
-secondaries, and remote containers (issue 7, acceptance 1-5).
+secondaries, and remote containers.
 
 Run as root.  Every test builds its own network namespaces with `ip netns add`
 (names start with ``ldx<pid>-``) and removes them, their /etc/netns entries,
 the processes it started and its temporary files when it ends, failed or not.
 Nothing is configured outside those namespaces.
 
-Two hosts on one machine (acceptance 1 and 4):
+Two hosts on one machine (a remote container resolves; a port mapping
+change reaches the other host):
 
     db (10.251.1.2) --veth-- hostA (10.250.0.1) ==veth== hostB (10.250.0.2) --veth-- app (10.252.1.2)
                              linkdnsd, zone a.test                linkdnsd
@@ -17,9 +18,9 @@ daemons open 127.0.0.11@53 inside db and app.  app's resolv.conf is
 /etc/netns/APP/resolv.conf (`nameserver 127.0.0.11`), so `ip netns exec APP
 dig db` and `getent hosts db` ask B's daemon as a container would.
 
-The secondary tests (acceptance 2) run linkdnsd (127.0.0.1@53) and knotd
+The secondary tests (knotd follows the zone) run linkdnsd (127.0.0.1@53) and knotd
 (127.0.0.2@53, transfers from 127.0.0.2) on the loopback of a namespace of
-their own; acceptance 3 and 5 use such a namespace too.
+their own; the publisher tests use such a namespace too.
 
 Timings are printed (run with -s to see them, or read them in a failure).
 """
@@ -196,8 +197,7 @@ def dig_answers(out, rdtype):
 
 # -- linkdnsd in a namespace -------------------------------------------------------
 class Linkdnsd(Daemon):
-    """conftest's Daemon run by `ip netns exec NS`, listening on LISTEN@53
-    there, on the state file of a directory of the test: restartable on the
+    """conftest's Daemon in namespace NS, listening on LISTEN@53 there, on the state file of a directory of the test: restartable on the
     same state (and so the same STATE.serial).  Started by .start()."""
 
     def __init__(self, net, ns, listen, table, args=()):
@@ -205,8 +205,7 @@ class Linkdnsd(Daemon):
         self.ns = ns
         self.listen = listen
         super().__init__(table, args, listen_host=listen, port=53,
-                         workdir=net.tmpdir(), prefix=["ip", "netns", "exec",
-                                                       ns], start=False)
+                         workdir=net.tmpdir(), netns=ns, start=False)
 
     def start(self, deadline_s=START_DEADLINE):
         took = super().start(deadline_s)
@@ -214,11 +213,8 @@ class Linkdnsd(Daemon):
         return took
 
     def _answers(self):
-        """Asked from inside NS, where it listens; and its control socket
-        is there."""
-        return (query(self.ns, self.listen, self.READINESS_PROBE,
-                      timeout=0.2) is not None
-                and os.path.exists(self.control))
+        """It answers, and its control socket is there."""
+        return super()._answers() and os.path.exists(self.control)
 
     def kill(self):
         """SIGKILL: the host goes away without a word."""
@@ -352,7 +348,7 @@ def readline_within(proc, deadline):
     return proc.stdout.readline() if r else ""
 
 
-# -- acceptance 1 ------------------------------------------------------------------
+# -- a container on host B resolves and reaches one on host A ---------------------
 def test_two_hosts_app_resolves_and_reaches_remote_db(two_hosts):
     h = two_hosts()
 
@@ -407,7 +403,7 @@ def test_two_hosts_app_resolves_and_reaches_remote_db(two_hosts):
           % (time.monotonic() - t0, p.stdout.strip()))
 
 
-# -- acceptance 4 ------------------------------------------------------------------
+# -- a peer that goes down: stale answers, then SERVFAIL, then back ---------------
 def app_sees_db(h):
     """What app gets for db A and _3306._tcp.db SRV (1 s timeout each):
     the rdata (comma-joined) when NOERROR, else the rcode or TIMEOUT."""
@@ -539,7 +535,7 @@ def stopper():
     stop_all(ds)
 
 
-# -- acceptance 3 ------------------------------------------------------------------
+# -- zone transfers only to allowed sources, nothing leaks ------------------------
 def axfr(ns, source, *extra):
     return dig_in(ns, "@127.0.0.1", "-b", source, "+tcp", "AXFR", ZONE,
                   *extra)
@@ -611,7 +607,7 @@ def test_transfer_only_to_allowed_sources_and_no_leaks(net, stopper):
             assert rcode(r) == "REFUSED" and not r.answer, (name, t, tcp, r)
 
 
-# -- acceptance 2 ------------------------------------------------------------------
+# -- a standard secondary (knotd) transfers the zone and follows NOTIFY -----------
 KNOT_CONF = """\
 server:
     rundir: "{dir}/run"
@@ -795,7 +791,7 @@ def test_knot_secondary_transfers_and_follows_notify(net, stopper, tsig):
         assert "0 0 13306 db.%s." % ZONE in dig_answers(out, "SRV"), out
 
 
-# -- acceptance 5 ------------------------------------------------------------------
+# -- the zone serial never goes down across restarts ------------------------------
 def test_restarts_never_lower_the_serial(net, stopper):
     d = publisher(net, ["--transfer-allow", "127.0.0.0/8"])
     stopper(d)

@@ -1,5 +1,4 @@
-"""Namespaces: a listener inside every registered network namespace (issue 3,
-acceptance 1-4).
+"""Namespaces: a listener inside every registered network namespace.
 
 Run as root: every test makes its own network namespaces with `ip netns add`
 (names start with ``ldt<pid>-``), and removes them, their /etc/netns entries
@@ -209,7 +208,7 @@ def wait_until(cond, deadline, what):
 
 
 # =============================================================================
-# Acceptance 1: web and db, the resolver inside web unchanged
+# web and db: the resolver inside web, unchanged, finds db
 # =============================================================================
 WEB_ADDR = "10.201.7.2"
 DB_ADDR = "10.201.7.3"
@@ -363,7 +362,7 @@ def test_listener_is_inside_the_namespaces(pair):
 
 
 # =============================================================================
-# Acceptance 2: 200 namespaces, one shared db under 200 aliases
+# 200 namespaces, one shared db under 200 aliases
 # =============================================================================
 SHARED_DB = "10.250.0.1"
 
@@ -414,7 +413,7 @@ def test_200_namespaces_each_resolves_only_its_own_alias(namespaces, daemons):
 
 
 # =============================================================================
-# Acceptance 3: sockets closed when the namespace or the process goes away
+# Sockets closed when the namespace or the process goes away
 # =============================================================================
 def base_table(keep_ns):
     return ("add db --addr %s --expose 5432/tcp\n"
@@ -604,7 +603,7 @@ def test_pid_container_exit_closes_its_sockets_100_cycles(namespaces, daemons,
 
 
 # =============================================================================
-# Acceptance 4: a missing namespace waits; a non-namespace is refused
+# A missing namespace waits; a non-namespace is refused
 # =============================================================================
 def test_missing_namespace_warns_and_listens_once_created(namespaces,
                                                           daemons):

@@ -1,5 +1,5 @@
-"""Namespace paths and identities (issue 11: a FIFO at a namespace path, a
-recycled PID after a restart, the daemon's own namespace).
+"""Namespace paths and identities: a FIFO at a namespace path, a recycled
+PID after a restart, the daemon's own namespace.
 
 Run as root.  Every daemon listens on 127.0.0.1@PORT (conftest's Daemon) and
 in each registered namespace on 127.0.0.11@53; container addresses are in
@@ -28,7 +28,8 @@ import pytest
 import dns.message
 from conftest import (Daemon, addresses, make_query, netns_path,
                       require_root, run, run_linkdnsd, stop_all, wait_for)
-from test_netns import listener_inodes, spawn_netns_process, wait_answer
+from test_netns import (listener_inodes, processes,  # noqa: F401 (fixture)
+                        spawn_netns_process, wait_answer)
 
 PREFIX = "ldp%d-" % os.getpid()
 NETNS_PREFIX = PREFIX
@@ -79,16 +80,6 @@ def start(tmp_path):
 
     yield _start
     stop_all(started)
-
-
-@pytest.fixture
-def processes():
-    procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
 
 
 def host_process(processes):
@@ -249,15 +240,22 @@ def test_link_to_a_real_namespace_is_not_followed(namespaces, start,
 # =============================================================================
 # --ns-id: the namespace's identity in the state file
 # =============================================================================
-def test_state_file_line_carries_ns_id_after_add(namespaces, start,
-                                                 processes):
-    ns = namespaces.add("idn")
+def db_web_and_pw(namespaces, start, processes, tag):
+    """A daemon with db, web (in a new namespace TAG, by path) and pw (in a
+    new process's namespace, by PID); (namespace, process, daemon)."""
+    ns = namespaces.add(tag)
     proc = spawn_netns_process()
     processes.append(proc)
     d = start(None)
     d.ok("add", "db", "--addr", DB)
     d.ok("add", "web", "--netns", netns_path(ns), "--addr", WEB)
     d.ok("add", "pw", "--pid", proc.pid, "--addr", "127.53.0.4")
+    return ns, proc, d
+
+
+def test_state_file_line_carries_ns_id_after_add(namespaces, start,
+                                                 processes):
+    ns, proc, d = db_web_and_pw(namespaces, start, processes, "idn")
     state = d.read_state()
     want_ns = expected_id(netns_path(ns), ["--net=" + netns_path(ns)])
     pid_path = "/proc/%d/ns/net" % proc.pid
@@ -369,13 +367,7 @@ def test_wrong_ns_id_in_state_file_is_not_joined(field, namespaces, start):
 
 def test_other_boot_pid_waits_path_joins_and_is_recorded(namespaces, start,
                                                          processes):
-    ns = namespaces.add("boot")
-    proc = spawn_netns_process()
-    processes.append(proc)
-    d = start(None)
-    d.ok("add", "db", "--addr", DB)
-    d.ok("add", "web", "--netns", netns_path(ns), "--addr", WEB)
-    d.ok("add", "pw", "--pid", proc.pid, "--addr", "127.53.0.4")
+    ns, proc, d = db_web_and_pw(namespaces, start, processes, "boot")
     d.stop()
     text = re.sub(r"--ns-id [0-9a-f-]{36}:", "--ns-id %s:" % OTHER_BOOT,
                   _unframed(d.read_state()))

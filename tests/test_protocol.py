@@ -1,7 +1,7 @@
-"""Protocol behaviour (issue 2, acceptance 4): EDNS(0), opcodes, FORMERR,
+"""Protocol behaviour: EDNS(0), opcodes, FORMERR,
 QR, truncation, malformed packets, TCP limits.
 
-Addresses: 127.40.0.0/16.
+Addresses: 127.42.0.0/16.
 """
 
 import os
@@ -21,11 +21,11 @@ import pytest
 from conftest import (addresses, count, dig, make_query, module_daemon,
                       rcode_text, records, tcp_frame, tcp_read_message)
 
-ASKER = "127.40.0.1"
-DB = "127.40.0.2"
-BIG = ["127.40.1.%d" % i for i in range(1, 41)]          # 40 addresses
-WIDE = ["127.40.2.%d" % i for i in range(1, 41)]         # 40, exposes 80
-HUGE = ["127.40.%d.%d" % (3 + i // 200, 1 + i % 200) for i in range(100)]
+ASKER = "127.42.0.1"
+DB = "127.42.0.2"
+BIG = ["127.42.1.%d" % i for i in range(1, 41)]          # 40 addresses
+WIDE = ["127.42.2.%d" % i for i in range(1, 41)]         # 40, exposes 80
+HUGE = ["127.42.%d.%d" % (3 + i // 200, 1 + i % 200) for i in range(100)]
 
 TABLE = "\n".join([
     "add asker --addr %s" % ASKER,

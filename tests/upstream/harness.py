@@ -20,7 +20,6 @@ import selectors
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -245,18 +244,15 @@ def bind_udp_tcp(addr, reuse_addr=False):
     raise RuntimeError("no free UDP+TCP port on %s" % addr)
 
 
-class Recorder:
-    """UDP+TCP DNS server on ADDR (free port) in a thread: every A question is
-    answered with ANSWER (TTL 60), other types NODATA. .seen lists what
-    arrived: dicts with name (lower-case text), type, tcp, edns, payload, do,
-    options."""
+class LoopbackServer:
+    """A UDP+TCP DNS server on ADDR (a free port) in a thread; a subclass
+    says what it sends: _answers(wire, tcp) -> list of wires, sent as they
+    are (TCP ones framed by _answers, so that it can also send bad framing).
+    A subclass sets its own fields before calling __init__ (the thread
+    starts there)."""
 
-    def __init__(self, addr, answer, ttl=60):
+    def __init__(self, addr):
         self.addr = addr
-        self.answer = answer
-        self.ttl = ttl
-        self.seen = []
-        self.lock = threading.Lock()
         self.stopping = False
         self.port, self.udp, self.tcp = bind_udp_tcp(addr, reuse_addr=True)
         self.wake_r, self.wake_w = os.pipe()
@@ -265,6 +261,72 @@ class Recorder:
 
     def endpoint(self):
         return "%s@%d" % (self.addr, self.port)
+
+    def _answers(self, wire, tcp):
+        raise NotImplementedError
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self.udp, selectors.EVENT_READ, "udp")
+        sel.register(self.tcp, selectors.EVENT_READ, "listen")
+        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        bufs = {}
+        while not self.stopping:
+            for key, _ in sel.select():
+                kind = key.data
+                if kind == "wake":
+                    for c in bufs:
+                        c.close()
+                    return
+                if kind == "udp":
+                    data, peer = self.udp.recvfrom(65535)
+                    for out in self._answers(data, False):
+                        self.udp.sendto(out, peer)
+                elif kind == "listen":
+                    c, _ = self.tcp.accept()
+                    bufs[c] = b""
+                    sel.register(c, selectors.EVENT_READ, "conn")
+                else:
+                    c = key.fileobj
+                    try:
+                        chunk = c.recv(65535)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        sel.unregister(c)
+                        bufs.pop(c, None)
+                        c.close()
+                        continue
+                    msgs, bufs[c] = conftest.tcp_split(bufs[c] + chunk)
+                    for msg in msgs:
+                        try:
+                            for out in self._answers(msg, True):
+                                c.sendall(out)
+                        except OSError:
+                            pass
+
+    def close(self):
+        self.stopping = True
+        os.write(self.wake_w, b"x")
+        self.thread.join(5)
+        for s in (self.udp, self.tcp):
+            s.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
+class Recorder(LoopbackServer):
+    """UDP+TCP DNS server on ADDR (free port) in a thread: every A question is
+    answered with ANSWER (TTL 60), other types NODATA. .seen lists what
+    arrived: dicts with name (lower-case text), type, tcp, edns, payload, do,
+    options."""
+
+    def __init__(self, addr, answer, ttl=60):
+        self.answer = answer
+        self.ttl = ttl
+        self.seen = []
+        self.lock = threading.Lock()
+        super().__init__(addr)
 
     def names(self):
         with self.lock:
@@ -291,57 +353,12 @@ class Recorder:
                                                 self.answer))
         return r.to_wire()
 
-    def _run(self):
-        sel = selectors.DefaultSelector()
-        sel.register(self.udp, selectors.EVENT_READ, "udp")
-        sel.register(self.tcp, selectors.EVENT_READ, "listen")
-        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
-        bufs = {}
-        while not self.stopping:
-            for key, _ in sel.select():
-                kind = key.data
-                if kind == "wake":
-                    return
-                if kind == "udp":
-                    data, peer = self.udp.recvfrom(65535)
-                    self._tcp_now = False
-                    out = self._reply(data)
-                    if out:
-                        self.udp.sendto(out, peer)
-                elif kind == "listen":
-                    c, _ = self.tcp.accept()
-                    bufs[c] = b""
-                    sel.register(c, selectors.EVENT_READ, "conn")
-                else:
-                    c = key.fileobj
-                    try:
-                        chunk = c.recv(65535)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        sel.unregister(c)
-                        bufs.pop(c, None)
-                        c.close()
-                        continue
-                    bufs[c] += chunk
-                    while len(bufs[c]) >= 2:
-                        (n,) = struct.unpack("!H", bufs[c][:2])
-                        if len(bufs[c]) < 2 + n:
-                            break
-                        msg, bufs[c] = bufs[c][2:2 + n], bufs[c][2 + n:]
-                        self._tcp_now = True
-                        out = self._reply(msg)
-                        if out:
-                            c.sendall(conftest.tcp_frame(out))
-
-    def close(self):
-        self.stopping = True
-        os.write(self.wake_w, b"x")
-        self.thread.join(5)
-        for s in (self.udp, self.tcp):
-            s.close()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
+    def _answers(self, wire, tcp):
+        self._tcp_now = tcp
+        out = self._reply(wire)
+        if not out:
+            return []
+        return [conftest.tcp_frame(out) if tcp else out]
 
 
 class Blackhole:
