@@ -214,7 +214,7 @@ def test_reload_keeps_answers_and_survives_a_remote_with_none(linkdns, silent):
 
 # -- a peer that says more than it was asked ---------------------------------------
 TESTNS_PORT = 5300
-def testns_entry(question, *answers):
+def peer_entry(question, *answers):
     """An ldns-testns entry: QUESTION (owner, class, type) answered
     authoritatively with the records ANSWERS, the query's ID copied."""
     return ("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\n"
@@ -223,16 +223,16 @@ def testns_entry(question, *answers):
 
 
 TESTNS_ENTRIES = "\n".join([
-    testns_entry("db.a.test. IN A",
+    peer_entry("db.a.test. IN A",
                  "DB.a.test. 60 IN A 192.0.2.1",
                  "www.elsewhere.test. 60 IN A 203.0.113.66",
                  "db.a.test.evil. 60 IN A 203.0.113.67",
                  "a.test. 60 IN A 203.0.113.68"),
-    testns_entry("db.a.test. IN AAAA",
+    peer_entry("db.a.test. IN AAAA",
                  "other.a.test. 60 IN AAAA 2001:db8::66"),
-    testns_entry("_80._tcp.db.a.test. IN SRV",
+    peer_entry("_80._tcp.db.a.test. IN SRV",
                  "_443._tcp.db.a.test. 60 IN SRV 0 0 8443 db.a.test."),
-    testns_entry("_81._tcp.db.a.test. IN SRV",
+    peer_entry("_81._tcp.db.a.test. IN SRV",
                  "_81._tcp.other.a.test. 60 IN SRV 0 0 9999 db.a.test.",
                  "_81._tcp.db.a.test. 60 IN SRV 0 0 8081 db.a.test."),
 ])
