@@ -7,7 +7,17 @@ copy of a link table in a temporary directory:
              --control TMP/control.sock [extra args]
 
 Container addresses are in 127.0.0.0/8 so that a test can ask "as" a
-container by binding its client socket to that address (``source=``).
+container by binding its client socket to that address (``source=``).  Each
+test file that invents addresses keeps them in a /16 of its own, named in its
+docstring, so that test files running side by side (or another run of the
+suite) never bind the same address and port: 127.20 test_answers, .30
+test_isolation, .40 test_control, .41 test_control_durability, .42
+test_protocol, .50 test_forward, .51 test_transport_limits, .52
+test_forward_spoofing, .53 test_netns_paths, .54 test_parser, .55 test_zones,
+.60 test_large, .93 test_attacks_held.  127.0.0.0/16 is shared: the example
+tables (zones/*.links) and a few small tables (test_notimp_flags, test_ops,
+test_xfr_tsig, the namespace tests) use it, but only as a client's source
+(port 0) or inside network namespaces a test made, where nothing collides.
 
 The binaries are found through ``$LINKDNS_BUILD`` (a meson build directory),
 default ``<repo>/build``.  A missing binary is a test failure, never a skip.
@@ -21,6 +31,7 @@ its NETNS_PREFIX).
 import ctypes
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import dns.flags
@@ -157,6 +169,16 @@ def daemon_factory(cls):
     stop_all(started)
 
 
+def in_threads(fn, n, join_timeout):
+    """FN(0) ... FN(N-1) at once, one thread each; each thread waited for
+    JOIN_TIMEOUT seconds at most (FN records its own result)."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(join_timeout)
+
+
 _port_rng = random.Random(os.getpid() ^ time.time_ns())
 
 
@@ -261,6 +283,19 @@ def tcp_frame(wire):
     return struct.pack("!H", len(wire)) + wire
 
 
+def tcp_split(buf):
+    """The whole length-prefixed DNS messages at the start of BUF (a TCP
+    stream as received so far): (list of messages, the bytes left over)."""
+    msgs = []
+    while len(buf) >= 2:
+        (n,) = struct.unpack("!H", buf[:2])
+        if len(buf) < 2 + n:
+            break
+        msgs.append(buf[2:2 + n])
+        buf = buf[2 + n:]
+    return msgs, buf
+
+
 def make_query(name, rdtype="A", edns=None, want_dnssec=False, payload=None,
                options=None, rdclass="IN", qid=None, flags=dns.flags.RD):
     """A query message; edns=None means no OPT unless DO or options ask."""
@@ -282,89 +317,160 @@ def make_query(name, rdtype="A", edns=None, want_dnssec=False, payload=None,
     return q
 
 
+def wait_for(what, fn, deadline, interval=0.05):
+    """The suite's one poll: FN() every INTERVAL seconds until it returns a
+    true value; returns (seconds taken, value).  An AssertionError naming
+    WHAT when DEADLINE seconds pass first."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return time.monotonic() - t0, last
+        if time.monotonic() - t0 > deadline:
+            raise AssertionError("%s: not within %.0f s (last: %r)"
+                                 % (what, deadline, last))
+        time.sleep(interval)   # poll interval, not synchronisation
+
+
+# The line a daemon without a listener of its own says when it is ready.
+READY_LINE = re.compile(r"^linkdnsd: info: ready: .*$", re.M)
+
+
 class Daemon:
-    """A running linkdnsd: .port, .query(), .stderr, .stop()."""
+    """A running linkdnsd: .port, .query(), .ctl(), .stderr, .stop().
+
+    The one wrapper of the suite: test files subclass it for their command
+    line (_argv), the way they reach it (_answers) or methods of their own.
+    By default it lives in a temporary directory of its own (removed when it
+    stops) and listens on a free port of LISTEN_HOST; WORKDIR (kept) and
+    STATE name the test's own; LISTEN_HOST None: no --listen (it is ready
+    when it logs READY_LINE); PORT: a fixed port; NETNS: run in that network
+    namespace (`ip netns exec`), asked from there; PREFIX: a command run in
+    front (prlimit, setpriv); START=False: started by .start()."""
 
     # asked until the daemon answers; its own (not forwarded) answer counts
     READINESS_PROBE = "readiness.probe.invalid"
+    STOP_DEADLINE = STOP_DEADLINE   # seconds from SIGTERM to its exit
 
     def __init__(self, table, extra_args=(), start_deadline=START_DEADLINE,
-                 listen_host="127.0.0.1"):
+                 listen_host="127.0.0.1", workdir=None, state=None, port=None,
+                 netns=None, prefix=(), env=None, start=True):
         self.binary = linkdnsd_path()
-        self.dir = tempfile.mkdtemp(prefix="ldns-")
-        self.state = os.path.join(self.dir, "links")
+        self.own_dir = workdir is None
+        self.dir = tempfile.mkdtemp(prefix="ldns-") if self.own_dir \
+            else str(workdir)
+        self.state = state or os.path.join(self.dir, "links")
         self.control = os.path.join(self.dir, "control.sock")
         self.stderr_path = os.path.join(self.dir, "stderr")
         self.host = listen_host
+        self.fixed_port = port
+        self.netns = netns
+        self.prefix = (["ip", "netns", "exec", netns] if netns else []) \
+            + list(prefix)
+        self.env = env
         self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
+        self._errf = None
         if table is not None:
-            if isinstance(table, str) and "\n" not in table \
-                    and os.path.isfile(table):
-                shutil.copyfile(table, self.state)
-            else:
-                data = table if isinstance(table, bytes) else table.encode()
-                with open(self.state, "wb") as f:
-                    f.write(data)
+            self.write_table(table)
+        if start:
+            self.start(start_deadline)
+
+    def write_table(self, table):
+        """The state file becomes TABLE (text, bytes or a file's path),
+        atomically (a running daemon never reads half of it)."""
+        if isinstance(table, str) and "\n" not in table \
+                and os.path.isfile(table):
+            with open(table, "rb") as f:
+                table = f.read()
+        data = table if isinstance(table, bytes) else table.encode()
+        with open(self.state + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(self.state + ".tmp", self.state)
+
+    # -- life cycle --------------------------------------------------------
+    def start(self, deadline_s=START_DEADLINE):
+        """Starts linkdnsd and waits until it is ready; returns the seconds
+        that took (also .ready_seconds)."""
         try:
-            self._start(start_deadline)
+            self._start(deadline_s)
         except BaseException:
             self._cleanup()   # the failure message already holds stderr
             raise
+        return self.ready_seconds
 
-    # -- life cycle --------------------------------------------------------
     def _start(self, deadline_s):
         last = None
         for _attempt in range(5):
-            self.port = free_port(self.host)
-            self.argv = self._argv("%s@%d" % (self.host, self.port))
-            if getattr(self, "_errf", None):
+            if self.host is None:
+                self.port, listen = None, None
+            else:
+                self.port = self.fixed_port or free_port(self.host)
+                listen = "%s@%d" % (self.host, self.port)
+            self.argv = self.prefix + self._argv(listen)
+            if self._errf:
                 self._errf.close()
             self._errf = open(self.stderr_path, "ab")
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                          stdout=self._errf,
-                                         stderr=self._errf)
-            t0 = time.monotonic()
-            deadline = t0 + deadline_s
-            raced = False
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    break
-                if self._answers():
-                    held = _port_inodes(self.port)
-                    try:
-                        mine = _socket_inodes(self.proc.pid)
-                    except OSError:
-                        mine = set()
-                    if held - mine:
-                        raced = True   # someone else holds our port too
-                        break
-                    if len(held) >= 2:
-                        self.ready_seconds = time.monotonic() - t0
-                        return
-                time.sleep(0.02)  # poll interval, not synchronisation
-            if raced:
+                                         stderr=self._errf, env=self.env)
+            try:
+                took, state = wait_for("linkdnsd ready", self._ready,
+                                       deadline_s, interval=0.02)
+            except AssertionError:
+                self._kill()
+                pytest.fail("linkdnsd was not ready within %.0f s\nargv: "
+                            "%s\nstderr:\n%s" % (deadline_s,
+                                                 " ".join(self.argv),
+                                                 self.stderr), pytrace=False)
+            if state == "ready":
+                self.ready_seconds = took
+                return
+            if state == "raced":
                 self._kill()
                 continue
-            rc = self.proc.poll()
-            if rc is None:
-                self._kill()
-                pytest.fail("linkdnsd did not answer a DNS query within "
-                            "%.0f s\nargv: %s\nstderr:\n%s"
-                            % (deadline_s, " ".join(self.argv), self.stderr),
-                            pytrace=False)
-            last = rc
-            if "in use" not in self.stderr.lower():
+            last = self.proc.returncode
+            if self.fixed_port or "in use" not in self.stderr.lower():
                 break  # a real start-up failure, not a port race
-        pytest.fail("linkdnsd exited with %s before answering\nargv: %s\n"
+        pytest.fail("linkdnsd exited with %s before it was ready\nargv: %s\n"
                     "stderr:\n%s" % (last, " ".join(self.argv), self.stderr),
                     pytrace=False)
 
+    def _ready(self):
+        """The suite's one readiness check: "ready" once linkdnsd answers a
+        DNS query on its port, and no other process holds that port
+        ("raced": start again elsewhere); without a listener, once it logs
+        READY_LINE; "exited" when it exits first; else False."""
+        if self.host is None:
+            m = READY_LINE.search(self.stderr)
+            if m:
+                self.ready_line = m.group(0)
+                return "ready"
+        elif self._answers():
+            if self.fixed_port or self.netns:
+                return "ready"   # no other test binds there
+            held = _port_inodes(self.port)
+            try:
+                mine = _socket_inodes(self.proc.pid)
+            except OSError:
+                mine = set()
+            if held - mine:
+                return "raced"   # someone else holds our port too
+            if len(held) >= 2:
+                return "ready"
+        if self.proc.poll() is not None:
+            return "exited"
+        return False
+
     def _argv(self, listen):
-        """The command line, listening on LISTEN (ADDR@PORT)."""
-        return [self.binary, "--state", self.state, "--listen", listen,
-                "--no-upstream", "--control", self.control] + self.extra_args
+        """The command line, listening on LISTEN (ADDR@PORT; None: no
+        --listen)."""
+        return ([self.binary, "--state", self.state]
+                + (["--listen", listen] if listen else [])
+                + ["--no-upstream", "--control", self.control]
+                + self.extra_args)
 
     def _answers(self):
         q = make_query(self.READINESS_PROBE, "A")
@@ -382,7 +488,7 @@ class Daemon:
         if self.proc is None:
             return
         try:
-            stop_cleanly(self.proc, self.stderr_path)
+            stop_cleanly(self.proc, self.stderr_path, self.STOP_DEADLINE)
         finally:
             self._cleanup()
 
@@ -392,23 +498,61 @@ class Daemon:
             self.proc.wait()
 
     def _cleanup(self):
+        """Kills it if it runs; removes its directory if it is its own."""
         self._kill()
-        try:
+        if self._errf:
             self._errf.close()
-        except Exception:
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     @property
     def stderr(self):
         return read_log(self.stderr_path)
+
+    def wait_log(self, regex, deadline=10.0, after=0, what=None):
+        """Waits for a stderr line matching REGEX (in the text from offset
+        AFTER on); returns the match.  Fails when linkdnsd exits first."""
+        pat = re.compile(regex, re.M)
+
+        def seen():
+            m = pat.search(self.stderr, after)
+            if m is None and self.proc.poll() is not None:
+                raise AssertionError("linkdnsd exited %s while waiting for "
+                                     "%s\nargv: %s" % (self.proc.returncode,
+                                                       what or regex,
+                                                       " ".join(self.argv)))
+            return m
+
+        try:
+            return wait_for(what or "log line %r" % regex, seen, deadline,
+                            interval=0.02)[1]
+        except AssertionError as e:
+            raise AssertionError("%s\nstderr:\n%s" % (e, self.stderr)) \
+                from None
+
+    # -- linkdnsctl ----------------------------------------------------------
+    def ctl(self, *args, prefix=(), timeout=30, check=False):
+        """`linkdnsctl --control CONTROL ARGS` run to completion (with
+        PREFIX in front); CompletedProcess."""
+        argv = list(prefix) + [linkdnsctl_path(), "--control", self.control]
+        return run(argv + [str(a) for a in args], check=check,
+                   timeout=timeout)
+
+    def ok(self, *args, **kw):
+        """ctl(ARGS) that must succeed; its stdout."""
+        p = self.ctl(*args, **kw)
+        assert p.returncode == 0, (
+            "linkdnsctl %s exited %d\nstdout:\n%s\nstderr:\n%s\ndaemon:\n%s"
+            % (" ".join(map(str, args)), p.returncode, p.stdout, p.stderr,
+               self.stderr[-3000:]))
+        return p.stdout
 
     # -- raw exchanges -----------------------------------------------------
     def _family(self):
         return socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
     def udp_socket(self, source=None):
-        s = socket.socket(self._family(), socket.SOCK_DGRAM)
+        s = socket_in(self.netns, self._family(), socket.SOCK_DGRAM)
         if source:
             s.bind((source, 0))
         s.connect((self.host, self.port))
@@ -426,7 +570,7 @@ class Daemon:
             s.close()
 
     def tcp_connect(self, source=None, timeout=5.0):
-        s = socket.socket(self._family(), socket.SOCK_STREAM)
+        s = socket_in(self.netns, self._family(), socket.SOCK_STREAM)
         s.settimeout(timeout)
         if source:
             s.bind((source, 0))

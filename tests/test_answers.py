@@ -102,7 +102,7 @@ def assert_nxdomain(r, name, rdtype="A"):
     assert_question(r, name, rdtype)
 
 
-# --- acceptance 2 --------------------------------------------------------------
+# --- names, SRV, PTR, NXDOMAIN and NODATA in one view ------------------------
 def test_a_db(daemon, tcp):
     r = ask(daemon, "db", "A", tcp=tcp)
     assert rcode_text(r) == "NOERROR", r

@@ -1,5 +1,4 @@
-"""Attacks that held against 465116f and must keep holding (issue 11, last
-paragraph): each test drives the real daemon as an attacker would and asserts
+"""Attacks that held against 465116f and must keep holding: each test drives the real daemon as an attacker would and asserts
 what a user sees.  Each test's docstring names the regression it catches
 (each was checked to fail on a build with that regression).
 
@@ -20,7 +19,6 @@ import json
 import os
 import random
 import resource
-import select
 import signal
 import socket
 import struct
@@ -41,10 +39,10 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
 
-from conftest import (Daemon, addresses, linkdnsctl_path, make_query,  # noqa
-                      rcode_text, require_root, run, run_linkdnsd,
-                      tcp_frame, tcp_read_message)
-from harness import bind_udp_tcp, fwd_linkdns  # noqa: F401 (fixture)
+from conftest import (addresses, linkdnsctl_path, make_query, module_daemon,
+                      rcode_text, require_root, run, run_linkdnsd,  # noqa
+                      tcp_frame, tcp_read_message, in_threads)
+from harness import LoopbackServer, fwd_linkdns  # noqa: F401 (fixture)
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 DOMAIN = "link.internal"
@@ -143,13 +141,7 @@ def status_kib(pid, key):
 @pytest.fixture(scope="module")
 def daemon():
     require_root("the attack tests")
-    d = Daemon(TABLE)
-    try:
-        yield d
-    except BaseException:
-        d._cleanup()
-        raise
-    d.stop()
+    yield from module_daemon(TABLE)
 
 
 @pytest.fixture
@@ -205,7 +197,7 @@ def test_control_socket_checks_peer_credentials(ctl_daemon):
         p = ctl(d, *argv, prefix=NOBODY)
         assert p.stdout == "", (argv, p.stdout)
         if p.returncode == -signal.SIGPIPE:
-            continue        # issue 11 defect 12: linkdnsctl dies of SIGPIPE
+            continue        # linkdnsctl may die of SIGPIPE when refused early
         assert p.returncode == 1, (argv, p.returncode, p.stderr)
         err = p.stderr.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("linkdnsctl: error: "), \
@@ -326,7 +318,7 @@ def test_control_characters_never_reach_the_state_file(ctl_daemon):
         if first == b"ls":
             assert out is not None and out.startswith(b"ok\n"), (req, out)
         else:
-            # refused, or (a NUL byte: issue 11 defect 12) no reply at all
+            # refused, or (a NUL byte ends the line early) no reply at all
             assert out is None or out.startswith(b"error "), (req, out)
         now = read_bytes(d.state)
         assert now == state, ("state file changed by %r:\n%r" % (req, now))
@@ -663,21 +655,14 @@ def test_tcp_flood_back_pressure(linkdns):
 GOOD = "192.0.2.77"
 
 
-class Scripted:
+class Scripted(LoopbackServer):
     """A UDP+TCP upstream on ADDR whose replies a function picks from the
     question's first label: script(label, query, tcp) -> list of wires
     (TCP ones framed by the script, so that it can send bad framing)."""
 
     def __init__(self, addr, script):
-        self.addr, self.script = addr, script
-        self.port, self.udp, self.tcp = bind_udp_tcp(addr, reuse_addr=True)
-        self.stopping = False
-        self.wake_r, self.wake_w = os.pipe()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def endpoint(self):
-        return "%s@%d" % (self.addr, self.port)
+        self.script = script
+        super().__init__(addr)
 
     def _answers(self, wire, tcp):
         try:
@@ -687,52 +672,6 @@ class Scripted:
         except Exception as e:     # a broken script must not kill the thread
             print("upstream script: %r" % e)
             return []
-
-    def _run(self):
-        conns = {}
-        while not self.stopping:
-            rl = [self.udp, self.tcp, self.wake_r] + list(conns)
-            for s in select.select(rl, [], [])[0]:
-                if s == self.wake_r:
-                    return
-                if s is self.udp:
-                    data, peer = self.udp.recvfrom(65535)
-                    for out in self._answers(data, False):
-                        self.udp.sendto(out, peer)
-                elif s is self.tcp:
-                    c, _ = self.tcp.accept()
-                    conns[c] = b""
-                else:
-                    try:
-                        chunk = s.recv(65535)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        del conns[s]
-                        s.close()
-                        continue
-                    conns[s] += chunk
-                    while len(conns[s]) >= 2:
-                        (n,) = struct.unpack("!H", conns[s][:2])
-                        if len(conns[s]) < 2 + n:
-                            break
-                        msg, conns[s] = conns[s][2:2 + n], conns[s][2 + n:]
-                        try:
-                            for out in self._answers(msg, True):
-                                s.sendall(out)
-                        except OSError:
-                            pass
-        for c in conns:
-            c.close()
-
-    def close(self):
-        self.stopping = True
-        os.write(self.wake_w, b"x")
-        self.thread.join(5)
-        for s in (self.udp, self.tcp):
-            s.close()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
 
 
 def good_answer(q, n=1):
@@ -860,12 +799,7 @@ def test_upstream_garbage_never_relayed(fwd_linkdns):
             except Exception as e:
                 results[i] = e
 
-        threads = [threading.Thread(target=one, args=(i,))
-                   for i in range(len(cases))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        in_threads(one, len(cases), 30)
         failures = [(cases[i], r) for i, r in enumerate(results)
                     if not isinstance(r, str)]
         print("upstream garbage: %s" % sorted(
@@ -941,7 +875,7 @@ def test_axfr_without_or_with_a_wrong_key_gets_nothing(linkdns):
     """Regression caught: the zone handed out when --tsig is set but the
     request is unsigned, signed with another secret or another key name, or
     comes from a source not in --transfer-allow.  (Another algorithm with
-    the right secret did not hold: issue 11 defect 9, tested with its fix.)
+    the right secret did not hold on 465116f: test_xfr_tsig.py tests it.)
     Each gets an error RCODE and no record; the right key gets the zone."""
     require_root("the attack tests")
     secret = base64.b64encode(os.urandom(32)).decode()

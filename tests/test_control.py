@@ -1,5 +1,4 @@
-"""Control plane: linkdnsctl, live changes, durable state (issue 4,
-acceptance 1-5).
+"""Control plane: linkdnsctl, live changes, durable state.
 
 Every test runs its own daemon in its own directory (made 0755 so that a
 non-root caller reaches the socket and is refused by the socket itself):
@@ -35,9 +34,8 @@ import dns.message
 import dns.query
 import pytest
 
-from conftest import (NETNS_DIR, START_DEADLINE, Daemon, addresses,
-                      linkdnsctl_path, linkdnsd_path, rcode_text,
-                      require_root, run, run_linkdnsd, stop_all)
+from conftest import (NETNS_DIR, Daemon, addresses, linkdnsctl_path,
+                      rcode_text, require_root, run, run_linkdnsd, stop_all)
 
 DOMAIN = "link.internal"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -53,27 +51,7 @@ class CtlDaemon(Daemon):
     live elsewhere (a tmpfs)."""
 
     def __init__(self, workdir, state=None, extra_args=()):
-        self.binary = linkdnsd_path()
-        self.dir = workdir
-        self.state = state or os.path.join(workdir, "links")
-        self.control = os.path.join(workdir, "control.sock")
-        self.stderr_path = os.path.join(workdir, "stderr")
-        self.host = "127.0.0.1"
-        self.extra_args = list(extra_args)
-        self.proc = None
-        self.port = None
-        try:
-            self._start(START_DEADLINE)
-        except BaseException:
-            self._cleanup()
-            raise
-
-    def _cleanup(self):          # keep the directory: the test owns it
-        self._kill()
-        try:
-            self._errf.close()
-        except Exception:
-            pass
+        super().__init__(None, extra_args, workdir=workdir, state=state)
 
     def sigkill(self):
         self.proc.kill()
@@ -82,20 +60,7 @@ class CtlDaemon(Daemon):
     def nfds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
-    # -- linkdnsctl ------------------------------------------------------------
-    def ctl(self, *args, prefix=(), timeout=30):
-        argv = list(prefix) + [linkdnsctl_path(), "--control", self.control]
-        return run(argv + [str(a) for a in args], check=False,
-                   timeout=timeout)
-
-    def ok(self, *args, **kw):
-        p = self.ctl(*args, **kw)
-        assert p.returncode == 0, (
-            "linkdnsctl %s exited %d\nstdout:\n%s\nstderr:\n%s\ndaemon:\n%s"
-            % (" ".join(map(str, args)), p.returncode, p.stdout, p.stderr,
-               self.stderr[-3000:]))
-        return p.stdout
-
+    # -- linkdnsctl (ctl and ok: conftest) --------------------------------------
     def ls(self):
         return self.ok("ls")
 

@@ -1,4 +1,4 @@
-"""Control plane and state file under hostile or unlucky input (issue 11).
+"""Control plane and state file under hostile or unlucky input.
 
 - an acknowledged change is always what a restart loads: the stored
   (canonical) line must read back, else the change is refused;
@@ -479,6 +479,26 @@ def slowed_ctl(control, *args, prefix=()):
     return run(argv, check=False, timeout=60, env=env)
 
 
+def ctl_against(path, says):
+    """`linkdnsctl ls` (slowed) against a control socket at PATH that, on
+    the first connection, says SAYS (maybe nothing) at once and closes."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+
+    def answer():
+        c, _ = srv.accept()
+        if says:
+            c.sendall(says)
+        c.close()
+    t = threading.Thread(target=answer)
+    t.start()
+    p = slowed_ctl(path, "ls")
+    t.join(10)
+    srv.close()
+    return p
+
+
 def test_linkdnsctl_refused_early_exits_1_with_a_message(daemons, work):
     d = daemons()
     # too long: the daemon answers once it read 64 KiB, and closes
@@ -487,34 +507,11 @@ def test_linkdnsctl_refused_early_exits_1_with_a_message(daemons, work):
     assert_refused(p, 1, "too long")
     # a server that refuses at once, before the request is written
     path = os.path.join(work, "refuser.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(4)
-
-    def refuse():
-        c, _ = srv.accept()
-        c.sendall(b"error permission denied: test\n")
-        c.close()
-    t = threading.Thread(target=refuse)
-    t.start()
-    p = slowed_ctl(path, "ls")
-    t.join(10)
-    srv.close()
+    p = ctl_against(path, b"error permission denied: test\n")
     assert_refused(p, 1, "permission denied")
     # and one that closes saying nothing
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     os.unlink(path)
-    srv.bind(path)
-    srv.listen(4)
-
-    def hang_up():
-        c, _ = srv.accept()
-        c.close()
-    t = threading.Thread(target=hang_up)
-    t.start()
-    p = slowed_ctl(path, "ls")
-    t.join(10)
-    srv.close()
+    p = ctl_against(path, b"")
     assert_refused(p, 1)
     assert p.returncode == 1
 

@@ -1,12 +1,13 @@
 """Across hosts: the published zone, its replication by standard DNS
-secondaries, and remote containers (issue 7, acceptance 1-5).
+secondaries, and remote containers.
 
 Run as root.  Every test builds its own network namespaces with `ip netns add`
 (names start with ``ldx<pid>-``) and removes them, their /etc/netns entries,
 the processes it started and its temporary files when it ends, failed or not.
 Nothing is configured outside those namespaces.
 
-Two hosts on one machine (acceptance 1 and 4):
+Two hosts on one machine (a remote container resolves; a port mapping
+change reaches the other host):
 
     db (10.251.1.2) --veth-- hostA (10.250.0.1) ==veth== hostB (10.250.0.2) --veth-- app (10.252.1.2)
                              linkdnsd, zone a.test                linkdnsd
@@ -17,9 +18,9 @@ daemons open 127.0.0.11@53 inside db and app.  app's resolv.conf is
 /etc/netns/APP/resolv.conf (`nameserver 127.0.0.11`), so `ip netns exec APP
 dig db` and `getent hosts db` ask B's daemon as a container would.
 
-The secondary tests (acceptance 2) run linkdnsd (127.0.0.1@53) and knotd
+The secondary tests (knotd follows the zone) run linkdnsd (127.0.0.1@53) and knotd
 (127.0.0.2@53, transfers from 127.0.0.2) on the loopback of a namespace of
-their own; acceptance 3 and 5 use such a namespace too.
+their own; the publisher tests use such a namespace too.
 
 Timings are printed (run with -s to see them, or read them in a failure).
 """
@@ -43,8 +44,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import (REPO, Namespaces, linkdnsctl_path, linkdnsd_path,
-                      read_log, run, socket_in, stop_all, stop_cleanly)
+from conftest import (REPO, Daemon, Namespaces, linkdnsd_path, read_log,
+                      run, socket_in, stop_all, wait_for)
 
 PYTHON = "/usr/bin/python3"
 PREFIX = "ldx%d-" % os.getpid()
@@ -194,88 +195,34 @@ def dig_answers(out, rdtype):
     return res
 
 
-def wait_for(what, fn, deadline, interval=0.05):
-    """Polls fn() until it returns a true value; (seconds taken, value)."""
-    t0 = time.monotonic()
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return time.monotonic() - t0, last
-        if time.monotonic() - t0 > deadline:
-            raise AssertionError("%s: not within %.0f s (last: %r)"
-                                 % (what, deadline, last))
-        time.sleep(interval)   # poll interval, not synchronisation
-
-
 # -- linkdnsd in a namespace -------------------------------------------------------
-class Linkdnsd:
-    """`ip netns exec NS linkdnsd --state DIR/links --listen ADDR@53
-    --no-upstream --control DIR/control.sock ARGS`, restartable on the same
-    state (and so the same STATE.serial)."""
+class Linkdnsd(Daemon):
+    """conftest's Daemon in namespace NS, listening on LISTEN@53 there, on the state file of a directory of the test: restartable on the
+    same state (and so the same STATE.serial).  Started by .start()."""
 
     def __init__(self, net, ns, listen, table, args=()):
-        self.binary = linkdnsd_path()
         self.net = net
         self.ns = ns
         self.listen = listen
-        self.args = list(args)
-        self.dir = net.tmpdir()
-        self.state = os.path.join(self.dir, "links")
-        self.control = os.path.join(self.dir, "control.sock")
-        self.log = os.path.join(self.dir, "stderr")
-        self.proc = None
-        self.write_table(table)
+        super().__init__(table, args, listen_host=listen, port=53,
+                         workdir=net.tmpdir(), netns=ns, start=False)
 
-    def write_table(self, table):
-        with open(self.state, "w") as f:
-            f.write(table)
+    def start(self, deadline_s=START_DEADLINE):
+        took = super().start(deadline_s)
+        self.net.procs.append(self.proc)   # net.cleanup() kills it
+        return took
 
-    @property
-    def stderr(self):
-        return read_log(self.log)
-
-    def start(self):
-        self.argv = (["ip", "netns", "exec", self.ns, self.binary,
-                      "--state", self.state, "--listen", self.listen + "@53",
-                      "--no-upstream", "--control", self.control]
-                     + self.args)
-        with open(self.log, "ab") as errf:
-            self.proc = self.net.popen(self.argv, stdout=errf, stderr=errf)
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < START_DEADLINE:
-            if self.proc.poll() is not None:
-                raise AssertionError("linkdnsd exited %s\nargv: %s\n"
-                                     "stderr:\n%s" % (self.proc.returncode,
-                                                      " ".join(self.argv),
-                                                      self.stderr))
-            if query(self.ns, self.listen, "readiness.probe.invalid",
-                     timeout=0.2) is not None and os.path.exists(self.control):
-                return time.monotonic() - t0
-            time.sleep(0.02)   # poll interval
-        self.proc.kill()
-        raise AssertionError("linkdnsd did not answer within %.0f s\n"
-                             "argv: %s\nstderr:\n%s"
-                             % (START_DEADLINE, " ".join(self.argv),
-                                self.stderr))
-
-    def stop(self):
-        """SIGTERM; exit 0 and no sanitizer report asserted."""
-        p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        stop_cleanly(p, self.log, STOP_DEADLINE)
+    def _answers(self):
+        """It answers, and its control socket is there."""
+        return super()._answers() and os.path.exists(self.control)
 
     def kill(self):
         """SIGKILL: the host goes away without a word."""
-        p, self.proc = self.proc, None
-        if p is not None and p.poll() is None:
-            p.kill()
-            p.wait()
+        self._kill()
+        self.proc = None
 
-    def ctl(self, *args, check=True):
-        return run([linkdnsctl_path(), "--control", self.control] + list(args),
-                   check=check)
+    def ctl(self, *args, check=True, **kw):
+        return super().ctl(*args, check=check, **kw)
 
     def soa_serial(self, source=None):
         r = query(self.ns, self.listen, ZONE, "SOA", source=source)
@@ -401,7 +348,7 @@ def readline_within(proc, deadline):
     return proc.stdout.readline() if r else ""
 
 
-# -- acceptance 1 ------------------------------------------------------------------
+# -- a container on host B resolves and reaches one on host A ---------------------
 def test_two_hosts_app_resolves_and_reaches_remote_db(two_hosts):
     h = two_hosts()
 
@@ -456,7 +403,7 @@ def test_two_hosts_app_resolves_and_reaches_remote_db(two_hosts):
           % (time.monotonic() - t0, p.stdout.strip()))
 
 
-# -- acceptance 4 ------------------------------------------------------------------
+# -- a peer that goes down: stale answers, then SERVFAIL, then back ---------------
 def app_sees_db(h):
     """What app gets for db A and _3306._tcp.db SRV (1 s timeout each):
     the rdata (comma-joined) when NOERROR, else the rcode or TIMEOUT."""
@@ -588,7 +535,7 @@ def stopper():
     stop_all(ds)
 
 
-# -- acceptance 3 ------------------------------------------------------------------
+# -- zone transfers only to allowed sources, nothing leaks ------------------------
 def axfr(ns, source, *extra):
     return dig_in(ns, "@127.0.0.1", "-b", source, "+tcp", "AXFR", ZONE,
                   *extra)
@@ -660,7 +607,7 @@ def test_transfer_only_to_allowed_sources_and_no_leaks(net, stopper):
             assert rcode(r) == "REFUSED" and not r.answer, (name, t, tcp, r)
 
 
-# -- acceptance 2 ------------------------------------------------------------------
+# -- a standard secondary (knotd) transfers the zone and follows NOTIFY -----------
 KNOT_CONF = """\
 server:
     rundir: "{dir}/run"
@@ -844,7 +791,7 @@ def test_knot_secondary_transfers_and_follows_notify(net, stopper, tsig):
         assert "0 0 13306 db.%s." % ZONE in dig_answers(out, "SRV"), out
 
 
-# -- acceptance 5 ------------------------------------------------------------------
+# -- the zone serial never goes down across restarts ------------------------------
 def test_restarts_never_lower_the_serial(net, stopper):
     d = publisher(net, ["--transfer-allow", "127.0.0.0/8"])
     stopper(d)

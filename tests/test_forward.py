@@ -1,4 +1,5 @@
-"""Forwarding (issue 5, acceptance 1-4 and 6).
+"""Forwarding: to a real upstream, past dead ones, never what is ours, to a
+container's own --dns, and under load.
 
 linkdnsd runs *with* forwarding here (tests/upstream/harness.py FwdDaemon:
 conftest's daemon without --no-upstream), on a free loopback port, with
@@ -20,7 +21,6 @@ import os
 import socket
 import struct
 import sys
-import threading
 import time
 
 import dns.flags
@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from conftest import addresses, count, dig, make_query, rcode_text  # noqa
 from conftest import _socket_inodes as conftest_socket_inodes
+from conftest import in_threads
 from harness import (Blackhole, Recorder, Unbound,  # noqa: F401
                      ask, dead_endpoint, exchange, fwd_linkdns, ns_ask,
                      ns_dig, ns_wait, rdata_wires)
@@ -88,7 +89,7 @@ def has_opt(wire):
     return dns.message.from_wire(wire).opt is not None
 
 
-# -- acceptance 1: a real upstream ---------------------------------------------
+# -- a real upstream ---------------------------------------------
 def test_namespace_forwards_to_unbound(unbound, namespaces, fwd_linkdns):
     """From a registered namespace, dig and raw queries at 127.0.0.11 get
     what unbound answers: www A, TXT and MX RDATA byte for byte, and the
@@ -241,7 +242,7 @@ def test_edns_hop_by_hop_and_transport(fwd_linkdns):
         rec.close()
 
 
-# -- acceptance 2: dead upstreams -------------------------------------------------------
+# -- dead upstreams -------------------------------------------------------
 def timed(d, name, source, tcp=False, timeout=6.0):
     t0 = time.monotonic()
     r = d.query(name, source=source, tcp=tcp, timeout=timeout)
@@ -256,12 +257,7 @@ def parallel(d, names, source, tcp=False):
         r, dt = timed(d, names[i], source, tcp=tcp)
         out[i] = (names[i], r, dt)
 
-    threads = [threading.Thread(target=one, args=(i,))
-               for i in range(len(names))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
+    in_threads(one, len(names), 20)
     assert all(o is not None for o in out), out
     return out
 
@@ -334,7 +330,7 @@ def test_all_upstreams_dead_servfail_within_budget(fwd_linkdns, tcp):
             h.close()
 
 
-# -- acceptance 3: never forwarded -----------------------------------------------------
+# -- never forwarded -----------------------------------------------------
 NEVER_FORWARDED = [
     # (name, type, expected rcode)
     ("nosuch.link.internal", "A", "NXDOMAIN"),
@@ -409,7 +405,7 @@ def test_never_forwarded_unbound_log(fwd_linkdns):
         u.close()
 
 
-# -- acceptance 4: a container's own --dns ---------------------------------------------
+# -- a container's own --dns ---------------------------------------------
 def test_container_dns_serves_its_view_only(fwd_linkdns):
     default = Recorder("127.50.4.53", "192.0.2.41")
     own = Recorder("127.50.4.54", "192.0.2.42")
@@ -455,7 +451,7 @@ def test_container_dns_in_namespace(fwd_linkdns, namespaces):
         own.close()
 
 
-# -- acceptance 6: 10,000 forwarded queries, 1,000 in flight -------------------------
+# -- 10,000 forwarded queries, 1,000 in flight -------------------------
 def blast(host, port, source, names, in_flight, deadline_s=60.0,
           retry_after=2.0):
     """Send every name (A) from SOURCE over UDP keeping IN_FLIGHT queries

@@ -1,5 +1,5 @@
 """Forwarded answers cannot be forged blind, and one container cannot use up
-the forwarding budget (issue 11).
+the forwarding budget.
 
 - The upstream sees a random ID and a random source port per query: a
   recording responder on loopback counts the distinct IDs and source ports
@@ -10,6 +10,8 @@ the forwarding budget (issue 11).
   container asks 200 questions: none of the forged answers reaches it.  The
   daemon, the upstream and the spoofer run in a network namespace of their
   own, so the flood reaches nothing else on the machine.
+
+Addresses: 127.52.0.0/16 (containers and upstreams on the host's loopback).
 - A container that floods a silent upstream does not make another
   container's forwarded query fail.
 
@@ -24,7 +26,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -33,9 +34,9 @@ import dns.message
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
 
-from conftest import (addresses, linkdnsd_path, make_query,  # noqa: E402
-                      rcode_text, read_log, socket_in, stop_cleanly)
-from harness import fwd_linkdns  # noqa: E402,F401
+from conftest import (addresses, make_query, rcode_text,  # noqa: E402
+                      socket_in)
+from harness import FwdDaemon, fwd_linkdns  # noqa: E402,F401
 
 NETNS_PREFIX = "ldsp%d-" % os.getpid()
 FORGED = "6.6.6.6"
@@ -179,11 +180,11 @@ def test_forwarded_queries_use_random_ids_and_source_ports(fwd_linkdns):
     """1,000 forwarded queries: >= 980 distinct IDs and >= 950 distinct
     source ports as the upstream sees them (by chance, over 65,536 IDs and
     the ~28,000 ports of the ephemeral range, ~992 and ~982)."""
-    up = Responder("127.50.11.53")
+    up = Responder("127.52.11.53")
     try:
-        d = fwd_linkdns("add rnd --addr 127.50.11.2\n",
+        d = fwd_linkdns("add rnd --addr 127.52.11.2\n",
                         "--upstream", up.endpoint())
-        s = d.udp_socket("127.50.11.2")
+        s = d.udp_socket("127.52.11.2")
         wires = queries(["r%d.example.test." % i for i in range(1000)])
         got = {}
         for i in range(0, len(wires), 100):   # 100 in flight at a time
@@ -212,16 +213,16 @@ def test_remote_peer_questions_use_random_ids_and_source_ports(fwd_linkdns):
     again as the TTL of 1 s runs out) leave from a new random port with a
     random ID each, and the peer's answers are taken: a linked container
     gets the address."""
-    peer = Responder("127.50.13.53", ttl=1)
+    peer = Responder("127.52.13.53", ttl=1)
     try:
         d = fwd_linkdns("add db --remote db.example.test@%s\n"
-                        "add app --addr 127.50.13.2\nlink app db\n"
+                        "add app --addr 127.52.13.2\nlink app db\n"
                         % peer.endpoint())
         deadline = time.monotonic() + 20
         while len(peer.seen) < 12 and time.monotonic() < deadline:
             time.sleep(0.2)
         seen = peer.seen[:]
-        r = d.query("db", source="127.50.13.2")
+        r = d.query("db", source="127.52.13.2")
         ids = {x[2] for x in seen}
         ports = {x[1] for x in seen}
         print("%d questions to the peer: %d distinct IDs, %d distinct source "
@@ -242,7 +243,7 @@ def test_only_the_matching_answer_is_taken(fwd_linkdns):
     ID, the question name in another case, another type, not a response
     (QR clear).  The container gets the real answer, every time."""
     other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    other.bind(("127.50.14.53", 0))
+    other.bind(("127.52.14.53", 0))
 
     def decoys(up, q):
         end = question_end(q)
@@ -257,11 +258,11 @@ def test_only_the_matching_answer_is_taken(fwd_linkdns):
                 (up.sock, forged[:2] + bytes([forged[2] & 0x7f])
                  + forged[3:])]
 
-    up = Responder("127.50.14.53", decoys=decoys)
+    up = Responder("127.52.14.53", decoys=decoys)
     try:
-        d = fwd_linkdns("add m --addr 127.50.14.2\n",
+        d = fwd_linkdns("add m --addr 127.52.14.2\n",
                         "--upstream", up.endpoint())
-        s = d.udp_socket("127.50.14.2")
+        s = d.udp_socket("127.52.14.2")
         got = ask_all(s, queries(["m%d.example.test." % i
                                   for i in range(50)]))
         s.close()
@@ -281,13 +282,13 @@ def test_name_case_randomized_upstream_restored_for_the_client(fwd_linkdns):
     """0x20: the upstream sees each letter of the name in a random case, the
     client gets its question back as it asked it; an upstream that answers
     in lower case is asked again without 0x20, and still answers."""
-    up = Responder("127.50.15.53")
-    low = Responder("127.50.15.54", lower=True)
+    up = Responder("127.52.15.53")
+    low = Responder("127.52.15.54", lower=True)
     try:
-        d = fwd_linkdns("add c --addr 127.50.15.2\nadd l --addr 127.50.15.3 "
+        d = fwd_linkdns("add c --addr 127.52.15.2\nadd l --addr 127.52.15.3 "
                         "--dns %s\n" % low.endpoint(),
                         "--upstream", up.endpoint())
-        s = d.udp_socket("127.50.15.2")
+        s = d.udp_socket("127.52.15.2")
         names = ["mixed%d.example.test." % i for i in range(100)]
         wires = queries(names)
         got = ask_all(s, wires)
@@ -309,7 +310,7 @@ def test_name_case_randomized_upstream_restored_for_the_client(fwd_linkdns):
         assert mixed >= 95, "only %d names in mixed case upstream" % mixed
         assert asked == {dns.name.from_text(n).to_wire() for n in names}
 
-        sl = d.udp_socket("127.50.15.3")
+        sl = d.udp_socket("127.52.15.3")
         t0 = time.monotonic()
         got = ask_all(sl, queries(["Low%d.Example.TEST." % i
                                    for i in range(5)]), tail=5.0)
@@ -361,7 +362,7 @@ while True:
         # Three guesses in four are ID 0, the others a random ID: against an
         # ID drawn at random any guess wins 1 in 65,536, whatever the
         # guesser's choice (the odds below hold); against a fixed ID (0,
-        # before issue 11) a fixed guess wins.
+        # as in 465116f) a fixed guess wins.
         struct.pack_into("!H", pkt, 22, lo + port)
         struct.pack_into("!H", pkt, 28, 0 if r & 3 else r >> 2)
         try:
@@ -384,29 +385,21 @@ def test_off_path_spoofer_forges_no_answer(namespaces):
     ns = namespaces.add("s")
     rate, secs, victims = 20000, 10.0, 200
     up = Responder("127.0.0.53", 53, delay=1.0, ns=ns)
-    tmp = tempfile.mkdtemp(prefix="ldns-spoof-")
-    state = os.path.join(tmp, "links")
-    with open(state, "w") as f:
-        f.write("add victim --addr 127.0.0.2\n")
-    errpath = os.path.join(tmp, "stderr")
-    errf = open(errpath, "wb")
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, linkdnsd_path(), "--state", state,
-         "--listen", "127.0.0.1@53", "--upstream", up.endpoint(),
-         "--control", os.path.join(tmp, "control.sock")],
-        stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
+    d = None
     spoofer = None
     raw = None
     try:
+        d = FwdDaemon("add victim --addr 127.0.0.2\n",
+                      ["--upstream", up.endpoint()], port=53, netns=ns)
         client = socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
         client.bind(("127.0.0.2", 0))
         client.connect(("127.0.0.1", 53))
         # until the daemon forwards: also tells the daemon's own address
         deadline = time.monotonic() + 10
         while not up.seen:
-            assert proc.poll() is None, read_log(errpath)
+            assert d.running(), d.stderr
             assert time.monotonic() < deadline, (
-                "no query reached the upstream\n" + read_log(errpath))
+                "no query reached the upstream\n" + d.stderr)
             ask_all(client, queries(["warm.example.test."]), tail=0.3)
         daemon_addr = up.seen[0][0]
         rng = subprocess.run(["ip", "netns", "exec", ns, "cat",
@@ -431,7 +424,7 @@ def test_off_path_spoofer_forges_no_answer(namespaces):
         out, _ = spoofer.communicate(timeout=30)
         sent, spoof_secs = out.split()
         sent, spoof_secs = int(sent), float(spoof_secs)
-        assert proc.poll() is None, "linkdnsd died:\n" + read_log(errpath)
+        assert d.running(), "linkdnsd died:\n" + d.stderr
 
         forged = sum(1 for r in got.values()
                      if FORGED in addresses(r) or any(
@@ -465,11 +458,8 @@ def test_off_path_spoofer_forges_no_answer(namespaces):
         if raw is not None:
             raw.close()
         up.close()
-        try:
-            stop_cleanly(proc, errpath)
-        finally:
-            errf.close()
-            subprocess.run(["rm", "-rf", tmp])
+        if d is not None:
+            d.stop()
 
 
 # -- a fair share of the forwarding budget ---------------------------------------
@@ -477,17 +467,17 @@ def test_flooding_container_leaves_others_their_forwards(fwd_linkdns):
     """Container a sends 1,500 queries the upstream never answers (default
     --max-forwards 1024); container b's forwarded query, asked during the
     flood, is answered with the upstream's address, not SERVFAIL."""
-    up = Responder("127.50.12.53", delay=0.2, ignore=b"flood")
+    up = Responder("127.52.12.53", delay=0.2, ignore=b"flood")
     try:
-        d = fwd_linkdns("add a --addr 127.50.12.2\nadd b --addr 127.50.12.3\n",
+        d = fwd_linkdns("add a --addr 127.52.12.2\nadd b --addr 127.52.12.3\n",
                         "--upstream", up.endpoint())
-        fa = d.udp_socket("127.50.12.2")
+        fa = d.udp_socket("127.52.12.2")
         fa.setblocking(False)
         for w in queries(["flood%d.example.test." % i for i in range(1500)]):
             fa.send(w)
         time.sleep(0.3)   # the flood is in
         flooded = len(up.seen)
-        sb = d.udp_socket("127.50.12.3")
+        sb = d.udp_socket("127.52.12.3")
         t0 = time.monotonic()
         got = ask_all(sb, queries(["fair.example.test."]), tail=5.0)
         dt = time.monotonic() - t0
@@ -539,14 +529,14 @@ def test_forged_icmp_error_does_not_fail_an_upstream_query(fwd_linkdns):
     query is not failed (no SERVFAIL, the upstream is not marked dead); the
     real answer comes.  The same ICMP quoting the right ID, as the kernel of
     a host whose port is closed sends it, does fail the attempt at once."""
-    up = Responder("127.50.15.53", delay=1.0)
+    up = Responder("127.52.15.53", delay=1.0)
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     try:
-        d = fwd_linkdns("add m --addr 127.50.15.2\n",
+        d = fwd_linkdns("add m --addr 127.52.15.2\n",
                         "--upstream", up.endpoint())
         results = {}
         for tag, flip in (("wrong-id", 0x5A5A), ("right-id", 0)):
-            s = d.udp_socket("127.50.15.2")
+            s = d.udp_socket("127.52.15.2")
             q = make_query("%s.example.test." % tag, "A")
             n = len(up.seen)
             t0 = time.monotonic()

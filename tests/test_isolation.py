@@ -1,4 +1,4 @@
-"""No view learns another view's names (issue 2, acceptance 3).
+"""No view learns another view's names.
 
 For every source container, every name that belongs to another view (and not
 to its own), every type and several case variants, the reply must be exactly

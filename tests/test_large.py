@@ -1,4 +1,4 @@
-"""Large tables (issue 2, acceptance 6) and zones/example-large.links.
+"""Large tables (10,000 containers) and zones/example-large.links.
 
 The generated table has 10,000 containers and 50,000 links, addresses in
 127.60.0.0/16; it is deterministic (fixed seed).

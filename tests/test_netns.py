@@ -1,5 +1,4 @@
-"""Namespaces: a listener inside every registered network namespace (issue 3,
-acceptance 1-4).
+"""Namespaces: a listener inside every registered network namespace.
 
 Run as root: every test makes its own network namespaces with `ip netns add`
 (names start with ``ldt<pid>-``), and removes them, their /etc/netns entries
@@ -31,13 +30,12 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import (REPO, Namespaces, daemon_factory, linkdnsd_path,
-                      netns_path, read_log, require_root, run, stop_cleanly)
+from conftest import (REPO, Daemon, Namespaces, daemon_factory,
+                      linkdnsd_path, netns_path, require_root, run)
 
 NSQUERY = os.path.join(REPO, "tests", "netns", "nsquery.py")
 RESOLVE_C = os.path.join(REPO, "tests", "netns", "resolve.c")
@@ -69,63 +67,16 @@ def listener_inodes(nsenter_args):
 
 
 # -- the daemon ------------------------------------------------------------------
-class NsDaemon:
-    """linkdnsd without --listen: it only serves namespaces."""
+class NsDaemon(Daemon):
+    """conftest's Daemon without --listen: it only serves namespaces (ready
+    when it logs READY_LINE, kept in .ready_line)."""
 
-    def __init__(self, table, extra_args=(), ready=True, env=None):
-        self.dir = tempfile.mkdtemp(prefix="ldt-netns-")
-        self.state = os.path.join(self.dir, "links")
-        self.control = os.path.join(self.dir, "control.sock")
-        self.stderr_path = os.path.join(self.dir, "stderr")
-        self.proc = None
-        self.write_table(table)
-        self.argv = [linkdnsd_path(), "--state", self.state, "--no-upstream",
-                     "--control", self.control] + list(extra_args)
-        self._errf = open(self.stderr_path, "wb")
-        self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=self._errf, stderr=self._errf,
-                                     env=env)
+    STOP_DEADLINE = STOP_DEADLINE
+
+    def __init__(self, table, extra_args=(), env=None):
+        super().__init__(table, extra_args, start_deadline=READY_DEADLINE,
+                         listen_host=None, env=env)
         self.pid = self.proc.pid
-        if ready:
-            self.wait_ready()
-
-    def write_table(self, table):
-        with open(self.state + ".tmp", "w") as f:
-            f.write(table)
-        os.rename(self.state + ".tmp", self.state)
-
-    @property
-    def stderr(self):
-        return read_log(self.stderr_path)
-
-    def wait_log(self, regex, deadline=APPEAR_DEADLINE, after=0, what=None):
-        """Waits for a stderr line matching regex (in the text from offset
-        `after` on); returns the match."""
-        pat = re.compile(regex, re.M)
-        end = time.monotonic() + deadline
-        while True:
-            err = self.stderr
-            m = pat.search(err, after)
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    "linkdnsd exited %s while waiting for %s\nargv: %s\n"
-                    "stderr:\n%s" % (self.proc.returncode, what or regex,
-                                     " ".join(self.argv), err))
-            if time.monotonic() > end:
-                raise AssertionError(
-                    "no log line %s within %.0f s\nstderr:\n%s"
-                    % (what or regex, deadline, err))
-            time.sleep(0.02)  # poll interval
-
-    def wait_ready(self):
-        m = self.wait_log(r"^linkdnsd: info: ready: .*$", READY_DEADLINE,
-                          what="'linkdnsd: info: ready: ...'")
-        self.ready_seconds = time.monotonic() - self.t_start
-        self.ready_line = m.group(0)
-        return m
 
     def reload(self, table):
         """Rewrites the table file and sends SIGHUP; waits until the daemon
@@ -161,20 +112,6 @@ class NsDaemon:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
         raise KeyError(key)
-
-    def stop(self):
-        """SIGTERM; asserts exit 0 and no sanitizer report."""
-        try:
-            stop_cleanly(self.proc, self.stderr_path, STOP_DEADLINE)
-        finally:
-            self.cleanup()
-
-    def cleanup(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._errf.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -271,7 +208,7 @@ def wait_until(cond, deadline, what):
 
 
 # =============================================================================
-# Acceptance 1: web and db, the resolver inside web unchanged
+# web and db: the resolver inside web, unchanged, finds db
 # =============================================================================
 WEB_ADDR = "10.201.7.2"
 DB_ADDR = "10.201.7.3"
@@ -298,7 +235,7 @@ def pair():
         run(["ip", "-n", db, "addr", "add", DB_ADDR + "/24", "dev", vb])
         run(["ip", "-n", web, "link", "set", va, "up"])
         run(["ip", "-n", db, "link", "set", vb, "up"])
-        table = ("# acceptance 1\n"
+        table = ("# web and db, linked\n"
                  "add web --netns %s --addr %s\n"
                  "add db --netns %s --addr %s --expose 5432/tcp\n"
                  "link web db:db\n" % (netns_path(web), WEB_ADDR,
@@ -311,7 +248,7 @@ def pair():
         d = None
     finally:
         if d is not None:
-            d.cleanup()
+            d._cleanup()
         ns.cleanup()
 
 
@@ -425,7 +362,7 @@ def test_listener_is_inside_the_namespaces(pair):
 
 
 # =============================================================================
-# Acceptance 2: 200 namespaces, one shared db under 200 aliases
+# 200 namespaces, one shared db under 200 aliases
 # =============================================================================
 SHARED_DB = "10.250.0.1"
 
@@ -476,7 +413,7 @@ def test_200_namespaces_each_resolves_only_its_own_alias(namespaces, daemons):
 
 
 # =============================================================================
-# Acceptance 3: sockets closed when the namespace or the process goes away
+# Sockets closed when the namespace or the process goes away
 # =============================================================================
 def base_table(keep_ns):
     return ("add db --addr %s --expose 5432/tcp\n"
@@ -666,7 +603,7 @@ def test_pid_container_exit_closes_its_sockets_100_cycles(namespaces, daemons,
 
 
 # =============================================================================
-# Acceptance 4: a missing namespace waits; a non-namespace is refused
+# A missing namespace waits; a non-namespace is refused
 # =============================================================================
 def test_missing_namespace_warns_and_listens_once_created(namespaces,
                                                           daemons):

@@ -1,5 +1,5 @@
-"""Namespace paths and identities (issue 11: a FIFO at a namespace path, a
-recycled PID after a restart, the daemon's own namespace).
+"""Namespace paths and identities: a FIFO at a namespace path, a recycled
+PID after a restart, the daemon's own namespace.
 
 Run as root.  Every daemon listens on 127.0.0.1@PORT (conftest's Daemon) and
 in each registered namespace on 127.0.0.11@53; container addresses are in
@@ -26,10 +26,10 @@ import time
 import pytest
 
 import dns.message
-from conftest import (Daemon, START_DEADLINE, addresses, linkdnsctl_path,
-                      linkdnsd_path, make_query, netns_path, require_root,
-                      run, run_linkdnsd)
-from test_netns import listener_inodes, spawn_netns_process, wait_answer
+from conftest import (Daemon, addresses, make_query, netns_path,
+                      require_root, run, run_linkdnsd, stop_all, wait_for)
+from test_netns import (listener_inodes, processes,  # noqa: F401 (fixture)
+                        spawn_netns_process, wait_answer)
 
 PREFIX = "ldp%d-" % os.getpid()
 NETNS_PREFIX = PREFIX
@@ -48,63 +48,20 @@ class PathDaemon(Daemon):
     owns (so that it can be stopped, edited and started again)."""
 
     def __init__(self, workdir, extra_args=()):
-        self.binary = linkdnsd_path()
-        self.dir = str(workdir)
-        self.state = os.path.join(self.dir, "links")
-        self.control = os.path.join(self.dir, "control.sock")
-        self.stderr_path = os.path.join(self.dir, "stderr")
-        self.host = "127.0.0.1"
-        self.extra_args = list(extra_args)
-        self.proc = None
-        self.port = None
-        try:
-            self._start(START_DEADLINE)
-        except BaseException:
-            self._cleanup()
-            raise
-
-    def _cleanup(self):          # the directory is the test's
-        self._kill()
-        try:
-            self._errf.close()
-        except Exception:
-            pass
-
-    def ctl(self, *args, timeout=10):
-        return run([linkdnsctl_path(), "--control", self.control] +
-                   [str(a) for a in args], check=False, timeout=timeout)
-
-    def ok(self, *args):
-        p = self.ctl(*args)
-        assert p.returncode == 0, ("linkdnsctl %s: %d\n%s%s\ndaemon:\n%s"
-                                   % (args, p.returncode, p.stdout, p.stderr,
-                                      self.stderr[-3000:]))
-        return p.stdout
+        super().__init__(None, extra_args, workdir=workdir)
 
     def read_state(self):
         with open(self.state) as f:
             return f.read()
 
-    def wait_log(self, regex, after=0, deadline=LOG_DEADLINE):
-        end = time.monotonic() + deadline
-        pat = re.compile(regex, re.M)
-        while time.monotonic() < end:
-            m = pat.search(self.stderr, after)
-            if m:
-                return m
-            time.sleep(0.02)  # poll interval
-        raise AssertionError("no log line %r within %.0f s\nstderr:\n%s"
-                             % (regex, deadline, self.stderr))
-
     def wait_state(self, regex, deadline=LOG_DEADLINE):
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            m = re.search(regex, self.read_state(), re.M)
-            if m:
-                return m
-            time.sleep(0.02)  # poll interval
-        raise AssertionError("the state file never matched %r:\n%s"
-                             % (regex, self.read_state()))
+        try:
+            return wait_for("the state file matching %r" % regex,
+                            lambda: re.search(regex, self.read_state(), re.M),
+                            deadline, interval=0.02)[1]
+        except AssertionError as e:
+            raise AssertionError("%s:\n%s" % (e, self.read_state())) \
+                from None
 
 
 @pytest.fixture
@@ -122,24 +79,7 @@ def start(tmp_path):
         return d
 
     yield _start
-    errors = []
-    for d in started:
-        try:
-            d.stop()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors), pytrace=False)
-
-
-@pytest.fixture
-def processes():
-    procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    stop_all(started)
 
 
 def host_process(processes):
@@ -300,15 +240,22 @@ def test_link_to_a_real_namespace_is_not_followed(namespaces, start,
 # =============================================================================
 # --ns-id: the namespace's identity in the state file
 # =============================================================================
-def test_state_file_line_carries_ns_id_after_add(namespaces, start,
-                                                 processes):
-    ns = namespaces.add("idn")
+def db_web_and_pw(namespaces, start, processes, tag):
+    """A daemon with db, web (in a new namespace TAG, by path) and pw (in a
+    new process's namespace, by PID); (namespace, process, daemon)."""
+    ns = namespaces.add(tag)
     proc = spawn_netns_process()
     processes.append(proc)
     d = start(None)
     d.ok("add", "db", "--addr", DB)
     d.ok("add", "web", "--netns", netns_path(ns), "--addr", WEB)
     d.ok("add", "pw", "--pid", proc.pid, "--addr", "127.53.0.4")
+    return ns, proc, d
+
+
+def test_state_file_line_carries_ns_id_after_add(namespaces, start,
+                                                 processes):
+    ns, proc, d = db_web_and_pw(namespaces, start, processes, "idn")
     state = d.read_state()
     want_ns = expected_id(netns_path(ns), ["--net=" + netns_path(ns)])
     pid_path = "/proc/%d/ns/net" % proc.pid
@@ -420,13 +367,7 @@ def test_wrong_ns_id_in_state_file_is_not_joined(field, namespaces, start):
 
 def test_other_boot_pid_waits_path_joins_and_is_recorded(namespaces, start,
                                                          processes):
-    ns = namespaces.add("boot")
-    proc = spawn_netns_process()
-    processes.append(proc)
-    d = start(None)
-    d.ok("add", "db", "--addr", DB)
-    d.ok("add", "web", "--netns", netns_path(ns), "--addr", WEB)
-    d.ok("add", "pw", "--pid", proc.pid, "--addr", "127.53.0.4")
+    ns, proc, d = db_web_and_pw(namespaces, start, processes, "boot")
     d.stop()
     text = re.sub(r"--ns-id [0-9a-f-]{36}:", "--ns-id %s:" % OTHER_BOOT,
                   _unframed(d.read_state()))

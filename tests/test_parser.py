@@ -1,11 +1,11 @@
-"""The link table parser (issue 2, acceptance 5).
+"""The link table parser: every malformed line refused with FILE:LINE.
 
 Each kind of malformed line sits at a known line K of a table file F:
 ``linkdnsd --check-config --state F`` exits 1 and prints one line
 ``linkdnsd: error: F:K: MESSAGE`` naming the offending token; starting the
 daemon on F exits 1 with the same line and leaves F untouched.
 
-Addresses: 127.50.0.0/16.
+Addresses: 127.54.0.0/16.
 """
 
 import atexit
@@ -24,15 +24,15 @@ from conftest import (REPO, addresses, free_port, linkdnsd_path, rcode_text,
 
 PRELUDE = [
     "# parser test table",                                   # 1
-    "add db --addr 127.50.0.2 --expose 5432/tcp",            # 2
+    "add db --addr 127.54.0.2 --expose 5432/tcp",            # 2
     "",                                                      # 3
-    "add web --addr 127.50.0.3   # web front end",           # 4
+    "add web --addr 127.54.0.3   # web front end",           # 4
     "link web db",                                           # 5
     "   # an indented comment",                              # 6
 ]
 BAD_LINE = len(PRELUDE) + 1                                  # 7
 EPILOGUE = [
-    "add after --addr 127.50.0.9",
+    "add after --addr 127.54.0.9",
     "link after db:database",
 ]
 
@@ -41,23 +41,23 @@ BAD = [
     ("unknown_command", "frob db", ["frob"], ["unknown command"]),
     ("missing_name", "add", [], ["missing", "name"]),
     ("missing_name_rm", "rm", [], ["missing", "name"]),
-    ("invalid_name_dot", "add a.b --addr 127.50.0.7", ["a.b"],
+    ("invalid_name_dot", "add a.b --addr 127.54.0.7", ["a.b"],
      ["invalid name"]),
-    ("invalid_name_char", "add we$b --addr 127.50.0.7", ["we$b"],
+    ("invalid_name_char", "add we$b --addr 127.54.0.7", ["we$b"],
      ["invalid name"]),
     ("invalid_name_too_long", "add %s" % ("n" * 64), ["n" * 64],
      ["invalid name"]),
-    ("duplicate_add", "add db --addr 127.50.0.7", ["db"], ["already exists"]),
-    ("duplicate_add_other_case", "add Db --addr 127.50.0.7", ["Db"],
+    ("duplicate_add", "add db --addr 127.54.0.7", ["db"], ["already exists"]),
+    ("duplicate_add_other_case", "add Db --addr 127.54.0.7", ["Db"],
      ["already exists"]),
     ("unknown_option", "add x --foo 1", ["--foo"], ["unknown option"]),
     ("unknown_option_eq", "add x --colour=red", [("--colour", "--colour=red")],
      ["unknown option"]),
     ("option_missing_value", "add x --addr", ["--addr"], ["needs a value"]),
-    ("option_missing_value_expose", "add x --addr 127.50.0.7 --expose",
+    ("option_missing_value_expose", "add x --addr 127.54.0.7 --expose",
      ["--expose"], ["needs a value"]),
     ("bad_ipv4_short", "add x --addr 1.2.3", ["1.2.3"], ["invalid address"]),
-    ("bad_ipv4_octet", "add x --addr 127.50.0.256", ["127.50.0.256"],
+    ("bad_ipv4_octet", "add x --addr 127.54.0.256", ["127.54.0.256"],
      ["invalid address"]),
     ("bad_ipv6_double_gap", "add x --addr fd00::50::1", ["fd00::50::1"],
      ["invalid address"]),
@@ -89,7 +89,7 @@ BAD = [
     ("trailing_rm", "rm db extra", ["extra"], ["unexpected argument"]),
     ("trailing_link", "link web db extra", ["extra"],
      ["unexpected argument"]),
-    ("trailing_add", "add x --addr 127.50.0.7 stray", ["stray"],
+    ("trailing_add", "add x --addr 127.54.0.7 stray", ["stray"],
      ["unexpected argument"]),
 ]
 
@@ -199,7 +199,7 @@ def test_error_in_first_and_last_line():
 
 
 def test_line_numbers_count_comments_and_blank_lines():
-    lines = ["", "# c", "", "   ", "\t# tabbed comment", "add a --addr 127.50.0.7",
+    lines = ["", "# c", "", "   ", "\t# tabbed comment", "add a --addr 127.54.0.7",
              "", "link a nosuch"]
     path = write_table(lines)
     p = run_linkdnsd(["--check-config", "--state", path])
@@ -211,7 +211,7 @@ def test_no_newline_at_end():
     d = tmpdir()
     path = os.path.join(d, "links")
     with open(path, "w") as f:
-        f.write("add a --addr 127.50.0.7\nfrob")
+        f.write("add a --addr 127.54.0.7\nfrob")
     p = run_linkdnsd(["--check-config", "--state", path])
     assert p.returncode == 1
     check_error(p.stderr, path, 2, ["frob"], ["unknown command"])
@@ -221,17 +221,17 @@ def test_no_newline_at_end():
 GOOD = """\
 # comments anywhere at token start, blank lines, tabs, options in any order
 
-add db --expose 5432/tcp --addr 127.50.0.2     # trailing comment
-add\tweb\t--addr=127.50.0.3\t--expose=80/tcp
-  add cache --expose 6379/tcp --addr FD00:0050:0:0::5 --addr 127.50.0.5
-add app_web_1 --addr 127.50.0.6 --publish 8080:80/tcp
-add remote1 --remote db.example.test@127.50.0.200@5300
-add ns1 --netns /run/netns/linkdns-test-missing-ns --addr 127.50.0.10
-add pid1 --pid 999999999 --addr 127.50.0.11
-add dnsuser --addr 127.50.0.12 --dns 127.50.0.53 --dns 127.50.0.54@5353
-add Mixed-Case_1 --addr 127.50.0.13
-add old --addr 127.50.0.20
-add old --replace --addr 127.50.0.21
+add db --expose 5432/tcp --addr 127.54.0.2     # trailing comment
+add\tweb\t--addr=127.54.0.3\t--expose=80/tcp
+  add cache --expose 6379/tcp --addr FD00:0050:0:0::5 --addr 127.54.0.5
+add app_web_1 --addr 127.54.0.6 --publish 8080:80/tcp
+add remote1 --remote db.example.test@127.54.0.200@5300
+add ns1 --netns /run/netns/linkdns-test-missing-ns --addr 127.54.0.10
+add pid1 --pid 999999999 --addr 127.54.0.11
+add dnsuser --addr 127.54.0.12 --dns 127.54.0.53 --dns 127.54.0.54@5353
+add Mixed-Case_1 --addr 127.54.0.13
+add old --addr 127.54.0.20
+add old --replace --addr 127.54.0.21
 link web db
 link web cache:kv # alias link
 link web app_web_1:front
@@ -239,7 +239,7 @@ link app_web_1 old
 link app_web_1 cache:tmp
 unlink app_web_1 tmp
 link mixed-case_1 db:DB2
-add gone --addr 127.50.0.30
+add gone --addr 127.54.0.30
 link web gone
 rm gone
 #
@@ -257,22 +257,22 @@ def test_good_table_check_config():
 
 def test_good_table_served(linkdns):
     d = linkdns(GOOD)
-    web = "127.50.0.3"
+    web = "127.54.0.3"
     r = d.query("db", "A", source=web)
-    assert rcode_text(r) == "NOERROR" and addresses(r) == ["127.50.0.2"], r
+    assert rcode_text(r) == "NOERROR" and addresses(r) == ["127.54.0.2"], r
     r = d.query("kv", "AAAA", source=web)
     assert addresses(r, "AAAA") == ["fd00:50::5"], r
     r = d.query("front", "A", source=web)
-    assert addresses(r) == ["127.50.0.6"], r
+    assert addresses(r) == ["127.54.0.6"], r
     r = d.query("_80._tcp.front", "SRV", source=web)
     assert [s.port for s in records(r.answer, "SRV")] == [80], r
     r = d.query("_http._tcp.web", "SRV", source=web)   # --expose=80/tcp
     assert [s.port for s in records(r.answer, "SRV")] == [80], r
     # --replace swapped the address and kept the link to it
-    r = d.query("old", "A", source="127.50.0.6")
-    assert addresses(r) == ["127.50.0.21"], r
+    r = d.query("old", "A", source="127.54.0.6")
+    assert addresses(r) == ["127.54.0.21"], r
     # unlink removed the alias, the link to the same target stays
-    r = d.query("tmp", "A", source="127.50.0.6")
+    r = d.query("tmp", "A", source="127.54.0.6")
     assert rcode_text(r) == "REFUSED" and not r.answer, r
     # rm removed the container and the link to it
     r = d.query("gone", "A", source=web)
@@ -280,14 +280,14 @@ def test_good_table_served(linkdns):
     r = d.query("gone.link.internal", "A", source=web)
     assert rcode_text(r) == "NXDOMAIN", r
     # the old address of a replaced container is no one's view any more
-    r = d.query("old", "A", source="127.50.0.20")
+    r = d.query("old", "A", source="127.54.0.20")
     assert rcode_text(r) == "REFUSED", r
     # names are case-insensitive: mixed-case_1 is Mixed-Case_1
-    r = d.query("db2", "A", source="127.50.0.13")
-    assert addresses(r) == ["127.50.0.2"], r
+    r = d.query("db2", "A", source="127.54.0.13")
+    assert addresses(r) == ["127.54.0.2"], r
     # a container whose namespace is missing still serves other views
-    r = d.query("ns1.link.internal", "A", source="127.50.0.10")
-    assert addresses(r) == ["127.50.0.10"], r
+    r = d.query("ns1.link.internal", "A", source="127.54.0.10")
+    assert addresses(r) == ["127.54.0.10"], r
 
 
 def test_missing_state_file_is_empty_table():
@@ -300,7 +300,7 @@ def test_missing_state_file_is_empty_table():
 
 def test_missing_state_file_daemon_serves_empty_table(linkdns):
     d = linkdns(None)
-    r = d.query("db", "A", source="127.50.0.2")
+    r = d.query("db", "A", source="127.54.0.2")
     assert rcode_text(r) == "REFUSED" and not r.answer, r
     # "created on the first change": no change, no file
     assert not os.path.exists(d.state), "state file created without a change"

@@ -1,9 +1,10 @@
-"""Protocol behaviour (issue 2, acceptance 4): EDNS(0), opcodes, FORMERR,
+"""Protocol behaviour: EDNS(0), opcodes, FORMERR,
 QR, truncation, malformed packets, TCP limits.
 
-Addresses: 127.40.0.0/16.
+Addresses: 127.42.0.0/16.
 """
 
+import os
 import random
 import socket
 import struct
@@ -20,11 +21,11 @@ import pytest
 from conftest import (addresses, count, dig, make_query, module_daemon,
                       rcode_text, records, tcp_frame, tcp_read_message)
 
-ASKER = "127.40.0.1"
-DB = "127.40.0.2"
-BIG = ["127.40.1.%d" % i for i in range(1, 41)]          # 40 addresses
-WIDE = ["127.40.2.%d" % i for i in range(1, 41)]         # 40, exposes 80
-HUGE = ["127.40.%d.%d" % (3 + i // 200, 1 + i % 200) for i in range(100)]
+ASKER = "127.42.0.1"
+DB = "127.42.0.2"
+BIG = ["127.42.1.%d" % i for i in range(1, 41)]          # 40 addresses
+WIDE = ["127.42.2.%d" % i for i in range(1, 41)]         # 40, exposes 80
+HUGE = ["127.42.%d.%d" % (3 + i // 200, 1 + i % 200) for i in range(100)]
 
 TABLE = "\n".join([
     "add asker --addr %s" % ASKER,
@@ -302,82 +303,24 @@ def test_no_tc_when_only_additional_dropped(daemon):
 
 
 # --- malformed corpus --------------------------------------------------------------
-def pointer(off):
-    return struct.pack("!H", 0xC000 | off)
+# The fuzz harness's seed corpus is the one list of packets: test_malformed_*
+# send every one of them (real queries, malformed and random) to the daemon.
+QUERY_CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "fuzz", "corpus", "query")
 
 
 def malformed_udp_corpus():
-    db_q = question("db")
-    long_name = ".".join(["a" * 63] * 5)          # 320 > 255
+    """{file name: bytes} of tests/fuzz/corpus/query (gen_corpus.py)."""
     c = {}
-    c["empty"] = b""
-    c["one_byte"] = b"\x12"
-    c["two_bytes"] = b"\x12\x34"
-    c["header_11"] = header()[:11]
-    c["header_only_qd1"] = header()
-    c["question_cut_in_label"] = header() + b"\x02d"
-    c["question_no_root"] = header() + b"\x02db"
-    c["question_no_type"] = header() + qname_wire("db")
-    c["question_half_type"] = header() + qname_wire("db") + b"\x00"
-    c["question_no_class"] = header() + qname_wire("db") + b"\x00\x01"
-    c["label_64"] = header() + question("a" * 64)
-    c["label_type_01"] = header() + b"\x40db\x00\x00\x01\x00\x01"
-    c["label_type_10"] = header() + b"\x80db\x00\x00\x01\x00\x01"
-    c["name_over_255"] = header() + question(long_name)
-    c["name_257"] = header() + question(".".join(["b" * 63] * 4))
-    c["pointer_self"] = header() + pointer(12) + b"\x00\x01\x00\x01"
-    c["pointer_loop_two"] = (header() + b"\x01a" + pointer(16) +
-                             pointer(12) + b"\x00\x01\x00\x01")
-    c["pointer_forward_beyond"] = header() + pointer(500) + b"\x00\x01\x00\x01"
-    c["pointer_forward_inside"] = (header() + pointer(18) + b"\x00\x01\x00\x01"
-                                   + qname_wire("db"))
-    c["pointer_into_header"] = header() + pointer(2) + b"\x00\x01\x00\x01"
-    c["pointer_truncated"] = header() + b"\x02db\xc0"
-    c["pointer_chain_long"] = header() + b"".join(
-        pointer(12 + 2 * (i + 1)) for i in range(120)) + b"\x00" + \
-        b"\x00\x01\x00\x01"
-    c["nul_in_label"] = header() + b"\x03d\x00b\x00\x00\x01\x00\x01"
-    c["qd_ffff"] = header(qd=0xFFFF) + db_q
-    c["an_ffff"] = header(an=0xFFFF) + db_q
-    c["ns_ffff"] = header(ns=0xFFFF) + db_q
-    c["ar_ffff"] = header(ar=0xFFFF) + db_q
-    c["all_counts_ffff"] = header(qd=0xFFFF, an=0xFFFF, ns=0xFFFF,
-                                  ar=0xFFFF) + db_q
-    opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
-    c["opt_rdlen_beyond"] = header(ar=1) + db_q + opt[:-2] + b"\x00\x40"
-    c["opt_option_beyond_rdlen"] = (header(ar=1) + db_q + opt[:-2] +
-                                    b"\x00\x04" + b"\x00\x64\x00\xff")
-    c["opt_option_truncated"] = (header(ar=1) + db_q + opt[:-2] +
-                                 b"\x00\x03" + b"\x00\x64\x00")
-    c["opt_two"] = header(ar=2) + db_q + opt + opt
-    c["opt_owner_not_root"] = header(ar=1) + db_q + b"\x02db\x00" + opt[1:]
-    c["opt_cut_after_type"] = header(ar=1) + db_q + b"\x00\x00\x29"
-    c["opt_version_255"] = (header(ar=1) + db_q + b"\x00" +
-                            struct.pack("!HHIH", 41, 1232, 0x00FF0000, 0))
-    c["opt_payload_0"] = (header(ar=1) + db_q + b"\x00" +
-                          struct.pack("!HHIH", 41, 0, 0, 0))
-    c["answer_rr_bad_rdlen"] = (header(an=1) + db_q + pointer(12) +
-                                struct.pack("!HHIH", 1, 1, 10, 200) + b"\1")
-    c["additional_cut"] = header(ar=1) + db_q + b"\x02db"
-    c["tc_set_in_query"] = header(flags=0x0300) + db_q
-    c["rcode_set_in_query"] = header(flags=0x0105) + db_q
-    c["z_bit_set"] = header(flags=0x0140) + db_q
-    c["qtype_0"] = header() + question("db", 0)
-    c["qtype_axfr_udp"] = header() + question("link.internal", 252)
-    c["qtype_ixfr_udp"] = header() + question("link.internal", 251)
-    c["qtype_opt"] = header() + question("db", 41)
-    c["qclass_chaos"] = header() + question("version.bind", 16, 3)
-    c["qclass_any"] = header() + question("db", 1, 255)
-    c["qclass_0"] = header() + question("db", 1, 0)
-    c["trailing_garbage"] = header() + db_q + b"\xde\xad\xbe\xef" * 8
-    c["big_datagram"] = header() + db_q + b"\x00" * 60000
-    c["root_name"] = header() + question("", 1)[1:]
-    c["many_labels"] = header() + question(".".join(["a"] * 127))
+    for name in sorted(os.listdir(QUERY_CORPUS)):
+        with open(os.path.join(QUERY_CORPUS, name), "rb") as f:
+            c[name] = f.read()
     return c
 
 
 def test_malformed_corpus_size():
-    assert len(malformed_udp_corpus()) >= 40
+    corpus = malformed_udp_corpus()
+    assert sum(k.startswith("bad-") for k in corpus) >= 40, sorted(corpus)
 
 
 def test_malformed_udp_corpus(daemon):
@@ -393,7 +336,7 @@ def test_malformed_udp_corpus(daemon):
         assert daemon.running(), "linkdnsd died on %s:\n%s" % (
             kind, daemon.stderr)
     # packets too short to hold a header get no reply at all
-    for kind in ("empty", "one_byte", "two_bytes", "header_11"):
+    for kind in ["bad-empty"] + ["bad-short-%02d" % n for n in range(1, 12)]:
         assert kind not in replies, "%s was answered: %r" % (kind,
                                                               replies[kind])
     assert_alive(daemon)
@@ -402,8 +345,8 @@ def test_malformed_udp_corpus(daemon):
 def test_malformed_formerr_cases(daemon):
     """Packets with a whole header but a broken question get FORMERR."""
     corpus = malformed_udp_corpus()
-    for kind in ("label_64", "name_over_255", "pointer_self",
-                 "pointer_loop_two", "question_no_class"):
+    for kind in ("bad-label-64", "bad-name-320-bytes", "bad-ptr-self",
+                 "bad-ptr-loop-via-label", "bad-question-no-class"):
         data = daemon.exchange_udp(corpus[kind], ASKER, timeout=1.0)
         if data is None:
             continue  # dropping is allowed too; answering data is not
@@ -469,8 +412,9 @@ def test_malformed_tcp(daemon):
                                True),
     }
     corpus = malformed_udp_corpus()
-    for kind in ("label_64", "pointer_loop_two", "opt_rdlen_beyond",
-                 "all_counts_ffff", "name_over_255", "header_11"):
+    for kind in ("bad-label-64", "bad-ptr-loop-via-label",
+                 "bad-opt-rdlen-too-long", "bad-all-counts-65535",
+                 "bad-name-320-bytes", "bad-short-11"):
         cases["framed_" + kind] = (tcp_frame(corpus[kind]), True)
     for kind, (payload, read) in cases.items():
         tcp_send_and_close(daemon, payload, read)

@@ -29,10 +29,10 @@ import dns.message
 import dns.rcode
 import pytest
 
-from conftest import free_port, linkdnsctl_path, make_query, run
+from conftest import free_port, linkdnsctl_path, make_query, run, wait_for
 # the namespace fixture (net), the daemon in a namespace and DNS helpers
 from test_crosshost import (Linkdnsd, need_tool, net, query, rcode,  # noqa: F401
-                            rdatas, wait_for)
+                            rdatas)
 
 ZONE = "a.test"
 PEER_TABLE = "add db --addr 127.0.51.2 --publish 13306:3306/tcp\n"
@@ -214,51 +214,28 @@ def test_reload_keeps_answers_and_survives_a_remote_with_none(linkdns, silent):
 
 # -- a peer that says more than it was asked ---------------------------------------
 TESTNS_PORT = 5300
-TESTNS_ENTRIES = """\
-ENTRY_BEGIN
-MATCH opcode qtype qname
-ADJUST copy_id
-REPLY QR AA NOERROR
-SECTION QUESTION
-db.a.test. IN A
-SECTION ANSWER
-DB.a.test. 60 IN A 192.0.2.1
-www.elsewhere.test. 60 IN A 203.0.113.66
-db.a.test.evil. 60 IN A 203.0.113.67
-a.test. 60 IN A 203.0.113.68
-ENTRY_END
+def peer_entry(question, *answers):
+    """An ldns-testns entry: QUESTION (owner, class, type) answered
+    authoritatively with the records ANSWERS, the query's ID copied."""
+    return ("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\n"
+            "REPLY QR AA NOERROR\nSECTION QUESTION\n%s\nSECTION ANSWER\n"
+            "%sENTRY_END\n" % (question, "".join(a + "\n" for a in answers)))
 
-ENTRY_BEGIN
-MATCH opcode qtype qname
-ADJUST copy_id
-REPLY QR AA NOERROR
-SECTION QUESTION
-db.a.test. IN AAAA
-SECTION ANSWER
-other.a.test. 60 IN AAAA 2001:db8::66
-ENTRY_END
 
-ENTRY_BEGIN
-MATCH opcode qtype qname
-ADJUST copy_id
-REPLY QR AA NOERROR
-SECTION QUESTION
-_80._tcp.db.a.test. IN SRV
-SECTION ANSWER
-_443._tcp.db.a.test. 60 IN SRV 0 0 8443 db.a.test.
-ENTRY_END
-
-ENTRY_BEGIN
-MATCH opcode qtype qname
-ADJUST copy_id
-REPLY QR AA NOERROR
-SECTION QUESTION
-_81._tcp.db.a.test. IN SRV
-SECTION ANSWER
-_81._tcp.other.a.test. 60 IN SRV 0 0 9999 db.a.test.
-_81._tcp.db.a.test. 60 IN SRV 0 0 8081 db.a.test.
-ENTRY_END
-"""
+TESTNS_ENTRIES = "\n".join([
+    peer_entry("db.a.test. IN A",
+                 "DB.a.test. 60 IN A 192.0.2.1",
+                 "www.elsewhere.test. 60 IN A 203.0.113.66",
+                 "db.a.test.evil. 60 IN A 203.0.113.67",
+                 "a.test. 60 IN A 203.0.113.68"),
+    peer_entry("db.a.test. IN AAAA",
+                 "other.a.test. 60 IN AAAA 2001:db8::66"),
+    peer_entry("_80._tcp.db.a.test. IN SRV",
+                 "_443._tcp.db.a.test. 60 IN SRV 0 0 8443 db.a.test."),
+    peer_entry("_81._tcp.db.a.test. IN SRV",
+                 "_81._tcp.other.a.test. 60 IN SRV 0 0 9999 db.a.test.",
+                 "_81._tcp.db.a.test. 60 IN SRV 0 0 8081 db.a.test."),
+])
 
 
 def test_peer_records_for_other_owners_are_not_the_containers(net):

@@ -1,4 +1,4 @@
-"""DNS transports under abuse (issue 11): a forwarded answer never goes out
+"""DNS transports under abuse: a forwarded answer never goes out
 through the descriptor of a listener that closed meanwhile; slow TCP clients
 cannot shut containers out of TCP; accept errors at the descriptor limit
 pause the listener instead of spinning.

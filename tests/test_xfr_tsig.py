@@ -33,8 +33,7 @@ import dns.rdatatype
 import dns.tsig
 import pytest
 
-from conftest import free_port, tcp_frame, tcp_read_message
-from test_crosshost import wait_for
+from conftest import free_port, tcp_frame, tcp_read_message, wait_for
 
 ZONE = "a.test"
 TABLE = "add db --addr 127.0.20.2 --publish 13306:3306/tcp\n"

@@ -1,4 +1,4 @@
-"""Static zones from --zones DIR (issue 5, acceptance 5).
+"""Static zones from --zones DIR.
 
 Every DIR/*.zone (RFC 1035, parsed with ldns) is served authoritatively to
 every view, after link names (an alias of the same name wins) and before
@@ -7,11 +7,12 @@ the daemon at start with `linkdnsd: error: FILE:LINE: ...` (exit 1).
 
 The zones used: a copy of zones/static/example.test.zone, and `cache.`, a
 zone whose origin is a single label that one container also links to as an
-alias.  Containers (shared listener, source address = container address):
+alias.  Containers (shared listener, source address = container address;
+this file's addresses are 127.55.0.0/16):
 
-    web    127.50.5.2   links redis as `cache`
-    redis  127.50.5.3
-    other  127.50.5.4   no links
+    web    127.55.5.2   links redis as `cache`
+    redis  127.55.5.3
+    other  127.55.5.4   no links
 """
 
 import os
@@ -41,8 +42,8 @@ from harness import NETNS_PREFIX  # noqa: F401
 
 REPO = conftest.REPO
 EXAMPLE_ZONE = os.path.join(REPO, "zones", "static", "example.test.zone")
-WEB, REDIS, OTHER, STRANGER = ("127.50.5.2", "127.50.5.3", "127.50.5.4",
-                               "127.50.5.99")
+WEB, REDIS, OTHER, STRANGER = ("127.55.5.2", "127.55.5.3", "127.55.5.4",
+                               "127.55.5.99")
 VIEWS = (WEB, REDIS, OTHER)
 TABLE = ("add web --addr %s\nadd redis --addr %s\nadd other --addr %s\n"
          "link web redis:cache\n" % (WEB, REDIS, OTHER))
@@ -138,7 +139,7 @@ def test_zone_names_match_case_insensitively_echoed(zones_dir, linkdns):
 
 def test_zone_answers_in_namespace(zones_dir, fwd_linkdns, namespaces):
     ns = namespaces.add("z")
-    fwd_linkdns("add nsz --netns /run/netns/%s --addr 127.50.5.20\n" % ns,
+    fwd_linkdns("add nsz --netns /run/netns/%s --addr 127.55.5.20\n" % ns,
                 "--zones", zones_dir, "--no-upstream")
     ns_wait(ns)
     out = ns_dig(ns, "www.example.test")
@@ -222,7 +223,7 @@ def test_link_alias_beats_zone_of_same_name(zones_dir, linkdns):
 
 def test_zone_before_forwarding(zones_dir, fwd_linkdns):
     """Zone names never reach the upstream; other names do."""
-    rec = Recorder("127.50.5.53", "192.0.2.55")
+    rec = Recorder("127.55.5.53", "192.0.2.55")
     try:
         d = fwd_linkdns(TABLE, "--zones", zones_dir,
                         "--upstream", rec.endpoint())

@@ -331,6 +331,34 @@ def malformed_queries():
         for _ in range(rng.randrange(1, 6)):
             w[rng.randrange(len(w))] = rng.getrandbits(8)
         m["rnd-flipped-%02d" % i] = bytes(w)
+    # Shapes the list above lacked (test_protocol.py replays this corpus
+    # against the daemon; these were its own list once).  Last, so that the
+    # IDs of the seeds above do not move.
+    db_q = question(wname("db"))
+
+    def ptr(off):
+        return struct.pack("!H", 0xC000 | off)
+    m["bad-name-ends-after-label"] = header() + b"\x02db"
+    m["bad-name-257-bytes"] = header() + question(
+        b"".join(bytes([63]) + b"b" * 63 for _ in range(4)) + b"\x00")
+    m["bad-ptr-loop-via-label"] = (header() + b"\x01a" + ptr(16) + ptr(12)
+                                   + b"\x00\x01\x00\x01")
+    m["bad-ptr-beyond-500"] = header() + question(ptr(500))
+    m["bad-ptr-to-header-2"] = header() + question(ptr(2))
+    m["bad-ptr-cut-after-label"] = header() + b"\x02db\xc0"
+    m["bad-ptr-chain-120"] = (
+        header() + b"".join(ptr(12 + 2 * (i + 1)) for i in range(120))
+        + b"\x00" + struct.pack("!HH", 1, 1))
+    m["bad-opt-cut-after-type"] = header(ar=1) + db_q + b"\x00\x00\x29"
+    m["bad-answer-rdlen-too-long"] = (header(an=1) + db_q + ptr(12)
+                                      + struct.pack("!HHIH", 1, 1, 10, 200)
+                                      + b"\x01")
+    m["bad-ar-name-cut"] = header(ar=1) + db_q + b"\x02db"
+    m["bad-z-set"] = header(flags=0x0140) + db_q
+    m["bad-qtype-opt"] = header() + question(wname("db"), 41)
+    m["bad-qclass-0"] = header() + question(wname("db"), 1, 0)
+    m["bad-name-127-labels"] = header() + question(b"\x01a" * 127 + b"\x00")
+    m["bad-oversize-60000"] = header() + db_q + bytes(60000)
     return m
 
 

@@ -20,12 +20,10 @@ import selectors
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import dns.flags
 import dns.message
@@ -35,7 +33,8 @@ import dns.rrset
 import pytest
 
 import conftest
-from conftest import Daemon, daemon_factory, free_port, make_query
+from conftest import (Daemon, daemon_factory, free_port, make_query,
+                      wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASK = os.path.join(HERE, "ask.py")
@@ -104,17 +103,15 @@ def rdata_wires(msg, rdtype, section="answer"):
 
 def wait_answers(host, port, name="ready.probe.invalid", deadline=10.0,
                  proc=None, what="server"):
-    t_end = time.monotonic() + deadline
-    while time.monotonic() < t_end:
+    """Until the server at HOST@PORT answers NAME (conftest.wait_for); an
+    AssertionError when PROC exits first."""
+    def answers():
         if proc is not None and proc.poll() is not None:
             raise AssertionError("%s exited %s before answering"
                                  % (what, proc.returncode))
-        r, _ = ask(host, port, name, timeout=0.2)
-        if r is not None:
-            return
-        time.sleep(0.05)   # poll interval
-    raise AssertionError("%s at %s@%d did not answer within %.0f s"
-                         % (what, host, port, deadline))
+        return ask(host, port, name, timeout=0.2)[0] is not None
+
+    wait_for("%s at %s@%d answering" % (what, host, port), answers, deadline)
 
 
 # -- unbound ---------------------------------------------------------------------
@@ -247,18 +244,15 @@ def bind_udp_tcp(addr, reuse_addr=False):
     raise RuntimeError("no free UDP+TCP port on %s" % addr)
 
 
-class Recorder:
-    """UDP+TCP DNS server on ADDR (free port) in a thread: every A question is
-    answered with ANSWER (TTL 60), other types NODATA. .seen lists what
-    arrived: dicts with name (lower-case text), type, tcp, edns, payload, do,
-    options."""
+class LoopbackServer:
+    """A UDP+TCP DNS server on ADDR (a free port) in a thread; a subclass
+    says what it sends: _answers(wire, tcp) -> list of wires, sent as they
+    are (TCP ones framed by _answers, so that it can also send bad framing).
+    A subclass sets its own fields before calling __init__ (the thread
+    starts there)."""
 
-    def __init__(self, addr, answer, ttl=60):
+    def __init__(self, addr):
         self.addr = addr
-        self.answer = answer
-        self.ttl = ttl
-        self.seen = []
-        self.lock = threading.Lock()
         self.stopping = False
         self.port, self.udp, self.tcp = bind_udp_tcp(addr, reuse_addr=True)
         self.wake_r, self.wake_w = os.pipe()
@@ -267,6 +261,72 @@ class Recorder:
 
     def endpoint(self):
         return "%s@%d" % (self.addr, self.port)
+
+    def _answers(self, wire, tcp):
+        raise NotImplementedError
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self.udp, selectors.EVENT_READ, "udp")
+        sel.register(self.tcp, selectors.EVENT_READ, "listen")
+        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        bufs = {}
+        while not self.stopping:
+            for key, _ in sel.select():
+                kind = key.data
+                if kind == "wake":
+                    for c in bufs:
+                        c.close()
+                    return
+                if kind == "udp":
+                    data, peer = self.udp.recvfrom(65535)
+                    for out in self._answers(data, False):
+                        self.udp.sendto(out, peer)
+                elif kind == "listen":
+                    c, _ = self.tcp.accept()
+                    bufs[c] = b""
+                    sel.register(c, selectors.EVENT_READ, "conn")
+                else:
+                    c = key.fileobj
+                    try:
+                        chunk = c.recv(65535)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        sel.unregister(c)
+                        bufs.pop(c, None)
+                        c.close()
+                        continue
+                    msgs, bufs[c] = conftest.tcp_split(bufs[c] + chunk)
+                    for msg in msgs:
+                        try:
+                            for out in self._answers(msg, True):
+                                c.sendall(out)
+                        except OSError:
+                            pass
+
+    def close(self):
+        self.stopping = True
+        os.write(self.wake_w, b"x")
+        self.thread.join(5)
+        for s in (self.udp, self.tcp):
+            s.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
+class Recorder(LoopbackServer):
+    """UDP+TCP DNS server on ADDR (free port) in a thread: every A question is
+    answered with ANSWER (TTL 60), other types NODATA. .seen lists what
+    arrived: dicts with name (lower-case text), type, tcp, edns, payload, do,
+    options."""
+
+    def __init__(self, addr, answer, ttl=60):
+        self.answer = answer
+        self.ttl = ttl
+        self.seen = []
+        self.lock = threading.Lock()
+        super().__init__(addr)
 
     def names(self):
         with self.lock:
@@ -293,57 +353,12 @@ class Recorder:
                                                 self.answer))
         return r.to_wire()
 
-    def _run(self):
-        sel = selectors.DefaultSelector()
-        sel.register(self.udp, selectors.EVENT_READ, "udp")
-        sel.register(self.tcp, selectors.EVENT_READ, "listen")
-        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
-        bufs = {}
-        while not self.stopping:
-            for key, _ in sel.select():
-                kind = key.data
-                if kind == "wake":
-                    return
-                if kind == "udp":
-                    data, peer = self.udp.recvfrom(65535)
-                    self._tcp_now = False
-                    out = self._reply(data)
-                    if out:
-                        self.udp.sendto(out, peer)
-                elif kind == "listen":
-                    c, _ = self.tcp.accept()
-                    bufs[c] = b""
-                    sel.register(c, selectors.EVENT_READ, "conn")
-                else:
-                    c = key.fileobj
-                    try:
-                        chunk = c.recv(65535)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        sel.unregister(c)
-                        bufs.pop(c, None)
-                        c.close()
-                        continue
-                    bufs[c] += chunk
-                    while len(bufs[c]) >= 2:
-                        (n,) = struct.unpack("!H", bufs[c][:2])
-                        if len(bufs[c]) < 2 + n:
-                            break
-                        msg, bufs[c] = bufs[c][2:2 + n], bufs[c][2 + n:]
-                        self._tcp_now = True
-                        out = self._reply(msg)
-                        if out:
-                            c.sendall(conftest.tcp_frame(out))
-
-    def close(self):
-        self.stopping = True
-        os.write(self.wake_w, b"x")
-        self.thread.join(5)
-        for s in (self.udp, self.tcp):
-            s.close()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
+    def _answers(self, wire, tcp):
+        self._tcp_now = tcp
+        out = self._reply(wire)
+        if not out:
+            return []
+        return [conftest.tcp_frame(out) if tcp else out]
 
 
 class Blackhole:
@@ -391,12 +406,6 @@ class FwdDaemon(Daemon):
         return [self.binary, "--state", self.state, "--listen", listen,
                 "--control", self.control] + self.extra_args
 
-    def ctl(self, *args):
-        argv = [conftest.linkdnsctl_path(), "--control", self.control]
-        return subprocess.run(argv + list(args), capture_output=True,
-                              text=True, timeout=10,
-                              stdin=subprocess.DEVNULL)
-
     def stats(self):
         """`linkdnsctl stats` as {key: int}."""
         p = self.ctl("stats")
@@ -439,13 +448,9 @@ def ns_ask(ns, name, rdtype="A", tcp=False, edns=False, server="127.0.0.11",
 
 def ns_wait(ns, deadline=15.0):
     """Until linkdnsd's listener inside NS answers (localhost A)."""
-    t_end = time.monotonic() + deadline
-    while time.monotonic() < t_end:
-        r, _ = ns_ask(ns, "localhost", timeout=0.3)
-        if r is not None:
-            return
-        time.sleep(0.1)   # poll interval
-    raise AssertionError("no listener answered in namespace %s" % ns)
+    wait_for("a listener answering in namespace %s" % ns,
+             lambda: ns_ask(ns, "localhost", timeout=0.3)[0] is not None,
+             deadline, interval=0.1)
 
 
 def ns_dig(ns, *args, timeout=15):
