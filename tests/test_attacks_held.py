@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from conftest import (addresses, linkdnsctl_path, make_query, module_daemon,
                       rcode_text, require_root, run, run_linkdnsd,  # noqa
-                      tcp_frame, tcp_read_message, in_threads)
+                      rss_env, tcp_frame, tcp_read_message, in_threads)
 from harness import LoopbackServer, fwd_linkdns  # noqa: F401 (fixture)
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -592,7 +592,8 @@ def test_tcp_flood_back_pressure(linkdns):
     n = min(FLOOD, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 512)
     assert n >= 5000, "RLIMIT_NOFILE too low for the flood: %d" % n
     tcp_max = 256
-    d = linkdns(TABLE, "--tcp-idle", "2", "--tcp-max", str(tcp_max))
+    d = linkdns(TABLE, "--tcp-idle", "2", "--tcp-max", str(tcp_max),
+                env=rss_env())
     pid = d.proc.pid
     fds0 = len(os.listdir("/proc/%d/fd" % pid))
     rss0 = status_kib(pid, "VmRSS")

@@ -34,8 +34,8 @@ import time
 
 import pytest
 
-from conftest import (REPO, Daemon, Namespaces, daemon_factory,
-                      linkdnsd_path, netns_path, require_root, run)
+from conftest import (REPO, Daemon, Namespaces, daemon_factory, is_asan_build,
+                      linkdnsd_path, netns_path, require_root, rss_env, run)
 
 NSQUERY = os.path.join(REPO, "tests", "netns", "nsquery.py")
 RESOLVE_C = os.path.join(REPO, "tests", "netns", "resolve.c")
@@ -454,22 +454,9 @@ def test_netns_del_closes_its_sockets_others_keep_answering(namespaces,
         assert e["answers"][0]["answer"] == [SHARED_DB], e
 
 
-def is_asan_build():
-    with open(linkdnsd_path(), "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 def cycle_daemon(daemons, table):
-    """A daemon whose RSS means something.  AddressSanitizer keeps freed
-    memory resident in its quarantine (up to 256 MiB) by design, so in a
-    sanitizer build the cycle tests turn the quarantine off for their daemon
-    (LeakSanitizer still checks for leaks when it exits)."""
-    env = None
-    if is_asan_build():
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] = ":".join(
-            x for x in (env.get("ASAN_OPTIONS"), "quarantine_size_mb=0") if x)
-    return daemons(table, env=env)
+    """A daemon whose RSS means something (conftest.rss_env)."""
+    return daemons(table, env=rss_env())
 
 
 def rss_slack_kib():
