@@ -55,7 +55,8 @@ struct ld_xpool {
 static uint16_t exchange_lo, exchange_hi;
 static bool exchange_own_pick; /* the kernel's range is too narrow: ports drawn here */
 
-void ld_exchange_ports(uint16_t *lo, uint16_t *hi)
+/* The source ports drawn from (read once; a warning if the kernel's range is narrow). */
+static void exchange_ports(uint16_t *lo, uint16_t *hi)
 {
         if (!exchange_lo) {
                 FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
@@ -95,7 +96,7 @@ static int exchange_bind(int fd, int family)
                 port = &((struct sockaddr_in *)&ss)->sin_port;
                 sl = sizeof(struct sockaddr_in);
         }
-        ld_exchange_ports(&lo, &hi);
+        exchange_ports(&lo, &hi);
         for (int i = 0; i < EXCHANGE_BIND_TRIES; i++) {
                 *port = htons((uint16_t)(lo + ld_random_below((uint32_t)(hi - lo) + 1)));
                 if (bind(fd, (struct sockaddr *)&ss, sl) == 0)
@@ -113,6 +114,14 @@ static uint8_t exchange_lower(uint8_t c)
         return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
 }
 
+bool ld_exchange_same_name(const uint8_t *a, const uint8_t *b, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                if (exchange_lower(a[i]) != exchange_lower(b[i]))
+                        return false;
+        return true;
+}
+
 /* The answer to our question: our ID, a response to the same opcode, and our one question
  * byte for byte (case included: 0x20): 1. The same but for the case of the name: -1. */
 static int exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t n)
@@ -125,10 +134,7 @@ static int exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t 
                 return 0;
         if (memcmp(a + 12, x->q + 12, name - 12) == 0)
                 return 1;
-        for (size_t i = 12; i < name; i++)
-                if (exchange_lower(a[i]) != exchange_lower(x->q[i]))
-                        return 0;
-        return -1;
+        return ld_exchange_same_name(a + 12, x->q + 12, name - 12) ? -1 : 0;
 }
 
 static void xsock_close(struct ld_xsock *s)
@@ -355,13 +361,18 @@ void ld_exchange_cancel(struct ld_exchange *x)
 
 int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out)
 {
-        struct ld_xpool *p = calloc(1, sizeof(*p));
+        struct ld_xpool *p;
         uint16_t lo, hi;
+        int rc;
 
-        if (!p)
+        /* IDs are drawn from the first query on: a generator that cannot be read is a failed
+         * start, not an abort later */
+        if ((rc = ld_random_init()) < 0)
+                return rc;
+        if (!(p = calloc(1, sizeof(*p))))
                 return -ENOMEM;
         p->loop = loop;
-        ld_exchange_ports(&lo, &hi); /* read (and any warning said) at start */
+        exchange_ports(&lo, &hi); /* read (and any warning said) at start */
         *out = p;
         return 0;
 }

@@ -39,8 +39,9 @@ struct ld_exchange {
 int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out);
 void ld_xpool_free(struct ld_xpool *p);
 
-/* The source ports drawn from (read once; a warning if the kernel's range is narrow). */
-void ld_exchange_ports(uint16_t *lo, uint16_t *hi);
+/* Whether the len bytes at a and b are equal but for the case of ASCII letters (a wire
+ * name and its 0x20 spelling). */
+bool ld_exchange_same_name(const uint8_t *a, const uint8_t *b, size_t len);
 
 /* Makes x idle: ld_exchange_cancel is a no-op. */
 void ld_exchange_init(struct ld_exchange *x, struct ld_xpool *pool);

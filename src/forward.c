@@ -196,18 +196,6 @@ static bool fwd_admit(const struct ld_forward *f, const struct fwd_share *e)
         return e->n < share || f->inflight < f->max - f->max / 4;
 }
 
-/* Whether the len bytes at a are the wire name b[0..blen), but for the case of letters. */
-static bool fwd_same_name(const uint8_t *a, size_t len, const uint8_t *b, size_t blen)
-{
-        if (len < blen)
-                return false;
-        for (size_t i = 0; i < blen; i++)
-                if (a[i] != b[i] &&
-                    ((a[i] | 0x20) != (b[i] | 0x20) || (a[i] | 0x20) < 'a' || (a[i] | 0x20) > 'z'))
-                        return false;
-        return true;
-}
-
 static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_forward *f = r->f;
@@ -220,7 +208,8 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
                                      sizeof(out) - 2);
         /* the question as the client asked it: the same name in another case (not over one
          * that a TCP upstream compressed or changed: c-ares checks TCP answers loosely) */
-        if (n && fwd_same_name(out + 2 + LD_DNS_HEADER, n - LD_DNS_HEADER, r->name, r->namelen))
+        if (n && n - LD_DNS_HEADER >= r->namelen &&
+            ld_exchange_same_name(out + 2 + LD_DNS_HEADER, r->name, r->namelen))
                 memcpy(out + 2 + LD_DNS_HEADER, r->name, r->namelen);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
                 uint8_t *h = out + 2;
@@ -460,19 +449,10 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         fwd_try(r);
 }
 
-void ld_forward_forget(struct ld_forward *f, void *owner)
-{
-        for (struct fwd_req *r = f->reqs; r; r = r->next) {
-                if (r->o.owner == owner) {
-                        r->orphan = true;
-                }
-        }
-}
-
-void ld_forward_forget_fd(struct ld_forward *f, int fd)
+void ld_forward_forget(struct ld_forward *f, const void *owner, int fd)
 {
         for (struct fwd_req *r = f->reqs; r; r = r->next)
-                if (r->o.fd == fd)
+                if (owner ? r->o.owner == owner : !r->o.owner && r->o.fd == fd)
                         r->orphan = true;
 }
 
@@ -518,7 +498,7 @@ int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inf
                 return -ENOMEM;
         while (cap < 2 * (max_inflight + 1)) /* every view in flight, at most half full */
                 cap *= 2;
-        if ((rc = ld_random_init()) < 0 || (rc = ld_xpool_new(loop, &f->pool)) < 0 ||
+        if ((rc = ld_xpool_new(loop, &f->pool)) < 0 ||
             !(f->shares = calloc(cap, sizeof(*f->shares))) ||
             ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
                 ld_xpool_free(f->pool);

@@ -36,10 +36,9 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
  * answer, or SERVFAIL, reaches the origin later. */
 void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
                       bool tcp, const struct ld_fwd_origin *o);
-/* The TCP connection owner is closing: its pending answers are dropped. */
-void ld_forward_forget(struct ld_forward *f, void *owner);
-/* The listener whose UDP socket is fd is closing it: its pending answers are dropped, since
- * the number may name another socket (another container's) by the time they come. */
-void ld_forward_forget_fd(struct ld_forward *f, int fd);
+/* The origin is closing, its pending answers are dropped: the TCP connection owner, or
+ * (owner NULL) the listener's UDP socket fd, whose number may name another socket (another
+ * container's) by the time they come. */
+void ld_forward_forget(struct ld_forward *f, const void *owner, int fd);
 
 #endif

@@ -263,7 +263,7 @@ void ld_listener_free(struct ld_listener *l)
                 return;
         ld_tcp_close_listener(l->tcp, l);
         if (l->srv->forward) /* before the close: the fd number may be reused at once */
-                ld_forward_forget_fd(l->srv->forward, l->udp_w.fd);
+                ld_forward_forget(l->srv->forward, NULL, l->udp_w.fd);
         if (l->srv->remote)
                 ld_remote_forget(l->srv->remote, l, NULL);
         ld_accept_fini(&l->tcp_accept);

@@ -12,6 +12,7 @@
  * expires. A failed slot is retried with a growing delay, and only while asked for. */
 #include "remote.h"
 
+#include "answer.h"
 #include "exchange.h"
 #include "listen.h"
 #include "log.h"
@@ -254,13 +255,17 @@ static void remote_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_t
 /* The query for name and kind: RD, and an OPT of 1232 octets (a peer's many addresses). */
 static struct rask *remote_query(const char *name, int kind)
 {
-        static const uint8_t opt[11] = {0, 0, 41, 1232 >> 8, 1232 & 0xff, 0, 0, 0, 0, 0, 0};
+        static const uint8_t opt[11] = {
+            0, 0, 41, LD_EDNS_PAYLOAD >> 8, LD_EDNS_PAYLOAD & 0xff, 0, 0, 0, 0, 0, 0};
         ldns_rdf *dn = ldns_dname_new_frm_str(name);
         struct rask *a = NULL;
         size_t dl;
 
         if (!dn)
                 return NULL;
+        /* in lower case: the answer must repeat the question byte for byte (exchange.c), and
+         * a peer that does not keep the case of names would never be believed */
+        ldns_dname2canonical(dn);
         dl = ldns_rdf_size(dn);
         if ((a = calloc(1, sizeof(*a) + 12 + dl + 4 + sizeof(opt)))) {
                 uint8_t *q = a->q;

@@ -40,6 +40,7 @@ struct tcp_conn {
         size_t inlen;
         uint8_t *pend; /* unsent reply bytes, only while the client reads slowly */
         size_t pendlen, pendoff;
+        size_t pendnext; /* where the next whole message in pend ends */
         bool stranger;
         uint8_t in[TCP_IN_MAX + 2];
 };
@@ -53,7 +54,7 @@ struct tcp_lru {
 struct ld_tcp {
         struct ev_loop *loop;
         struct ld_server *srv;
-        unsigned max, count;
+        unsigned max, share; /* share: what strangers may hold */
         double idle;
         struct tcp_lru lru[2]; /* TCP_KNOWN, TCP_STRANGER */
 };
@@ -67,6 +68,7 @@ struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned 
         t->loop = loop;
         t->srv = srv;
         t->max = max;
+        t->share = max / TCP_STRANGER_SHARE ? max / TCP_STRANGER_SHARE : 1;
         t->idle = idle;
         return t;
 }
@@ -77,7 +79,7 @@ static void tcp_close(struct tcp_conn *c)
         struct tcp_lru *k = &t->lru[c->stranger];
 
         if (t->srv->forward)
-                ld_forward_forget(t->srv->forward, c);
+                ld_forward_forget(t->srv->forward, c, -1);
         if (t->srv->remote)
                 ld_remote_forget(t->srv->remote, NULL, c);
         ev_io_stop(t->loop, &c->rw);
@@ -86,7 +88,6 @@ static void tcp_close(struct tcp_conn *c)
         close(c->rw.fd);
         LD_LIST_REMOVE_TAIL(k->head, k->tail, c);
         k->count--;
-        t->count--;
         free(c->pend);
         free(c);
 }
@@ -125,7 +126,7 @@ static void tcp_progress(struct tcp_conn *c)
 
 unsigned ld_tcp_count(const struct ld_tcp *t)
 {
-        return t->count;
+        return t->lru[TCP_KNOWN].count + t->lru[TCP_STRANGER].count;
 }
 
 /* Sends what it can now; keeps the rest and waits for the socket. Returns -1 if closed. */
@@ -150,8 +151,10 @@ static int tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
         }
         if (n < 0)
                 n = 0;
-        if ((size_t)n == len)
+        if ((size_t)n == len) {
+                tcp_progress(c);
                 return 0;
+        }
         c->pend = malloc(len - (size_t)n);
         if (!c->pend) {
                 tcp_close(c);
@@ -160,6 +163,7 @@ static int tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
         memcpy(c->pend, buf + n, len - (size_t)n);
         c->pendlen = len - (size_t)n;
         c->pendoff = 0;
+        c->pendnext = c->pendlen; /* messages queued behind it extend pend past this */
         /* Back-pressure: read no further queries until this reply is gone. */
         ev_io_stop(c->t->loop, &c->rw);
         ev_io_start(c->t->loop, &c->ww);
@@ -220,8 +224,15 @@ static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (n > 0)
                 c->pendoff += (size_t)n;
+        /* Each whole message out is progress (a secondary reading a large transfer steadily
+         * is not cut off); a reader that drains a byte at a time makes none. Every message
+         * in pend is ours, with its length prefix. */
+        while (c->pendnext <= c->pendoff && c->pendnext + 2 <= c->pendlen) {
+                tcp_progress(c);
+                c->pendnext += 2 + ((size_t)c->pend[c->pendnext] << 8 | c->pend[c->pendnext + 1]);
+        }
         if (c->pendoff < c->pendlen)
-                return; /* a reader that drains a byte at a time makes no progress */
+                return;
         tcp_progress(c);
         free(c->pend);
         c->pend = NULL;
@@ -243,8 +254,7 @@ static void tcp_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static bool tcp_stranger(const struct ld_tcp *t, const struct ld_listener *l,
                          const struct ld_addr *src)
 {
-        return !l->fixed && ld_server_views_of(t->srv, src).n == 0 &&
-               !ld_xfr_allowed(t->srv->xfr, src);
+        return ld_listener_views(l, src).n == 0 && !ld_xfr_allowed(t->srv->xfr, src);
 }
 
 /* Room for one more connection: at the strangers' share (for a stranger) or at the cap, the
@@ -253,12 +263,11 @@ static bool tcp_stranger(const struct ld_tcp *t, const struct ld_listener *l,
 static bool tcp_make_room(struct ld_tcp *t, bool stranger)
 {
         struct tcp_lru *s = &t->lru[TCP_STRANGER];
-        unsigned share = t->max / TCP_STRANGER_SHARE ? t->max / TCP_STRANGER_SHARE : 1;
         struct tcp_conn *victim;
 
-        if (stranger && s->count >= share)
+        if (stranger && s->count >= t->share)
                 victim = s->head;
-        else if (t->count < t->max)
+        else if (ld_tcp_count(t) < t->max)
                 return true;
         else if (s->head)
                 victim = s->head;
@@ -271,23 +280,30 @@ static bool tcp_make_room(struct ld_tcp *t, bool stranger)
         return true;
 }
 
-static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
-                     const struct sockaddr_storage *ss)
+/* Serves the accepted fd; -ENOMEM when out of memory (the listener should rest). */
+static int tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
+                    const struct sockaddr_storage *ss)
 {
         struct ld_addr src;
-        struct tcp_conn *c = NULL;
+        struct tcp_conn *c;
         struct tcp_lru *k;
         bool stranger;
 
         if (ld_addr_from_sockaddr((const struct sockaddr *)ss, &src) < 0) {
                 close(fd);
-                return;
+                return 0;
+        }
+        /* allocated first: no connection is closed for room that cannot be used */
+        if (!(c = malloc(sizeof(*c)))) {
+                close(fd);
+                return -ENOMEM;
         }
         stranger = tcp_stranger(t, l, &src);
-        if (!tcp_make_room(t, stranger) || !(c = malloc(sizeof(*c)))) {
+        if (!tcp_make_room(t, stranger)) {
                 t->srv->stats.tcp_refused++;
+                free(c);
                 close(fd);
-                return;
+                return 0;
         }
         k = &t->lru[stranger];
         c->t = t;
@@ -301,7 +317,6 @@ static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
         c->pend = NULL;
         LD_LIST_APPEND(k->head, k->tail, c);
         k->count++;
-        t->count++;
         ev_io_init(&c->rw, tcp_read_cb, fd, EV_READ);
         ev_io_init(&c->ww, tcp_write_cb, fd, EV_WRITE);
         ev_init(&c->idle, tcp_idle_cb);
@@ -309,6 +324,7 @@ static void tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
         c->rw.data = c->ww.data = c->idle.data = c;
         ev_io_start(t->loop, &c->rw);
         ev_timer_again(t->loop, &c->idle);
+        return 0;
 }
 
 void ld_tcp_accept(struct ld_tcp *t, struct ld_listener *l)
@@ -323,14 +339,14 @@ void ld_tcp_accept(struct ld_tcp *t, struct ld_listener *l)
                 if (fd < 0)
                         return; /* nothing waits, or paused (out of descriptors) */
                 t->srv->stats.tcp_accepted++;
-                tcp_open(t, fd, l, &ss);
+                if (tcp_open(t, fd, l, &ss) == -ENOMEM) {
+                        ld_accept_pause(&l->tcp_accept, ENOMEM);
+                        return;
+                }
         }
 }
 
 int ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len)
 {
-        struct tcp_conn *c = conn;
-
-        tcp_progress(c);
-        return tcp_send(c, msg, len);
+        return tcp_send(conn, msg, len);
 }

@@ -501,7 +501,10 @@ static bool xfr_notify_reply_ok(const struct ld_xfr *x, const struct xfr_target 
                 return true;
         if (!t->mac || ldns_wire2pkt(&p, buf, n) != LDNS_STATUS_OK)
                 return false;
-        if (ldns_pkt_tsig(p))
+        /* a signed error (a secondary's BADTIME, REFUSED) is no acknowledgement either */
+        if (ldns_pkt_tsig(p) && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR &&
+            ldns_rr_rd_count(ldns_pkt_tsig(p)) >= 7 &&
+            ldns_rdf2native_int16(ldns_rr_rdf(ldns_pkt_tsig(p), 5)) == 0)
                 err = xfr_tsig_verify(x, p, buf, n, t->mac);
         ldns_pkt_free(p);
         return err == 0;
@@ -531,7 +534,8 @@ static void xfr_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
                                 continue;
                         ld_endpoint_format(&t->ep, ep, sizeof(ep));
                         if (!xfr_notify_reply_ok(x, t, buf, (size_t)n)) {
-                                ld_warn("reply to NOTIFY from %s ignored: TSIG missing or wrong",
+                                ld_warn("reply to NOTIFY from %s ignored: no NOERROR signed with "
+                                        "the key",
                                         ep);
                                 continue;
                         }
