@@ -557,6 +557,12 @@ void ld_cmd_clear(struct ld_cmd *cmd)
         memset(cmd, 0, sizeof(*cmd));
 }
 
+void ld_nsid_print(const struct ld_nsid *id, FILE *f)
+{
+        fprintf(f, "%s:%llu:%llu", id->boot, (unsigned long long)id->ino,
+                (unsigned long long)id->cookie);
+}
+
 void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f)
 {
         char buf[LD_ENDPOINT_STRLEN];
@@ -568,9 +574,10 @@ void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f)
                 fprintf(f, " --netns %s", s->netns);
         if (s->pid)
                 fprintf(f, " --pid %d", (int)s->pid);
-        if (ids && s->nsid.boot[0])
-                fprintf(f, " --ns-id %s:%llu:%llu", s->nsid.boot, (unsigned long long)s->nsid.ino,
-                        (unsigned long long)s->nsid.cookie);
+        if (ids && s->nsid.boot[0]) {
+                fputs(" --ns-id ", f);
+                ld_nsid_print(&s->nsid, f);
+        }
         for (size_t i = 0; i < s->naddrs; i++) {
                 ld_addr_format(&s->addrs[i], buf, sizeof(buf));
                 fprintf(f, " --addr %s", buf);

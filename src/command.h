@@ -92,6 +92,8 @@ bool ld_name_valid(const char *s, size_t len);
  * when equal to TARGET, RFC 5952 addresses), newline included. */
 void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
 /* ids false: without --ns-id (what `ls` shows: users never pass it). */
+/* Writes a namespace id as BOOTID:INODE:COOKIE, its form in the grammar. */
+void ld_nsid_print(const struct ld_nsid *id, FILE *f);
 void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f);
 const char *ld_proto_name(uint8_t proto);
 

@@ -41,7 +41,6 @@ struct ctl_conn {
         struct ctl_conn *prev, *next; /* oldest first */
         ev_io rw, ww;
         ev_timer timer;     /* the request, then the reply, must be through within CTL_TIMEOUT */
-        bool awaits;        /* its change or reload is being made: not the client's time */
         bool awaits_reload; /* answered once the reload ran */
         char *in;           /* allocated with the first byte, freed once the request is read */
         size_t inlen, incap;
@@ -143,19 +142,11 @@ static void ctl_reply(struct ctl_conn *c, const char *err, const char *body, siz
         if (!err && body)
                 fwrite(body, 1, bodylen, f);
         fclose(f);
-        c->awaits = false;
         ev_io_stop(c->ctl->env.loop, &c->rw);
         ev_io_start(c->ctl->env.loop, &c->ww);
         ev_timer_stop(c->ctl->env.loop, &c->timer);
         ev_timer_set(&c->timer, CTL_TIMEOUT, 0.);
         ev_timer_start(c->ctl->env.loop, &c->timer);
-}
-
-/* The client is waiting on the daemon (a disk write, a reload): its clock stops. */
-static void ctl_await(struct ctl_conn *c)
-{
-        c->awaits = true;
-        ev_timer_stop(c->ctl->env.loop, &c->timer);
 }
 
 static struct ld_table *ctl_copy(const struct ld_table *t)
@@ -404,8 +395,7 @@ static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd
                 ctl_item_free(item);
                 return;
         }
-        item->conn = c;
-        ctl_await(c);
+        item->conn = c; /* its clock stopped with the read: the wait is the daemon's */
         *ctl->qtail = item;
         ctl->qtail = &item->next;
         ctl_kick(ctl);
@@ -462,7 +452,6 @@ static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *
                         ctl_change(ctl, c, &cmd);
         } else if (cmd.kind == LD_CMD_RELOAD) {
                 c->awaits_reload = true;
-                ctl_await(c);
                 ctl->reload_pending = true;
                 ctl_kick(ctl);
         } else {
@@ -580,7 +569,8 @@ static bool ctl_make_room(struct ld_control *ctl)
                 return true;
         for (int pass = 0; pass < 2; pass++) {
                 for (struct ctl_conn *c = ctl->conns; c; c = c->next) {
-                        if (!c->awaits && ev_is_active(pass == 0 ? &c->rw : &c->ww)) {
+                        /* one waiting for its change or reload has neither started */
+                        if (ev_is_active(pass == 0 ? &c->rw : &c->ww)) {
                                 ctl_conn_close(c);
                                 return true;
                         }

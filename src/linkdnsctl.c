@@ -1,5 +1,6 @@
 /* linkdnsctl: command-line client of linkdnsd's control socket. */
 #include "command.h"
+#include "durable.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -69,21 +70,6 @@ static int ctl_command_help(const char *cmd)
         return ctl_fail(2, "unknown command '%s'", cmd);
 }
 
-/* Sends all of buf; 0 or a negative errno (EPIPE when the daemon closed early). */
-static int ctl_write_all(int fd, const char *buf, size_t len)
-{
-        while (len) {
-                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                buf += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 static int ctl_send(const char *path, const char *line)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -101,9 +87,9 @@ static int ctl_send(const char *path, const char *line)
                         strerror(errno));
                 return 1;
         }
-        sent = ctl_write_all(fd, line, strlen(line));
+        sent = ld_durable_write_all(fd, line, strlen(line));
         if (sent == 0)
-                sent = ctl_write_all(fd, "\n", 1);
+                sent = ld_durable_write_all(fd, "\n", 1);
         /* A daemon that refuses early (credentials, a request too long) says why before it
          * closes: read that verdict even when the send failed. */
         if (sent < 0)

@@ -376,7 +376,7 @@ static void netns_watch_dir(struct ld_netns *n, const char *path)
 
 int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
 {
-        struct ld_nsl *s;
+        struct ld_nsl *s = NULL;
         struct stat st;
         int pidfd = -1, fd, rc;
 
@@ -386,8 +386,11 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
                 netns_watch_dir(n, c->spec.netns);
         else if ((pidfd = pidfd_open(c->spec.pid, 0)) < 0)
                 return errno == ESRCH ? -ENOENT : -errno;
-        fd = netns_open_spec(n, &c->spec, &st);
-        rc = fd < 0 ? fd : netns_id_check(n, &c->spec, st.st_ino, 0);
+        fd = rc = netns_open_spec(n, &c->spec, &st);
+        if (fd >= 0) { /* an open listener knows the cookie; a new one checks it in there */
+                s = netns_find(n, st.st_dev, st.st_ino);
+                rc = netns_id_check(n, &c->spec, st.st_ino, s ? s->cookie : 0);
+        }
         if (rc < 0) {
                 if (fd >= 0)
                         close(fd);
@@ -395,10 +398,7 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
                         close(pidfd);
                 return rc;
         }
-        s = netns_find(n, st.st_dev, st.st_ino);
-        if (s)
-                rc = netns_id_check(n, &c->spec, st.st_ino, s->cookie);
-        else
+        if (!s)
                 rc = netns_open_nsl(n, fd, st.st_dev, st.st_ino,
                                     netns_id_current(n, &c->spec) ? c->spec.nsid.cookie : 0, &s);
         close(fd);

@@ -27,7 +27,9 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
  * -ENOENT: the namespace is missing (c waits for it); -ENOTTY: the path is no network
  * namespace; -ELOOP: a --netns path is a symbolic link; -EXDEV: it is the daemon's own
  * namespace; -ESTALE: another namespace than the one registered stands there (or a --pid
- * of another boot); other errors from setns or bind. Never blocks, whatever the path is. */
+ * of another boot); other errors from setns or bind. Nothing at the path is opened for I/O
+ * before it is checked (a FIFO cannot block); the lookup itself can still wait on a FUSE or
+ * automount file system. */
 int ld_netns_attach(struct ld_netns *n, struct ld_container *c);
 void ld_netns_detach(struct ld_netns *n, struct ld_container *c);
 /* Refuses a table naming a path that exists but is no network namespace, a link, or the

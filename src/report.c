@@ -45,10 +45,11 @@ static void report_spec_json(FILE *f, const struct ld_spec *s)
         else
                 fputs("null", f);
         fprintf(f, ",\"pid\":%d,\"ns_id\":", (int)s->pid);
-        if (s->nsid.boot[0])
-                fprintf(f, "\"%s:%llu:%llu\"", s->nsid.boot, (unsigned long long)s->nsid.ino,
-                        (unsigned long long)s->nsid.cookie);
-        else
+        if (s->nsid.boot[0]) {
+                fputc('"', f); /* a UUID and numbers: nothing to escape */
+                ld_nsid_print(&s->nsid, f);
+                fputc('"', f);
+        } else
                 fputs("null", f);
         fputs(",\"addrs\":", f);
         report_addrs(f, s->addrs, s->naddrs);
