@@ -14,6 +14,7 @@ listener and 10.51.0.0/16 inside namespaces; the slow clients are 127.0.0.1
 (no container's address: it only ever gets REFUSED).
 """
 
+import json
 import os
 import re
 import signal
@@ -219,8 +220,9 @@ def closed_within(s, seconds, drip=None, every=0.5):
 
 def test_slow_loris_of_strangers_leaves_tcp_to_containers(linkdns):
     """300 connections (more than --tcp-max, 256) from a source that is no
-    container's, each dripping a byte of a query that never completes, keep
-    coming; a container's TCP query is still answered at once."""
+    container's, each dripping a byte of a query that never completes: they
+    hold at most the strangers' share of the cap (256/8), and a container's
+    TCP query is still answered at once."""
     d = linkdns(TCP_TABLE)
     loris = []
     try:
@@ -247,6 +249,10 @@ def test_slow_loris_of_strangers_leaves_tcp_to_containers(linkdns):
             print("round %d: container answered over TCP in %.3f s"
                   % (rnd, took))
             assert took < 2.0
+            held = json.loads(d.ctl("stats", "--json", check=True).stdout)[
+                "tcp_connections"]
+            assert held <= 256 // 8 + 1, (
+                "%d connections held: the strangers' share is 32" % held)
         assert d.running()
     finally:
         for s in loris:
