@@ -46,6 +46,7 @@ struct rtimes {
         double used, got;
         unsigned tries;
         bool asking;
+        bool woken; /* the peer answered while this was asked: a failure is not backed off */
 };
 
 struct rheld {
@@ -184,8 +185,10 @@ static void remote_wake(struct rpeer *p)
                 remote_ask_addrs(p);
         for (size_t i = 0; i < rc->nsrv; i++)
                 if (rc->srv[i].live && (rc->srv[i].state == LD_RSTATE_FAILED || p->srv[i].tries) &&
-                    (rc->srv[i].wanted || p->srv[i].used >= p->srv[i].got))
+                    (rc->srv[i].wanted || p->srv[i].used >= p->srv[i].got)) {
+                        p->srv[i].woken = p->srv[i].asking;
                         remote_ask_srv(p, i);
+                }
 }
 
 static void remote_release(struct rpeer *p)
@@ -332,13 +335,18 @@ static void remote_got_srv(struct rpeer *p, size_t i, int rc, ldns_rr_list *rrs,
         struct ld_rsrv *s = &p->c->remote->srv[i];
         struct rtimes *t = &p->srv[i];
         double backoff = REMOTE_RETRY;
+        bool woken = t->woken;
 
-        t->asking = false;
+        t->asking = t->woken = false;
         t->got = remote_now(p->r);
         if (s->wanted) /* asked for before this answer; the held questions below do not count */
                 t->used = t->got;
         if (rc < 0) {
                 remote_failed(p->r, t, &s->state);
+                /* a question sent while the peer was down fails after it is back: the next
+                 * retry is the first, not one backed off (a restarted peer seen late) */
+                if (woken)
+                        t->tries = 0;
                 for (unsigned k = 0; k < t->tries && backoff < REMOTE_RETRY_MAX; k++)
                         backoff *= 2;
                 t->refresh = t->got + (backoff < REMOTE_RETRY_MAX ? backoff : REMOTE_RETRY_MAX);
