@@ -58,24 +58,29 @@ def test_modules_have_a_bottom_up_order(built):
 
 
 # --- the checker itself, on made-up trees -----------------------------------------------
-def write_tree(root, files):
-    """Write FILES ({relative path: text}) under ROOT."""
-    for rel, text in files.items():
+def check_tree(tmp_path, changes, *args):
+    """Write CYCLE with CHANGES ({path: text}) under TMP_PATH, compile its src/*.c into
+    build/prog.p/src_NAME.c.o as meson would, and run the checker on it."""
+    root = str(tmp_path)
+    tree = dict(CYCLE, **changes)
+    for rel, text in tree.items():
         path = os.path.join(root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
-
-
-def compile_objects(root, names):
-    """Compile root/src/NAME.c into root/build/prog.p/src_NAME.c.o as meson would."""
     cc = shutil.which("cc") or pytest.fail("no C compiler", pytrace=False)
     out = os.path.join(root, "build", "prog.p")
-    os.makedirs(out, exist_ok=True)
-    for n in names:
-        subprocess.run([cc, "-c", "-o", os.path.join(out, "src_%s.c.o" % n),
-                        os.path.join(root, "src", n + ".c")], check=True)
-    return os.path.join(root, "build")
+    os.makedirs(out)
+    for rel in tree:
+        stem, ext = os.path.splitext(os.path.basename(rel))
+        if ext == ".c":
+            subprocess.run([cc, "-c", "-o", os.path.join(out, "src_%s.c.o" % stem),
+                            os.path.join(root, rel)], check=True)
+    return check(*args, build=os.path.join(root, "build"), src=os.path.join(root, "src"))
+
+
+def assert_fails_with(p, line):
+    assert p.returncode == 1 and line in p.stdout, p.stdout + p.stderr
 
 
 # a.c uses b, b.c uses c, c.c uses a (by symbol); includes only go downwards
@@ -90,44 +95,30 @@ CYCLE = {
 
 
 def test_checker_reports_a_symbol_cycle_as_a_path(tmp_path):
-    write_tree(str(tmp_path), CYCLE)
-    build = compile_objects(str(tmp_path), "abc")
-    p = check("--only", "symbols", build=build, src=str(tmp_path / "src"))
-    assert p.returncode == 1, p.stdout + p.stderr
-    assert "symbol cycle: a -> b -> c -> a" in p.stdout
+    p = check_tree(tmp_path, {}, "--only", "symbols")
+    assert_fails_with(p, "symbol cycle: a -> b -> c -> a")
     assert "c -> a: a" in p.stdout
 
 
 def test_checker_reports_an_include_cycle(tmp_path):
-    tree = dict(CYCLE)
-    tree["src/c.h"] = '#include "a.h"\nint c(void);\n'
-    write_tree(str(tmp_path), tree)
-    p = check("--only", "includes", src=str(tmp_path / "src"))
-    assert p.returncode == 1, p.stdout + p.stderr
-    assert "include cycle: a -> b -> c -> a" in p.stdout
+    p = check_tree(tmp_path, {"src/c.h": '#include "a.h"\nint c(void);\n'},
+                   "--only", "includes")
+    assert_fails_with(p, "include cycle: a -> b -> c -> a")
     assert 'c.h includes "a.h"' in p.stdout
 
 
 def test_checker_orders_an_acyclic_tree_bottom_up(tmp_path):
-    tree = dict(CYCLE)
-    tree["src/c.c"] = '#include "c.h"\nint c(void) { return 0; }\n'
-    tree["src/list.h"] = "#define LIST 1\n"
-    write_tree(str(tmp_path), tree)
-    build = compile_objects(str(tmp_path), "abc")
-    p = check("--order", build=build, src=str(tmp_path / "src"))
+    p = check_tree(tmp_path, {"src/c.c": '#include "c.h"\nint c(void) { return 0; }\n',
+                              "src/list.h": "#define LIST 1\n"}, "--order")
     assert_passes(p)
     assert p.stdout.split() == ["c", "list", "b", "a"]
 
 
 def test_checker_finds_a_send_outside_the_allow_list(tmp_path):
-    tree = dict(CYCLE)
-    tree["src/c.c"] = ('#include <sys/socket.h>\n#include "c.h"\n'
-                       "int c(void) { return (int)sendto(0, \"\", 0, 0, 0, 0); }\n")
-    write_tree(str(tmp_path), tree)
-    build = compile_objects(str(tmp_path), "abc")
-    p = check("--only", "sends", build=build, src=str(tmp_path / "src"))
-    assert p.returncode == 1, p.stdout + p.stderr
-    assert "send outside the allow-list: c.c uses sendto" in p.stdout
+    p = check_tree(tmp_path, {"src/c.c": '#include <sys/socket.h>\n#include "c.h"\n'
+                              'int c(void) { return (int)sendto(0, "", 0, 0, 0, 0); }\n'},
+                   "--only", "sends")
+    assert_fails_with(p, "send outside the allow-list: c.c uses sendto")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,29 @@ static bool answer_is(const ldns_pkt *p, ldns_rr_type type, const char *want)
         return ok;
 }
 
+/* NAME asked by web: one record of TYPE whose rdata reads WANT. */
+static void expect_answer(const char *name, ldns_rr_type type, bool tcp, const char *want,
+                          const char *what)
+{
+        struct reply rp = ask(&web_addr, name, type, 0, tcp);
+
+        TAP_OK(rp.r.action == LD_ANSWER_SEND && rp.pkt && answer_is(rp.pkt, type, want), "%s",
+               what);
+        reply_free(&rp);
+}
+
+/* NAME asked from FROM: a reply to send with RCODE and no answer record. */
+static void expect_empty(const struct ld_addr *from, const char *name, ldns_rr_type type,
+                         ldns_pkt_rcode rcode, const char *what)
+{
+        struct reply rp = ask(from, name, type, 0, false);
+
+        TAP_OK(rp.r.action == LD_ANSWER_SEND && rp.r.rcode == rcode && rp.pkt &&
+                   ldns_pkt_get_rcode(rp.pkt) == rcode && ldns_pkt_ancount(rp.pkt) == 0,
+               "%s", what);
+        reply_free(&rp);
+}
+
 static void test_linked_names(void)
 {
         struct reply rp = ask(&web_addr, "db.link.internal.", LDNS_RR_TYPE_A, 0, false);
@@ -143,20 +166,11 @@ static void test_linked_names(void)
                "the question is echoed in the asker's case");
         reply_free(&rp);
 
-        rp = ask(&web_addr, "db.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(rp.pkt && answer_is(rp.pkt, LDNS_RR_TYPE_A, "127.0.10.2"),
-               "a bare link name answers too");
-        reply_free(&rp);
-
-        rp = ask(&web_addr, "_5432._tcp.db.link.internal.", LDNS_RR_TYPE_SRV, 0, false);
-        TAP_OK(rp.pkt && answer_is(rp.pkt, LDNS_RR_TYPE_SRV, "0 0 5432 db.link.internal."),
-               "SRV by port of a linked name");
-        reply_free(&rp);
-
-        rp = ask(&web_addr, "_postgresql._tcp.db.", LDNS_RR_TYPE_SRV, 0, true);
-        TAP_OK(rp.pkt && answer_is(rp.pkt, LDNS_RR_TYPE_SRV, "0 0 5432 db.link.internal."),
-               "SRV by service name, over TCP");
-        reply_free(&rp);
+        expect_answer("db.", LDNS_RR_TYPE_A, false, "127.0.10.2", "a bare link name answers too");
+        expect_answer("_5432._tcp.db.link.internal.", LDNS_RR_TYPE_SRV, false,
+                      "0 0 5432 db.link.internal.", "SRV by port of a linked name");
+        expect_answer("_postgresql._tcp.db.", LDNS_RR_TYPE_SRV, true, "0 0 5432 db.link.internal.",
+                      "SRV by service name, over TCP");
 }
 
 static void test_names_not_ours(void)
@@ -173,28 +187,14 @@ static void test_names_not_ours(void)
                "NXDOMAIN: authoritative, the SOA in the authority section");
         reply_free(&rp);
 
-        rp = ask(&web_addr, "nosuch.link.internal.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(rp.pkt && ldns_pkt_get_rcode(rp.pkt) == LDNS_RCODE_NXDOMAIN,
-               "a name no container has: NXDOMAIN");
-        reply_free(&rp);
-
-        rp = ask(&stranger_addr, "db.link.internal.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(rp.r.action == LD_ANSWER_SEND && rp.pkt &&
-                   ldns_pkt_get_rcode(rp.pkt) == LDNS_RCODE_REFUSED &&
-                   ldns_pkt_ancount(rp.pkt) == 0,
-               "a source that is no container: REFUSED, nothing told");
-        reply_free(&rp);
-
-        rp = ask(&web_addr, "example.com.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(rp.r.action == LD_ANSWER_SEND && rp.pkt &&
-                   ldns_pkt_get_rcode(rp.pkt) == LDNS_RCODE_REFUSED,
-               "a name outside the domain, no upstream: REFUSED");
-        reply_free(&rp);
-
-        rp = ask(&web_addr, "db.link.internal.", LDNS_RR_TYPE_AXFR, 0, false);
-        TAP_OK(rp.pkt && ldns_pkt_get_rcode(rp.pkt) == LDNS_RCODE_REFUSED,
-               "AXFR over UDP: REFUSED");
-        reply_free(&rp);
+        expect_empty(&web_addr, "nosuch.link.internal.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN,
+                     "a name no container has: NXDOMAIN");
+        expect_empty(&stranger_addr, "db.link.internal.", LDNS_RR_TYPE_A, LDNS_RCODE_REFUSED,
+                     "a source that is no container: REFUSED, nothing told");
+        expect_empty(&web_addr, "example.com.", LDNS_RR_TYPE_A, LDNS_RCODE_REFUSED,
+                     "a name outside the domain, no upstream: REFUSED");
+        expect_empty(&web_addr, "db.link.internal.", LDNS_RR_TYPE_AXFR, LDNS_RCODE_REFUSED,
+                     "AXFR over UDP: REFUSED");
 }
 
 static void test_edns(void)
@@ -299,15 +299,10 @@ static void test_forward(void)
                "a forwarded query is not counted by its placeholder RCODE");
         reply_free(&rp);
 
-        rp = ask(&web_addr, "db.link.internal.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(rp.r.action == LD_ANSWER_SEND && rp.pkt &&
-                   answer_is(rp.pkt, LDNS_RR_TYPE_A, "127.0.10.2"),
-               "a linked name is still answered here");
-        reply_free(&rp);
-        rp = ask(&web_addr, "other.link.internal.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(rp.r.action == LD_ANSWER_SEND && rp.r.rcode == LDNS_RCODE_NXDOMAIN,
-               "a name in our domain is never forwarded");
-        reply_free(&rp);
+        expect_answer("db.link.internal.", LDNS_RR_TYPE_A, false, "127.0.10.2",
+                      "a linked name is still answered here");
+        expect_empty(&web_addr, "other.link.internal.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN,
+                     "a name in our domain is never forwarded");
         srv.forward = NULL;
 }
 
