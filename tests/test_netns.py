@@ -35,7 +35,8 @@ import time
 import pytest
 
 from conftest import (REPO, Daemon, Namespaces, daemon_factory, is_asan_build,
-                      linkdnsd_path, netns_path, require_root, rss_env, run)
+                      linkdnsd_path, netns_path, require_root, rss_env, run,
+                      wait_for)
 
 NSQUERY = os.path.join(REPO, "tests", "netns", "nsquery.py")
 RESOLVE_C = os.path.join(REPO, "tests", "netns", "resolve.c")
@@ -195,16 +196,6 @@ def wait_answer(ns_args, name, expected, deadline=APPEAR_DEADLINE):
                                  "\n%s%s" % (" ".join(argv), expected,
                                              deadline, p.stdout, p.stderr))
         time.sleep(0.05)  # poll interval
-
-
-def wait_until(cond, deadline, what):
-    """Polls cond() until true; returns seconds taken."""
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > deadline:
-            raise AssertionError("not within %.0f s: %s" % (deadline, what))
-        time.sleep(0.01)  # poll interval
-    return time.monotonic() - t0
 
 
 # =============================================================================
@@ -440,10 +431,10 @@ def test_netns_del_closes_its_sockets_others_keep_answering(namespaces,
     assert len(inodes) == 2 and inodes <= d.socket_inodes(), inodes
     before = d.fd_count()
     namespaces.delete(victim)
-    took = wait_until(lambda: not (inodes & d.socket_inodes()),
-                      CLOSE_DEADLINE, "the daemon closes the sockets of "
-                      "deleted namespace %s\nstderr:\n%s" % (victim,
-                                                             d.stderr))
+    took, _ = wait_for("the daemon closes the sockets of deleted namespace "
+                       "%s\nstderr:\n%s" % (victim, d.stderr),
+                       lambda: not (inodes & d.socket_inodes()),
+                       CLOSE_DEADLINE, interval=0.01)
     print("sockets of the deleted namespace closed after %.3f s" % took)
     assert d.fd_count() == before - 2, (before, d.fds())
     d.wait_log(r"^linkdnsd: info: namespace %s of 'c1' was deleted"
@@ -494,9 +485,10 @@ def test_100_netns_cycles_leave_fds_and_rss_flat(namespaces, daemons):
         wait_answer(["--net=" + netns_path(x)], "dbcy", [SHARED_DB])
         assert settled_fd_count(d) == base_fds + 2, (i, d.fds())
         namespaces.delete(x)
-        took = wait_until(lambda: d.fd_count() == base_fds, CLOSE_DEADLINE,
-                          "cycle %d: descriptors back to %d after ip netns "
-                          "del (now %d)" % (i, base_fds, d.fd_count()))
+        took, _ = wait_for("cycle %d: descriptors back to %d after ip netns "
+                           "del (now %d)" % (i, base_fds, d.fd_count()),
+                           lambda: d.fd_count() == base_fds, CLOSE_DEADLINE,
+                           interval=0.01)
         samples.append((took, d.fd_count(), d.status_kib("VmRSS")))
     print("close after ip netns del: max %.3f s, mean %.3f s"
           % (max(s[0] for s in samples),
@@ -527,7 +519,8 @@ def spawn_netns_process():
         except OSError:
             return False
     try:
-        wait_until(moved, 10, "unshare -n sleep is in its own namespace")
+        wait_for("unshare -n sleep is in its own namespace", moved, 10,
+                 interval=0.01)
         run(["nsenter", "-t", str(p.pid), "-n", "ip", "link", "set", "lo",
              "up"])
     except BaseException:
@@ -569,12 +562,13 @@ def test_pid_container_exit_closes_its_sockets_100_cycles(namespaces, daemons,
         n = len(d.stderr)
         p.kill()
         p.wait()
-        took = wait_until(lambda: not (inodes & d.socket_inodes()) and
-                          d.fd_count() == base_fds, CLOSE_DEADLINE,
-                          "cycle %d: the daemon closes the sockets of exited "
-                          "process %d (descriptors %d, at start %d)\n"
-                          "stderr:\n%s" % (i, p.pid, d.fd_count(), base_fds,
-                                           d.stderr))
+        took, _ = wait_for("cycle %d: the daemon closes the sockets of exited "
+                           "process %d (descriptors %d, at start %d)\n"
+                           "stderr:\n%s" % (i, p.pid, d.fd_count(), base_fds,
+                                            d.stderr),
+                           lambda: not (inodes & d.socket_inodes()) and
+                           d.fd_count() == base_fds, CLOSE_DEADLINE,
+                           interval=0.01)
         if i == 0:
             print("sockets closed %.3f s after the process exited" % took)
             d.wait_log(r"^linkdnsd: info: process %d of 'pc0' exited"

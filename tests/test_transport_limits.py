@@ -30,22 +30,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
 
 from conftest import (Daemon, linkdns, make_query, netns_path,  # noqa: F401
-                      rcode_text, read_log, tcp_frame)
+                      rcode_text, read_log, tcp_frame, wait_for)
 from harness import Blackhole, fwd_linkdns, ns_ask, ns_wait  # noqa: F401
 
 PYTHON = "/usr/bin/python3"
 STRACE = "/usr/bin/strace"
 NETNS_PREFIX = "ldx%d-" % os.getpid()   # for conftest's namespaces fixture
-
-
-def wait_until(cond, deadline, what):
-    """Polls cond() until true; returns the seconds taken."""
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > deadline:
-            raise AssertionError("not within %.0f s: %s" % (deadline, what))
-        time.sleep(0.02)   # poll interval
-    return time.monotonic() - t0
 
 
 def ctl(d, *args):
@@ -116,7 +106,8 @@ def test_forwarded_answer_never_goes_out_through_a_closed_listeners_fd(
                                   stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
-        wait_until(lambda: traced(d.proc.pid), 10, "strace attaches")
+        wait_for("strace attaches", lambda: traced(d.proc.pid), 10,
+                 interval=0.02)
 
         label = "orphan%d" % (os.getpid() % 100000)
         wire = make_query("%s.example.test." % label, "A").to_wire()
@@ -128,8 +119,8 @@ def test_forwarded_answer_never_goes_out_through_a_closed_listeners_fd(
         assert trap.stdout.readline().strip() == "ready"
         subprocess.run(in_ns(na, SEND, str(port), wire.hex()), check=True,
                        timeout=20)
-        wait_until(lambda: hole.received() > 0, 10,
-                   "the query of a reaches the upstream")
+        wait_for("the query of a reaches the upstream",
+                 lambda: hole.received() > 0, 10, interval=0.02)
         t_forwarded = time.monotonic()
 
         ctl(d, "rm", "a")
@@ -354,9 +345,10 @@ def test_out_of_descriptors_pauses_tcp_accept_not_spins(tmp_path):
         for s in conns:
             s.close()
         conns = []
-        wait_until(lambda: tcp_query(d, CONTAINER, 1.0) == [TARGET], 10,
-                   "TCP answers again once the clients closed\nstderr:\n%s"
-                   % d.stderr[-3000:])
+        wait_for("TCP answers again once the clients closed\nstderr:\n%s"
+                 % d.stderr[-3000:],
+                 lambda: tcp_query(d, CONTAINER, 1.0) == [TARGET], 10,
+                 interval=0.02)
     finally:
         for s in conns:
             s.close()
