@@ -33,8 +33,8 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
                 return 0;
         case LD_ANSWER_DEFER:
                 if (d->remote && rq->reruns < DISPATCH_RERUNS) {
-                        ld_remote_defer(d->remote, r.remote, r.remote_port, r.remote_proto, rq,
-                                        pkt, len, dispatch_rerun, d);
+                        ld_remote_defer(d->remote, r.remote, r.remote_port, r.remote_proto, rq, pkt,
+                                        len, dispatch_rerun, d);
                         return 0;
                 }
                 out[3] = (uint8_t)((out[3] & 0xf0) | 2); /* a peer that never settles */

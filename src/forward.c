@@ -72,8 +72,8 @@ struct fwd_req {
         struct ld_forward *f;
         struct fwd_req *prev, *next;
         struct ld_request req; /* where the answer goes: its client held */
-        struct ld_exchange x; /* the UDP attempt under way */
-        uint32_t key;         /* whose share it counts in: the view */
+        struct ld_exchange x;  /* the UDP attempt under way */
+        uint32_t key;          /* whose share it counts in: the view */
         uint16_t id;
         bool rd, tcp, edns, do_bit;
         bool orphan; /* nobody waits any more (the daemon is stopping) */

@@ -258,8 +258,8 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        if ((rc = ld_netns_new(d.loop, &d.srv, &d.disp, d.tcp, d.opt.netns_address, d.opt.nnetns_address,
-                               &d.netns)) < 0) {
+        if ((rc = ld_netns_new(d.loop, &d.srv, &d.disp, d.tcp, d.opt.netns_address,
+                               d.opt.nnetns_address, &d.netns)) < 0) {
                 ld_err("cannot set up namespaces: %s", strerror(-rc));
                 daemon_fini(&d);
                 return 1;
@@ -269,9 +269,17 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        struct ld_control_env env = {
-            d.loop,        &d.srv,         d.netns,   d.tcp, d.disp.remote, d.disp.xfr,
-            d.opt.state,   d.opt.control, d.opt.control_group, daemon_reload, &d};
+        struct ld_control_env env = {d.loop,
+                                     &d.srv,
+                                     d.netns,
+                                     d.tcp,
+                                     d.disp.remote,
+                                     d.disp.xfr,
+                                     d.opt.state,
+                                     d.opt.control,
+                                     d.opt.control_group,
+                                     daemon_reload,
+                                     &d};
         if ((rc = ld_control_new(&env, &d.control)) < 0) {
                 ld_err("cannot open the control socket %s: %s", d.opt.control, strerror(-rc));
                 daemon_fini(&d);

@@ -726,8 +726,8 @@ void ld_netns_on_recorded(struct ld_netns *n, void (*fn)(void *arg), void *arg)
 }
 
 int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch *d,
-                 struct ld_tcp *tcp,
-                 const struct ld_endpoint *addrs, size_t naddrs, struct ld_netns **out)
+                 struct ld_tcp *tcp, const struct ld_endpoint *addrs, size_t naddrs,
+                 struct ld_netns **out)
 {
         struct ld_netns *n = calloc(1, sizeof(*n));
         struct stat st;

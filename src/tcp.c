@@ -433,8 +433,8 @@ static int tcp_open(struct ld_tcp *t, int fd, struct ld_client *via,
         c->stranger = stranger;
         c->via = via;
         ld_client_ref(via);
-        c->req = (struct ld_request){.client = &c->client, .src = src, .peer = *ss,
-                                     .peerlen = sizeof(*ss), .tcp = true};
+        c->req = (struct ld_request){
+            .client = &c->client, .src = src, .peer = *ss, .peerlen = sizeof(*ss), .tcp = true};
         c->stream = NULL;
         c->later = NULL;
         c->laterlen = 0;

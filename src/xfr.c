@@ -343,8 +343,8 @@ static ldns_rr *xfr_tsig_error_rr(const struct ld_xfr *x, ldns_pkt *r, const ldn
 }
 
 /* NOTAUTH with the TSIG error err (RFC 8945 5.2). */
-static void xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_request *rq,
-                            const ldns_pkt *q, int err)
+static void xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_request *rq, const ldns_pkt *q,
+                            int err)
 {
         static const char *const why[] = {"TSIG: wrong MAC (BADSIG)",
                                           "TSIG: unknown key or algorithm (BADKEY)",

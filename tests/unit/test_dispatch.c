@@ -192,7 +192,7 @@ int main(void)
         TAP_OK(f.c.refs == 1, "every hold was let go");
 
         struct ld_zones *publish = ld_zones_new(); /* an empty publish zone will do */
-        len = query("pub.example", 252, pkt);  /* AXFR */
+        len = query("pub.example", 252, pkt);      /* AXFR */
         srv.cfg.publish = publish;
         d.xfr = (struct ld_xfr *)&d;
         f.c.gone = false;
