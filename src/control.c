@@ -194,7 +194,7 @@ static void ctl_apply_live(struct ld_control *ctl, struct ld_cmd *cmd)
         if (name[0] && (c = ld_table_find(t, name))) {
                 published = c->spec.npublish;
                 ld_netns_detach(ctl->env.netns, c);
-                ld_remote_detach(srv->remote, c);
+                ld_remote_detach(ctl->env.remote, c);
         }
         if (ld_table_apply(t, cmd, err, sizeof(err)) < 0)
                 ld_err("applying a durable change failed: %s", err); /* shadow said it fits */
@@ -206,10 +206,10 @@ static void ctl_apply_live(struct ld_control *ctl, struct ld_cmd *cmd)
                                 ld_warn("cannot listen in the namespace of '%s': %s", c->spec.name,
                                         strerror(-rc));
                 }
-                ld_remote_attach(srv->remote, c);
+                ld_remote_attach(ctl->env.remote, c);
         }
         if (published && srv->publish && ld_server_publish(srv) == 0)
-                ld_xfr_notify(srv->xfr);
+                ld_xfr_notify(ctl->env.xfr);
 }
 
 static void ctl_kick(struct ld_control *ctl);

@@ -2,7 +2,7 @@
  * timeouts as an ev_timer. */
 #include "evares.h"
 
-#include "listen.h"
+#include "sockopt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -85,7 +85,7 @@ static int evares_configure_cb(ares_socket_t fd, int type, void *data)
 {
         (void)data;
         if (type == SOCK_DGRAM)
-                ld_listen_rcvbuf(fd);
+                ld_sockopt_rcvbuf(fd);
         return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "forward.h"
 
 #include "answer.h"
+#include "client.h"
 #include "evares.h"
 #include "exchange.h"
 #include "log.h"
@@ -70,12 +71,12 @@ struct fwd_server {
 struct fwd_req {
         struct ld_forward *f;
         struct fwd_req *prev, *next;
-        struct ld_fwd_origin o;
-        struct ld_exchange x; /* the UDP attempt under way */
-        uint32_t key;         /* whose share it counts in: the view */
+        struct ld_request req; /* where the answer goes: its client held */
+        struct ld_exchange x;  /* the UDP attempt under way */
+        uint32_t key;          /* whose share it counts in: the view */
         uint16_t id;
         bool rd, tcp, edns, do_bit;
-        bool orphan; /* nobody waits any more (connection closed, daemon stopping) */
+        bool orphan; /* nobody waits any more (the daemon is stopping) */
         bool caps;   /* this attempt's name is in random case (0x20) */
         size_t limit;
         double started;
@@ -93,7 +94,6 @@ struct ld_forward {
         struct ev_loop *loop;
         struct ld_server *srv;
         unsigned max, inflight;
-        ld_forward_tcp_fn tcp_reply;
         struct fwd_server *servers; /* every server ever used: health outlives reloads */
         struct fwd_server *defaults[FWD_MAX_SERVERS];
         int ndefaults;
@@ -228,13 +228,9 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
                         n += 11;
                 }
         }
-        if (!r->orphan && r->tcp) {
-                out[0] = (uint8_t)(n >> 8);
-                out[1] = (uint8_t)n;
-                f->tcp_reply(r->o.owner, out, n + 2);
-        } else if (!r->orphan) {
-                sendto(r->o.fd, out + 2, n, 0, (struct sockaddr *)&r->o.peer, r->o.peerlen);
-        }
+        if (!r->orphan) /* dropped by the client if it is gone */
+                ld_request_reply(&r->req, out + 2, n);
+        ld_request_drop(&r->req);
         LD_LIST_REMOVE(f->reqs, r);
         f->inflight--;
         fwd_share_release(f, r->key);
@@ -400,8 +396,9 @@ static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fw
 }
 
 void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
-                      bool tcp, const struct ld_fwd_origin *o)
+                      const struct ld_request *rq)
 {
+        bool tcp = rq->tcp;
         struct fwd_server *servers[FWD_MAX_SERVERS];
         uint32_t key = vs.n ? vs.v[0]->id : FWD_NO_VIEW;
         struct fwd_share *share;
@@ -416,7 +413,7 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         if (!r)
                 return;
         r->f = f;
-        r->o = *o;
+        ld_request_hold(&r->req, rq);
         ld_exchange_init(&r->x, f->pool);
         r->id = q.id;
         r->rd = q.rd;
@@ -447,13 +444,6 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
                 r->nservers = 0;
         }
         fwd_try(r);
-}
-
-void ld_forward_forget(struct ld_forward *f, const void *owner, int fd)
-{
-        for (struct fwd_req *r = f->reqs; r; r = r->next)
-                if (owner ? r->o.owner == owner : !r->o.owner && r->o.fd == fd)
-                        r->orphan = true;
 }
 
 static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)
@@ -488,7 +478,7 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
 }
 
 int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inflight,
-                   ld_forward_tcp_fn tcp_reply, struct ld_forward **out)
+                   struct ld_forward **out)
 {
         struct ld_forward *f = calloc(1, sizeof(*f));
         uint32_t cap = 2;
@@ -510,7 +500,6 @@ int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inf
         f->loop = loop;
         f->srv = srv;
         f->max = max_inflight;
-        f->tcp_reply = tcp_reply;
         *out = f;
         return 0;
 }

@@ -1,5 +1,6 @@
 /* linkdnsd: the daemon — one process, one libev loop, serving every view. */
 #include "control.h"
+#include "dispatch.h"
 #include "forward.h"
 #include "listen.h"
 #include "log.h"
@@ -23,6 +24,7 @@ struct daemon {
         struct ev_loop *loop;
         struct ld_options opt;
         struct ld_server srv;
+        struct ld_dispatch disp; /* the forward, remote and xfr handles */
         struct ld_tcp *tcp;
         struct ld_netns *netns;
         struct ld_control *control;
@@ -74,7 +76,7 @@ static void daemon_status(struct daemon *d, const char *state)
 
 static void daemon_upstreams(struct daemon *d)
 {
-        int n = ld_forward_set_upstreams(d->srv.forward, d->opt.upstream, d->opt.nupstream);
+        int n = ld_forward_set_upstreams(d->disp.forward, d->opt.upstream, d->opt.nupstream);
 
         if (n == 0)
                 ld_warn("no upstream servers (none given, none in /etc/resolv.conf): other names "
@@ -98,12 +100,12 @@ static int daemon_reload(void *arg, char *err, size_t errlen)
                 return -EINVAL;
         }
         ld_netns_sync(d->netns, t, d->srv.table);
-        ld_remote_sync(d->srv.remote, t, d->srv.table);
+        ld_remote_sync(d->disp.remote, t, d->srv.table);
         ld_server_set_table(&d->srv, t);
         ld_server_set_zones(&d->srv, z);
         if (d->srv.publish && ld_server_publish(&d->srv) == 0)
-                ld_xfr_notify(d->srv.xfr);
-        if (d->srv.forward && !d->opt.nupstream)
+                ld_xfr_notify(d->disp.xfr);
+        if (d->disp.forward && !d->opt.nupstream)
                 daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
         daemon_status(d, "READY=1\n");
@@ -142,7 +144,7 @@ static int daemon_listen(struct daemon *d)
                 ld_endpoint_format(ep, name, sizeof(name));
                 rc = ld_listen_sockets(ep, false, &ufd, &tfd);
                 if (rc == 0)
-                        rc = ld_listener_new(d->loop, &d->srv, d->tcp, ep, ufd, tfd, NULL,
+                        rc = ld_listener_new(d->loop, &d->disp, d->tcp, ep, ufd, tfd, NULL,
                                              &d->listeners[d->nlisteners]);
                 if (rc < 0) {
                         ld_err("cannot listen on %s: %s", name, strerror(-rc));
@@ -171,10 +173,10 @@ static void daemon_signals(struct daemon *d)
 static int daemon_cross_host(struct daemon *d)
 {
         char serial_path[4096];
-        int rc = ld_remote_new(d->loop, &d->srv, d->opt.stale, &d->srv.remote);
+        int rc = ld_remote_new(d->loop, &d->srv, d->opt.stale, &d->disp.remote);
 
         if (rc == 0)
-                ld_remote_sync(d->srv.remote, d->srv.table, NULL);
+                ld_remote_sync(d->disp.remote, d->srv.table, NULL);
         if (rc < 0 || !d->opt.publish_zone)
                 return rc;
         snprintf(serial_path, sizeof(serial_path), "%s.serial", d->opt.state);
@@ -184,29 +186,29 @@ static int daemon_cross_host(struct daemon *d)
                 rc = ld_server_publish(&d->srv);
         if (rc == 0)
                 rc = ld_xfr_new(d->loop, &d->srv, d->opt.transfer_allow, d->opt.ntransfer_allow,
-                                d->opt.notify, d->opt.nnotify, d->opt.tsig, &d->srv.xfr);
+                                d->opt.notify, d->opt.nnotify, d->opt.tsig, &d->disp.xfr);
         if (rc < 0) {
                 ld_err("cannot set up the publish zone %s: %s", d->opt.publish_zone, strerror(-rc));
                 return rc;
         }
         ld_info("publishing %s (serial %u)", d->srv.publish->zone, d->srv.publish->serial);
-        ld_xfr_notify(d->srv.xfr);
+        ld_xfr_notify(d->disp.xfr);
         return 0;
 }
 
 static void daemon_fini(struct daemon *d)
 {
         ld_control_free(d->control);
-        ld_forward_free(d->srv.forward);
-        d->srv.forward = NULL;
+        ld_forward_free(d->disp.forward);
+        d->disp.forward = NULL;
         ld_netns_free(d->netns);
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
         ld_tcp_free(d->tcp);
-        ld_remote_free(d->srv.remote); /* after the listeners: they hand back held queries */
-        d->srv.remote = NULL;
-        ld_xfr_free(d->srv.xfr);
-        d->srv.xfr = NULL;
+        ld_remote_free(d->disp.remote); /* its held questions let go of their clients */
+        d->disp.remote = NULL;
+        ld_xfr_free(d->disp.xfr);
+        d->disp.xfr = NULL;
         ld_server_fini(&d->srv);
 }
 
@@ -242,10 +244,10 @@ int main(int argc, char **argv)
         }
         daemon_raise_nofile();
         d.loop = EV_DEFAULT;
-        d.tcp = ld_tcp_new(d.loop, &d.srv, d.opt.tcp_max, d.opt.tcp_idle);
+        d.disp.srv = &d.srv;
+        d.tcp = ld_tcp_new(d.loop, &d.disp, d.opt.tcp_max, d.opt.tcp_idle);
         if (!d.opt.no_upstream) {
-                if (ld_forward_new(d.loop, &d.srv, d.opt.max_forwards, ld_tcp_deliver,
-                                   &d.srv.forward) < 0) {
+                if (ld_forward_new(d.loop, &d.srv, d.opt.max_forwards, &d.disp.forward) < 0) {
                         ld_err("cannot set up forwarding");
                         daemon_fini(&d);
                         return 1;
@@ -256,8 +258,8 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        if ((rc = ld_netns_new(d.loop, &d.srv, d.tcp, d.opt.netns_address, d.opt.nnetns_address,
-                               &d.netns)) < 0) {
+        if ((rc = ld_netns_new(d.loop, &d.srv, &d.disp, d.tcp, d.opt.netns_address,
+                               d.opt.nnetns_address, &d.netns)) < 0) {
                 ld_err("cannot set up namespaces: %s", strerror(-rc));
                 daemon_fini(&d);
                 return 1;
@@ -267,9 +269,17 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        struct ld_control_env env = {
-            d.loop,        &d.srv, d.netns, d.tcp, d.opt.state, d.opt.control, d.opt.control_group,
-            daemon_reload, &d};
+        struct ld_control_env env = {d.loop,
+                                     &d.srv,
+                                     d.netns,
+                                     d.tcp,
+                                     d.disp.remote,
+                                     d.disp.xfr,
+                                     d.opt.state,
+                                     d.opt.control,
+                                     d.opt.control_group,
+                                     daemon_reload,
+                                     &d};
         if ((rc = ld_control_new(&env, &d.control)) < 0) {
                 ld_err("cannot open the control socket %s: %s", d.opt.control, strerror(-rc));
                 daemon_fini(&d);

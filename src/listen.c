@@ -2,11 +2,10 @@
  * bound inside a namespace (view fixed). */
 #include "listen.h"
 
-#include "forward.h"
+#include "dispatch.h"
 #include "log.h"
-#include "remote.h"
-#include "xfr.h"
 #include "server.h"
+#include "sockopt.h"
 #include "tcp.h"
 
 #include <errno.h>
@@ -16,20 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define LISTEN_RCVBUF (4 << 20)
 #define LISTEN_UDP_BATCH 32 /* datagrams per wakeup, so that TCP and other sockets get turns */
 #define LISTEN_UDP_MAX 4096 /* longer datagrams are no query of ours */
 #define LISTEN_UDP_ROUNDS 4 /* batches per wakeup before others get a turn */
-
-void ld_listen_rcvbuf(int fd)
-{
-        int size = LISTEN_RCVBUF;
-
-        /* A burst of a thousand queries overflows the default (~208 KiB) and the kernel
-         * drops them silently; only a cap, the memory is used as datagrams wait. */
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-}
 
 static int listen_socket(const struct ld_endpoint *ep, int type, bool freebind)
 {
@@ -41,7 +29,7 @@ static int listen_socket(const struct ld_endpoint *ep, int type, bool freebind)
                 return -errno;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (type == SOCK_DGRAM)
-                ld_listen_rcvbuf(fd);
+                ld_sockopt_rcvbuf(fd);
         if (ss.ss_family == AF_INET6)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         if (freebind && ss.ss_family == AF_INET6)
@@ -73,11 +61,6 @@ int ld_listen_sockets(const struct ld_endpoint *ep, bool freebind, int *udp_fd, 
         return 0;
 }
 
-struct ld_viewset ld_listener_views(const struct ld_listener *l, const struct ld_addr *src)
-{
-        return l->fixed ? *l->fixed : ld_server_views_of(l->srv, src);
-}
-
 /* UDP replies of one wakeup, sent with one sendmmsg: fewer system calls under load. */
 struct udp_batch {
         unsigned n;
@@ -86,68 +69,25 @@ struct udp_batch {
         uint8_t buf[LISTEN_UDP_BATCH][LD_EDNS_PAYLOAD];
 };
 
-static int listen_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth,
-                         struct udp_batch *batch);
-
-int ld_listener_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth)
+/* Answers a datagram: the reply queued in the batch (or, too long for it, sent now), or
+ * left to dispatch to send later through the listener's client. */
+static void listen_udp_answer(struct ld_listener *l, const struct ld_request *rq,
+                              const uint8_t *pkt, size_t len, struct udp_batch *b)
 {
-        return listen_answer(o, pkt, len, depth, NULL);
-}
+        static uint8_t out[65535];
+        size_t n = ld_dispatch_query(l->d, rq, pkt, len, out, sizeof(out));
 
-/* Queues a UDP reply in the batch, or sends it now without one. */
-static void listen_udp_reply(const struct ld_origin *o, const uint8_t *msg, size_t len,
-                             struct udp_batch *b)
-{
-        if (!b || len > sizeof(b->buf[0])) {
-                sendto(o->l->udp_w.fd, msg, len, 0, (const struct sockaddr *)&o->peer, o->peerlen);
+        if (!n)
+                return;
+        if (n > sizeof(b->buf[0])) {
+                sendto(l->udp_w.fd, out, n, 0, (const struct sockaddr *)&rq->peer, rq->peerlen);
                 return;
         }
-        memcpy(b->buf[b->n], msg, len);
-        b->iov[b->n].iov_len = len;
-        b->msgs[b->n].msg_hdr.msg_name = (void *)&o->peer;
-        b->msgs[b->n].msg_hdr.msg_namelen = o->peerlen;
+        memcpy(b->buf[b->n], out, n);
+        b->iov[b->n].iov_len = n;
+        b->msgs[b->n].msg_hdr.msg_name = (void *)&rq->peer;
+        b->msgs[b->n].msg_hdr.msg_namelen = rq->peerlen;
         b->n++;
-}
-
-static int listen_answer(const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth,
-                         struct udp_batch *batch)
-{
-        static uint8_t out[2 + 65535]; /* room for TCP's length prefix */
-        struct ld_listener *l = o->l;
-        struct ld_server *srv = l->srv;
-        bool tcp = o->conn != NULL;
-        struct ld_viewset vs = ld_listener_views(l, &o->src);
-        struct ld_answer_result r =
-            ld_server_handle(srv, vs, pkt, len, out + 2, sizeof(out) - 2, tcp);
-
-        switch (r.action) {
-        case LD_ANSWER_DROP:
-                return 0;
-        case LD_ANSWER_FORWARD: {
-                struct ld_fwd_origin fo = {o->conn, l->udp_w.fd, o->peer, o->peerlen};
-                ld_forward_query(srv->forward, pkt, len, vs, tcp, &fo);
-                return 0;
-        }
-        case LD_ANSWER_XFR:
-                return ld_xfr_serve(srv->xfr, pkt, len, o);
-        case LD_ANSWER_DEFER:
-                if (srv->remote && depth < 3) {
-                        ld_remote_defer(srv->remote, r.remote, r.remote_port, r.remote_proto, o,
-                                        pkt, len, depth);
-                        return 0;
-                }
-                out[2 + 3] = (uint8_t)((out[2 + 3] & 0xf0) | 2); /* a peer that never settles */
-                break;
-        case LD_ANSWER_SEND:
-                break;
-        }
-        if (!tcp) {
-                listen_udp_reply(o, out + 2, r.len, batch);
-                return 0;
-        }
-        out[0] = (uint8_t)(r.len >> 8);
-        out[1] = (uint8_t)r.len;
-        return ld_tcp_deliver(o->conn, out, r.len + 2);
 }
 
 static void listen_udp_send(int fd, struct udp_batch *b)
@@ -167,7 +107,7 @@ struct udp_in {
         struct sockaddr_storage peers[LISTEN_UDP_BATCH];
         struct mmsghdr msgs[LISTEN_UDP_BATCH];
         struct iovec iov[LISTEN_UDP_BATCH];
-        struct ld_origin origins[LISTEN_UDP_BATCH];
+        struct ld_request reqs[LISTEN_UDP_BATCH];
 };
 
 static void listen_udp_init(struct udp_in *in, struct udp_batch *out)
@@ -202,18 +142,19 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
         for (int round = 0; round < LISTEN_UDP_ROUNDS && n == LISTEN_UDP_BATCH; round++) {
                 n = recvmmsg(w->fd, in.msgs, LISTEN_UDP_BATCH, MSG_DONTWAIT, NULL);
                 for (int i = 0; i < n; i++) {
-                        struct ld_origin *o = &in.origins[i];
+                        struct ld_request *rq = &in.reqs[i];
                         struct msghdr *h = &in.msgs[i].msg_hdr;
                         bool ok =
                             !(h->msg_flags & MSG_TRUNC) && /* no query is that long */
-                            ld_addr_from_sockaddr((struct sockaddr *)&in.peers[i], &o->src) == 0;
-                        o->l = l;
-                        o->conn = NULL;
-                        o->peer = in.peers[i];
-                        o->peerlen = h->msg_namelen;
+                            ld_addr_from_sockaddr((struct sockaddr *)&in.peers[i], &rq->src) == 0;
+                        rq->client = &l->client;
+                        rq->peer = in.peers[i];
+                        rq->peerlen = h->msg_namelen;
+                        rq->tcp = false;
+                        rq->reruns = 0;
                         h->msg_namelen = sizeof(in.peers[i]); /* for the next call */
                         if (ok)
-                                listen_answer(o, in.buf[i], in.msgs[i].msg_len, 0, &batch);
+                                listen_udp_answer(l, rq, in.buf[i], in.msgs[i].msg_len, &batch);
                 }
                 listen_udp_send(w->fd, &batch);
         }
@@ -225,10 +166,40 @@ static void listen_tcp_cb(struct ev_loop *loop, ev_io *w, int revents)
         (void)loop;
         (void)revents;
         (void)w;
-        ld_tcp_accept(l->tcp, l);
+        ld_tcp_accept(l->tcp, &l->tcp_accept, &l->client);
 }
 
-int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
+static int listen_client_send(struct ld_client *c, const struct sockaddr_storage *peer,
+                              socklen_t peerlen, const uint8_t *msg, size_t len)
+{
+        struct ld_listener *l = (struct ld_listener *)c;
+
+        if (sendto(l->udp_w.fd, msg, len, 0, (const struct sockaddr *)peer, peerlen) < 0)
+                return -errno;
+        return 0;
+}
+
+/* A namespace listener's containers, or (shared) the containers owning src. */
+static struct ld_viewset listen_client_views(struct ld_client *c, const struct ld_addr *src)
+{
+        struct ld_listener *l = (struct ld_listener *)c;
+
+        return l->fixed ? *l->fixed : ld_server_views_of(l->d->srv, src);
+}
+
+static void listen_client_release(struct ld_client *c)
+{
+        free(c); /* the listener: its sockets are closed */
+}
+
+static const struct ld_client_ops listen_client_ops = {
+    listen_client_send,
+    NULL, /* UDP: no streams */
+    listen_client_views,
+    listen_client_release,
+};
+
+int ld_listener_new(struct ev_loop *loop, struct ld_dispatch *d, struct ld_tcp *tcp,
                     const struct ld_endpoint *ep, int udp_fd, int tcp_fd,
                     const struct ld_viewset *fixed, struct ld_listener **out)
 {
@@ -239,8 +210,9 @@ int ld_listener_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *
                 close(tcp_fd);
                 return -ENOMEM;
         }
+        ld_client_init(&l->client, &listen_client_ops);
         l->loop = loop;
-        l->srv = srv;
+        l->d = d;
         l->tcp = tcp;
         l->ep = *ep;
         l->fixed = fixed;
@@ -261,15 +233,13 @@ void ld_listener_free(struct ld_listener *l)
 {
         if (!l)
                 return;
-        ld_tcp_close_listener(l->tcp, l);
-        if (l->srv->forward) /* before the close: the fd number may be reused at once */
-                ld_forward_forget(l->srv->forward, NULL, l->udp_w.fd);
-        if (l->srv->remote)
-                ld_remote_forget(l->srv->remote, l, NULL);
+        ld_tcp_close_listener(l->tcp, &l->client);
         ld_accept_fini(&l->tcp_accept);
         ev_io_stop(l->loop, &l->udp_w);
         ev_io_stop(l->loop, &l->tcp_w);
+        /* gone before the close: the fd number may name another socket at once */
+        ld_client_gone(&l->client);
         close(l->udp_w.fd);
         close(l->tcp_w.fd);
-        free(l);
+        ld_client_unref(&l->client);
 }

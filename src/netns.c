@@ -63,6 +63,7 @@ struct netns_watch {
 struct ld_netns {
         struct ev_loop *loop;
         struct ld_server *srv;
+        struct ld_dispatch *d; /* what the listeners answer through */
         struct ld_tcp *tcp;
         const struct ld_endpoint *addrs;
         size_t naddrs;
@@ -166,7 +167,7 @@ static int netns_bind(struct ld_netns *n, struct ld_nsl *s, int nsfd, uint64_t w
                 int u, t;
                 rc = ld_listen_sockets(&n->addrs[i], true, &u, &t);
                 if (rc == 0)
-                        rc = ld_listener_new(n->loop, n->srv, n->tcp, &n->addrs[i], u, t, &s->vs,
+                        rc = ld_listener_new(n->loop, n->d, n->tcp, &n->addrs[i], u, t, &s->vs,
                                              &s->listeners[s->nlisteners]);
                 if (rc == 0)
                         s->nlisteners++;
@@ -724,8 +725,9 @@ void ld_netns_on_recorded(struct ld_netns *n, void (*fn)(void *arg), void *arg)
         n->recorded_arg = arg;
 }
 
-int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
-                 const struct ld_endpoint *addrs, size_t naddrs, struct ld_netns **out)
+int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch *d,
+                 struct ld_tcp *tcp, const struct ld_endpoint *addrs, size_t naddrs,
+                 struct ld_netns **out)
 {
         struct ld_netns *n = calloc(1, sizeof(*n));
         struct stat st;
@@ -734,6 +736,7 @@ int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp
                 return -ENOMEM;
         n->loop = loop;
         n->srv = srv;
+        n->d = d;
         n->tcp = tcp;
         n->addrs = addrs;
         n->naddrs = naddrs;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct ld_dispatch;
 struct ld_server;
 struct ld_tcp;
 struct ld_table;
@@ -16,8 +17,9 @@ struct ld_container;
 struct ld_netns;
 
 /* Opens the daemon's own namespace (to come back to) and the inotify watch. */
-int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_tcp *tcp,
-                 const struct ld_endpoint *addrs, size_t naddrs, struct ld_netns **out);
+int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch *d,
+                 struct ld_tcp *tcp, const struct ld_endpoint *addrs, size_t naddrs,
+                 struct ld_netns **out);
 void ld_netns_free(struct ld_netns *n);
 
 /* Moves the listeners from old's containers (NULL at start) to t's: carried-over

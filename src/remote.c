@@ -13,8 +13,8 @@
 #include "remote.h"
 
 #include "answer.h"
+#include "client.h"
 #include "exchange.h"
-#include "listen.h"
 #include "log.h"
 #include "list.h"
 #include "server.h"
@@ -51,8 +51,9 @@ struct rtimes {
 
 struct rheld {
         struct rheld *next;
-        struct ld_origin o;
-        int depth;
+        struct ld_request req; /* its client held */
+        ld_remote_rerun_fn rerun;
+        void *arg;
         size_t len;
         uint8_t pkt[];
 };
@@ -199,7 +200,8 @@ static void remote_release(struct rpeer *p)
         p->nheld = 0;
         while (h) {
                 struct rheld *next = h->next;
-                ld_listener_answer(&h->o, h->pkt, h->len, h->depth + 1);
+                h->rerun(h->arg, &h->req, h->pkt, h->len);
+                ld_request_drop(&h->req);
                 free(h);
                 h = next;
         }
@@ -586,6 +588,7 @@ void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
         while (p->held) {
                 struct rheld *h = p->held;
                 p->held = h->next;
+                ld_request_drop(&h->req);
                 free(h);
         }
         LD_LIST_REMOVE(r->peers, p);
@@ -632,7 +635,8 @@ void ld_remote_sync(struct ld_remote *r, struct ld_table *t, struct ld_table *ol
 }
 
 void ld_remote_defer(struct ld_remote *r, struct ld_container *c, uint16_t port, uint8_t proto,
-                     const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth)
+                     const struct ld_request *rq, const uint8_t *pkt, size_t len,
+                     ld_remote_rerun_fn rerun, void *arg)
 {
         struct rpeer *p = c->remote ? c->remote->peer : NULL;
         struct rheld *h;
@@ -650,29 +654,14 @@ void ld_remote_defer(struct ld_remote *r, struct ld_container *c, uint16_t port,
         } else {
                 remote_ask_addrs(p);
         }
-        h->o = *o;
-        h->depth = depth;
+        ld_request_hold(&h->req, rq);
+        h->rerun = rerun;
+        h->arg = arg;
         h->len = len;
         memcpy(h->pkt, pkt, len);
         h->next = p->held;
         p->held = h;
         p->nheld++;
-}
-
-void ld_remote_forget(struct ld_remote *r, struct ld_listener *l, void *conn)
-{
-        for (struct rpeer *p = r->peers; p; p = p->next) {
-                for (struct rheld **hp = &p->held; *hp;) {
-                        struct rheld *h = *hp;
-                        if ((l && h->o.l == l) || (conn && h->o.conn == conn)) {
-                                *hp = h->next;
-                                p->nheld--;
-                                free(h);
-                        } else {
-                                hp = &h->next;
-                        }
-                }
-        }
 }
 
 int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, struct ld_remote **out)

@@ -11,9 +11,12 @@
 struct ld_server;
 struct ld_table;
 struct ld_container;
-struct ld_listener;
-struct ld_origin;
+struct ld_request;
 struct ld_remote;
+
+/* A held question, to be answered again now that the peer has answered (or failed). */
+typedef void (*ld_remote_rerun_fn)(void *arg, const struct ld_request *rq, const uint8_t *pkt,
+                                   size_t len);
 
 int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale,
                   struct ld_remote **out);
@@ -23,11 +26,10 @@ void ld_remote_sync(struct ld_remote *r, struct ld_table *t, struct ld_table *ol
 /* A live add or rm (r may be NULL; c may be local: nothing to do). */
 void ld_remote_attach(struct ld_remote *r, struct ld_container *c);
 void ld_remote_detach(struct ld_remote *r, struct ld_container *c);
-/* Holds the query until c's peer has answered for its addresses (port 0) or for the SRV
- * of port/proto, then answers it again. */
+/* Holds the query (and a reference on rq's client) until c's peer has answered for its
+ * addresses (port 0) or for the SRV of port/proto, then calls rerun with it. */
 void ld_remote_defer(struct ld_remote *r, struct ld_container *c, uint16_t port, uint8_t proto,
-                     const struct ld_origin *o, const uint8_t *pkt, size_t len, int depth);
-/* A listener or a TCP connection is going away: its held queries go too. */
-void ld_remote_forget(struct ld_remote *r, struct ld_listener *l, void *conn);
+                     const struct ld_request *rq, const uint8_t *pkt, size_t len,
+                     ld_remote_rerun_fn rerun, void *arg);
 
 #endif

@@ -118,8 +118,6 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
         struct ld_answer_result res;
 
         res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
-        if (res.action == LD_ANSWER_FORWARD && !s->forward)
-                res.action = LD_ANSWER_SEND; /* REFUSED, as built */
         if (s->log_queries && res.action != LD_ANSWER_DROP)
                 server_log_query(&q, vs, res);
         if (res.action == LD_ANSWER_DROP) {

@@ -10,10 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct ld_forward;
 struct ld_publisher;
-struct ld_remote;
-struct ld_xfr;
 
 struct ld_stats {
         uint64_t queries;
@@ -34,11 +31,8 @@ struct ld_server {
         struct ld_answer_cfg cfg;
         uint32_t rotate;
         struct ld_stats stats;
-        struct ld_forward *forward;   /* NULL with --no-upstream */
         struct ld_zones *zones;       /* NULL without --zones */
         struct ld_publisher *publish; /* NULL without --publish-zone */
-        struct ld_remote *remote;     /* remote containers' peers (daemon only) */
-        struct ld_xfr *xfr;           /* zone transfers and NOTIFY (daemon only) */
         bool log_queries;
 };
 

@@ -10,18 +10,18 @@
 #include "tcp.h"
 
 #include "accept.h"
-#include "forward.h"
-#include "listen.h"
+#include "answer.h"
+#include "client.h"
+#include "dispatch.h"
 #include "log.h"
 #include "list.h"
-#include "remote.h"
 #include "server.h"
-#include "xfr.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Queries are small; a longer message is not a query we answer and ends the connection. */
@@ -32,11 +32,16 @@
 enum { TCP_KNOWN, TCP_STRANGER };
 
 struct tcp_conn {
+        struct ld_client client; /* the connection as replies see it; frees it at release */
         struct ld_tcp *t;
         struct tcp_conn *prev, *next;
         ev_io rw, ww;
         ev_timer idle;
-        struct ld_origin origin;
+        struct ld_client *via;    /* the listener's: views, and its key (held) */
+        struct ld_request req;    /* every query's: this client, its source */
+        struct ld_stream *stream; /* a transfer, pulled as pend drains */
+        uint8_t *later;           /* replies that came during the transfer (prefixed) */
+        size_t laterlen;
         size_t inlen;
         uint8_t *pend; /* unsent reply bytes, only while the client reads slowly */
         size_t pendlen, pendoff;
@@ -53,35 +58,35 @@ struct tcp_lru {
 
 struct ld_tcp {
         struct ev_loop *loop;
-        struct ld_server *srv;
+        struct ld_dispatch *d;
         unsigned max, share; /* share: what strangers may hold */
         double idle;
         struct tcp_lru lru[2]; /* TCP_KNOWN, TCP_STRANGER */
 };
 
-struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle)
+struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_dispatch *d, unsigned max, double idle)
 {
         struct ld_tcp *t = calloc(1, sizeof(*t));
 
         if (!t)
                 return NULL;
         t->loop = loop;
-        t->srv = srv;
+        t->d = d;
         t->max = max;
         t->share = max / TCP_STRANGER_SHARE ? max / TCP_STRANGER_SHARE : 1;
         t->idle = idle;
         return t;
 }
 
+/* The socket closes now; the memory stays while replies in flight hold the client, which
+ * drops them (it is gone). */
 static void tcp_close(struct tcp_conn *c)
 {
         struct ld_tcp *t = c->t;
         struct tcp_lru *k = &t->lru[c->stranger];
 
-        if (t->srv->forward)
-                ld_forward_forget(t->srv->forward, c, -1);
-        if (t->srv->remote)
-                ld_remote_forget(t->srv->remote, NULL, c);
+        if (c->client.gone)
+                return;
         ev_io_stop(t->loop, &c->rw);
         ev_io_stop(t->loop, &c->ww);
         ev_timer_stop(t->loop, &c->idle);
@@ -89,6 +94,21 @@ static void tcp_close(struct tcp_conn *c)
         LD_LIST_REMOVE_TAIL(k->head, k->tail, c);
         k->count--;
         free(c->pend);
+        c->pend = NULL;
+        free(c->later);
+        c->later = NULL;
+        if (c->stream)
+                c->stream->free(c->stream);
+        c->stream = NULL;
+        ld_client_gone(&c->client);
+        ld_client_unref(&c->client);
+}
+
+static void tcp_release(struct ld_client *cl)
+{
+        struct tcp_conn *c = (struct tcp_conn *)cl;
+
+        ld_client_unref(c->via);
         free(c);
 }
 
@@ -102,12 +122,12 @@ void ld_tcp_free(struct ld_tcp *t)
         free(t);
 }
 
-void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l)
+void ld_tcp_close_listener(struct ld_tcp *t, const struct ld_client *via)
 {
         for (int k = 0; k < 2; k++) {
                 for (struct tcp_conn *c = t->lru[k].head, *next; c; c = next) {
                         next = c->next;
-                        if (c->origin.l == l)
+                        if (c->via == via)
                                 tcp_close(c);
                 }
         }
@@ -129,40 +149,52 @@ unsigned ld_tcp_count(const struct ld_tcp *t)
         return t->lru[TCP_KNOWN].count + t->lru[TCP_STRANGER].count;
 }
 
-/* Sends what it can now; keeps the rest and waits for the socket. Returns -1 if closed. */
-static int tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
+/* Appends the bytes of iov past skip to pend; -1 (closed) without memory. */
+static int tcp_queue(struct tcp_conn *c, const struct iovec *iov, size_t skip)
 {
-        if (c->pend) { /* behind an unsent reply: queue after it */
-                uint8_t *np = realloc(c->pend, c->pendlen + len);
-                if (!np) {
-                        tcp_close(c);
-                        return -1;
-                }
-                memcpy(np + c->pendlen, buf, len);
-                c->pend = np;
-                c->pendlen += len;
-                return 0;
-        }
-        ssize_t n = send(c->rw.fd, buf, len, MSG_NOSIGNAL);
+        size_t len = iov[0].iov_len + iov[1].iov_len - skip;
+        uint8_t *np = realloc(c->pend, c->pendlen + len);
 
+        if (!np) {
+                tcp_close(c);
+                return -1;
+        }
+        for (int i = 0; i < 2; i++) {
+                size_t from = skip < iov[i].iov_len ? skip : iov[i].iov_len;
+                memcpy(np + c->pendlen, (const uint8_t *)iov[i].iov_base + from,
+                       iov[i].iov_len - from);
+                c->pendlen += iov[i].iov_len - from;
+                skip -= from;
+        }
+        c->pend = np;
+        return 0;
+}
+
+/* Sends one message (its length prefix added) as far as it goes now; keeps the rest and
+ * waits for the socket. Returns -1 if closed. */
+static int tcp_send(struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+        uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+        struct iovec iov[2] = {{pre, 2}, {(void *)msg, len}};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t n;
+
+        if (c->pend) /* behind an unsent reply: queue after it */
+                return tcp_queue(c, iov, 0);
+        n = sendmsg(c->rw.fd, &mh, MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 tcp_close(c);
                 return -1;
         }
         if (n < 0)
                 n = 0;
-        if ((size_t)n == len) {
+        if ((size_t)n == len + 2) {
                 tcp_progress(c);
                 return 0;
         }
-        c->pend = malloc(len - (size_t)n);
-        if (!c->pend) {
-                tcp_close(c);
+        c->pendlen = c->pendoff = 0;
+        if (tcp_queue(c, iov, (size_t)n) < 0)
                 return -1;
-        }
-        memcpy(c->pend, buf + n, len - (size_t)n);
-        c->pendlen = len - (size_t)n;
-        c->pendoff = 0;
         c->pendnext = c->pendlen; /* messages queued behind it extend pend past this */
         /* Back-pressure: read no further queries until this reply is gone. */
         ev_io_stop(c->t->loop, &c->rw);
@@ -170,27 +202,66 @@ static int tcp_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
         return 0;
 }
 
-/* Answers every whole query in the input buffer while replies go out at once. */
-static int tcp_process(struct tcp_conn *c)
+/* The replies that waited for the transfer to end, in order. */
+static void tcp_flush_later(struct tcp_conn *c)
 {
+        uint8_t *b = c->later;
+        size_t len = c->laterlen;
+
+        c->later = NULL;
+        c->laterlen = 0;
+        for (size_t off = 0; off + 2 <= len && !c->client.gone;) {
+                size_t m = (size_t)b[off] << 8 | b[off + 1];
+                tcp_send(c, b + off + 2, m);
+                off += 2 + m;
+        }
+        free(b);
+}
+
+/* Pulls the transfer's next message whenever nothing waits to be written: a transfer is
+ * never more than one message ahead of the socket. */
+static void tcp_pump(struct tcp_conn *c)
+{
+        static uint8_t buf[65535];
+
+        while (c->stream && !c->pend && !c->client.gone) {
+                ssize_t n = c->stream->next(c->stream, buf, sizeof(buf));
+                if (n <= 0) { /* done (or it failed: the transfer ends there) */
+                        c->stream->free(c->stream);
+                        c->stream = NULL;
+                        tcp_flush_later(c);
+                        return;
+                }
+                tcp_send(c, buf, (size_t)n);
+        }
+}
+
+/* Answers every whole query in the input buffer while replies go out at once. */
+static void tcp_process(struct tcp_conn *c)
+{
+        static uint8_t out[65535];
         size_t off = 0;
 
-        while (!c->pend && c->inlen - off >= 2) {
-                size_t mlen = (size_t)c->in[off] << 8 | c->in[off + 1];
+        ld_client_ref(&c->client); /* it may close while answering */
+        while (!c->client.gone && !c->pend && !c->stream && c->inlen - off >= 2) {
+                size_t mlen = (size_t)c->in[off] << 8 | c->in[off + 1], n;
                 if (mlen > TCP_IN_MAX) {
                         tcp_close(c);
-                        return -1;
+                        break;
                 }
                 if (c->inlen - off < 2 + mlen)
                         break;
                 tcp_progress(c);
-                if (ld_listener_answer(&c->origin, c->in + off + 2, mlen, 0) < 0)
-                        return -1;
+                n = ld_dispatch_query(c->t->d, &c->req, c->in + off + 2, mlen, out, sizeof(out));
+                if (n && !c->client.gone)
+                        tcp_send(c, out, n);
                 off += 2 + mlen;
         }
-        memmove(c->in, c->in + off, c->inlen - off);
-        c->inlen -= off;
-        return 0;
+        if (!c->client.gone) {
+                memmove(c->in, c->in + off, c->inlen - off);
+                c->inlen -= off;
+        }
+        ld_client_unref(&c->client);
 }
 
 static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -236,9 +307,14 @@ static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         tcp_progress(c);
         free(c->pend);
         c->pend = NULL;
-        ev_io_stop(loop, &c->ww);
-        ev_io_start(loop, &c->rw);
-        tcp_process(c);
+        ld_client_ref(&c->client);
+        tcp_pump(c); /* the transfer's next message, if one is under way */
+        if (!c->client.gone && !c->pend) {
+                ev_io_stop(loop, &c->ww);
+                ev_io_start(loop, &c->rw);
+                tcp_process(c);
+        }
+        ld_client_unref(&c->client);
 }
 
 static void tcp_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -249,12 +325,58 @@ static void tcp_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
         tcp_close(c);
 }
 
+static int tcp_client_send(struct ld_client *cl, const struct sockaddr_storage *peer,
+                           socklen_t peerlen, const uint8_t *msg, size_t len)
+{
+        struct tcp_conn *c = (struct tcp_conn *)cl;
+        uint8_t *np;
+        (void)peer;
+        (void)peerlen;
+
+        if (!c->stream)
+                return tcp_send(c, msg, len);
+        /* after the transfer, not inside it */
+        if (!(np = realloc(c->later, c->laterlen + 2 + len)))
+                return -ENOMEM;
+        np[c->laterlen] = (uint8_t)(len >> 8);
+        np[c->laterlen + 1] = (uint8_t)len;
+        memcpy(np + c->laterlen + 2, msg, len);
+        c->later = np;
+        c->laterlen += 2 + len;
+        return 0;
+}
+
+static void tcp_client_pull(struct ld_client *cl, struct ld_stream *s)
+{
+        struct tcp_conn *c = (struct tcp_conn *)cl;
+
+        if (c->stream) { /* one at a time: the query loop waits for the first to end */
+                s->free(s);
+                return;
+        }
+        c->stream = s;
+        tcp_pump(c);
+}
+
+static struct ld_viewset tcp_client_views(struct ld_client *cl, const struct ld_addr *src)
+{
+        struct tcp_conn *c = (struct tcp_conn *)cl;
+
+        return c->via->ops->views(c->via, src);
+}
+
+static const struct ld_client_ops tcp_client_ops = {
+    tcp_client_send,
+    tcp_client_pull,
+    tcp_client_views,
+    tcp_release,
+};
+
 /* Whether a client at src is a stranger: no container's (every client of a namespace
  * listener is its containers') and no secondary that may transfer the zone. */
-static bool tcp_stranger(const struct ld_tcp *t, const struct ld_listener *l,
-                         const struct ld_addr *src)
+static bool tcp_stranger(const struct ld_tcp *t, struct ld_client *via, const struct ld_addr *src)
 {
-        return ld_listener_views(l, src).n == 0 && !ld_xfr_allowed(t->srv->xfr, src);
+        return via->ops->views(via, src).n == 0 && !ld_dispatch_transfer_allowed(t->d, src);
 }
 
 /* Room for one more connection: at the strangers' share (for a stranger) or at the cap, the
@@ -275,13 +397,13 @@ static bool tcp_make_room(struct ld_tcp *t, bool stranger)
                 victim = t->lru[TCP_KNOWN].head;
         else
                 return false;
-        t->srv->stats.tcp_refused++;
+        t->d->srv->stats.tcp_refused++;
         tcp_close(victim);
         return true;
 }
 
 /* Serves the accepted fd; -ENOMEM when out of memory (the listener should rest). */
-static int tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
+static int tcp_open(struct ld_tcp *t, int fd, struct ld_client *via,
                     const struct sockaddr_storage *ss)
 {
         struct ld_addr src;
@@ -298,21 +420,24 @@ static int tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
                 close(fd);
                 return -ENOMEM;
         }
-        stranger = tcp_stranger(t, l, &src);
+        stranger = tcp_stranger(t, via, &src);
         if (!tcp_make_room(t, stranger)) {
-                t->srv->stats.tcp_refused++;
+                t->d->srv->stats.tcp_refused++;
                 free(c);
                 close(fd);
                 return 0;
         }
         k = &t->lru[stranger];
+        ld_client_init(&c->client, &tcp_client_ops);
         c->t = t;
         c->stranger = stranger;
-        c->origin.src = src;
-        c->origin.l = l;
-        c->origin.conn = c;
-        c->origin.peer = *ss;
-        c->origin.peerlen = sizeof(*ss);
+        c->via = via;
+        ld_client_ref(via);
+        c->req = (struct ld_request){
+            .client = &c->client, .src = src, .peer = *ss, .peerlen = sizeof(*ss), .tcp = true};
+        c->stream = NULL;
+        c->later = NULL;
+        c->laterlen = 0;
         c->inlen = 0;
         c->pend = NULL;
         LD_LIST_APPEND(k->head, k->tail, c);
@@ -327,26 +452,21 @@ static int tcp_open(struct ld_tcp *t, int fd, struct ld_listener *l,
         return 0;
 }
 
-void ld_tcp_accept(struct ld_tcp *t, struct ld_listener *l)
+void ld_tcp_accept(struct ld_tcp *t, struct ld_accept *acc, struct ld_client *via)
 {
         for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
                 struct sockaddr_storage ss;
                 socklen_t sl = sizeof(ss);
-                int fd = ld_accept(&l->tcp_accept, (struct sockaddr *)&ss, &sl);
+                int fd = ld_accept(acc, (struct sockaddr *)&ss, &sl);
 
                 if (fd == -ECONNABORTED)
                         continue;
                 if (fd < 0)
                         return; /* nothing waits, or paused (out of descriptors) */
-                t->srv->stats.tcp_accepted++;
-                if (tcp_open(t, fd, l, &ss) == -ENOMEM) {
-                        ld_accept_pause(&l->tcp_accept, ENOMEM);
+                t->d->srv->stats.tcp_accepted++;
+                if (tcp_open(t, fd, via, &ss) == -ENOMEM) {
+                        ld_accept_pause(acc, ENOMEM);
                         return;
                 }
         }
-}
-
-int ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len)
-{
-        return tcp_send(conn, msg, len);
 }

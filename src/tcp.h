@@ -7,18 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ld_server;
-struct ld_listener;
+struct ld_accept;
+struct ld_client;
+struct ld_dispatch;
 struct ld_tcp;
 
-struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_server *srv, unsigned max, double idle);
+struct ld_tcp *ld_tcp_new(struct ev_loop *loop, struct ld_dispatch *d, unsigned max, double idle);
 void ld_tcp_free(struct ld_tcp *t);
-/* Accepts what waits on listener l's TCP socket (pausing it when descriptors run out). */
-void ld_tcp_accept(struct ld_tcp *t, struct ld_listener *l);
-/* Closes the connections that came through l, which is going away. */
-void ld_tcp_close_listener(struct ld_tcp *t, struct ld_listener *l);
+/* Accepts what waits on a listening socket through acc (pausing it when descriptors run
+ * out); via is the listener's client: the views its connections see, and the key that
+ * closes them (held by each). */
+void ld_tcp_accept(struct ld_tcp *t, struct ld_accept *acc, struct ld_client *via);
+/* Closes the connections that came through via, whose listener is going away. */
+void ld_tcp_close_listener(struct ld_tcp *t, const struct ld_client *via);
 unsigned ld_tcp_count(const struct ld_tcp *t);
-/* An answer (length-prefixed) for connection conn; -1 if it closed. */
-int ld_tcp_deliver(void *conn, const uint8_t *msg, size_t len);
 
 #endif

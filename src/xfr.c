@@ -4,11 +4,10 @@
  * BADKEY, BADSIG or BADTIME; a BADTIME reply is signed by hand, which ldns cannot do). */
 #include "xfr.h"
 
-#include "listen.h"
+#include "client.h"
 #include "log.h"
 #include "publish.h"
 #include "server.h"
-#include "tcp.h"
 
 #include <errno.h>
 #include <ldns/ldns.h>
@@ -145,27 +144,28 @@ int ld_xfr_tsig_check(const char *tsig)
         return rc;
 }
 
-static int xfr_send_pkt(const struct ld_origin *o, ldns_pkt *p)
+/* p in wire form into buf: its length, or 0 if it does not fit (or no memory). */
+static size_t xfr_wire(ldns_pkt *p, uint8_t *buf, size_t cap)
 {
-        uint8_t *wire = NULL, *buf;
+        uint8_t *wire = NULL;
         size_t len = 0;
-        int rc;
 
-        if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || len > 65535) {
-                free(wire);
-                return 0;
-        }
-        if (!(buf = malloc(len + 2))) {
-                free(wire);
-                return 0;
-        }
-        buf[0] = (uint8_t)(len >> 8);
-        buf[1] = (uint8_t)len;
-        memcpy(buf + 2, wire, len);
-        rc = ld_tcp_deliver(o->conn, buf, len + 2);
-        free(buf);
+        if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || len > 65535 || len > cap)
+                len = 0;
+        else
+                memcpy(buf, wire, len);
         free(wire);
-        return rc;
+        return len;
+}
+
+/* One message to the client now (a refusal). */
+static void xfr_send_pkt(const struct ld_request *rq, ldns_pkt *p)
+{
+        static uint8_t buf[65535];
+        size_t len = xfr_wire(p, buf, sizeof(buf));
+
+        if (len)
+                ld_request_reply(rq, buf, len);
 }
 
 static ldns_pkt *xfr_reply(const ldns_pkt *q, ldns_pkt_rcode rcode)
@@ -199,17 +199,17 @@ static void xfr_sign(const struct ld_xfr *x, ldns_pkt *r, const ldns_rdf *mac, b
                 ld_warn("cannot sign a transfer: %s", ldns_get_errorstr_by_id(st));
 }
 
-static int xfr_refuse(const struct ld_origin *o, const ldns_pkt *q, ldns_pkt_rcode rcode,
-                      const char *why)
+static void xfr_refuse(const struct ld_request *rq, const ldns_pkt *q, ldns_pkt_rcode rcode,
+                       const char *why)
 {
         char src[LD_ADDR_STRLEN];
         ldns_pkt *r = xfr_reply(q, rcode);
-        int rc = r ? xfr_send_pkt(o, r) : 0;
 
-        ld_addr_format(&o->src, src, sizeof(src));
+        if (r)
+                xfr_send_pkt(rq, r);
+        ld_addr_format(&rq->src, src, sizeof(src));
         ld_warn("zone transfer to %s refused: %s", src, why);
         ldns_pkt_free(r);
-        return rc;
 }
 
 static uint64_t xfr_time48(const ldns_rdf *d)
@@ -343,8 +343,8 @@ static ldns_rr *xfr_tsig_error_rr(const struct ld_xfr *x, ldns_pkt *r, const ldn
 }
 
 /* NOTAUTH with the TSIG error err (RFC 8945 5.2). */
-static int xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
-                           int err)
+static void xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_request *rq, const ldns_pkt *q,
+                            int err)
 {
         static const char *const why[] = {"TSIG: wrong MAC (BADSIG)",
                                           "TSIG: unknown key or algorithm (BADKEY)",
@@ -352,82 +352,124 @@ static int xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_origin *o, co
         char src[LD_ADDR_STRLEN];
         ldns_pkt *r = xfr_reply(q, LDNS_RCODE_NOTAUTH);
         ldns_rr *rr = r ? xfr_tsig_error_rr(x, r, ldns_pkt_tsig(q), err) : NULL;
-        int rc = 0;
 
-        ld_addr_format(&o->src, src, sizeof(src));
+        ld_addr_format(&rq->src, src, sizeof(src));
         ld_warn("zone transfer to %s refused: %s", src, why[err - XFR_BADSIG]);
         if (rr)
                 ldns_pkt_set_tsig(r, rr); /* the packet owns it now */
         if (r) /* a malformed TSIG gets a plain NOTAUTH: there is nothing to echo */
-                rc = xfr_send_pkt(o, r);
+                xfr_send_pkt(rq, r);
         ldns_pkt_free(r);
-        return rc;
 }
 
-/* SOA, every record, SOA again: over as many messages as it takes. */
-static int xfr_stream(struct ld_xfr *x, const struct ld_origin *o, const ldns_pkt *q,
-                      const ldns_rdf *query_mac)
+/* A transfer in progress: SOA, every record, SOA again, over as many messages as it
+ * takes, built one message at a time as the client drains them, from a copy of the zone
+ * taken when asked (a change meanwhile does not tear it). */
+struct xfr_stream {
+        struct ld_stream base;
+        const struct ld_xfr *x;
+        ldns_pkt *q;
+        ldns_rr_list *rrs; /* the zone's records; each message takes its share */
+        ldns_rr *soa;
+        ldns_rdf *mac; /* with --tsig: the query's MAC, then the last message's */
+        size_t total, done;
+};
+
+static void xfr_stream_free(struct ld_stream *base)
+{
+        struct xfr_stream *s = (struct xfr_stream *)base;
+
+        ldns_pkt_free(s->q);
+        ldns_rr_list_deep_free(s->rrs);
+        ldns_rr_free(s->soa);
+        if (s->mac)
+                ldns_rdf_deep_free(s->mac);
+        free(s);
+}
+
+static ssize_t xfr_stream_next(struct ld_stream *base, uint8_t *buf, size_t cap)
+{
+        struct xfr_stream *s = (struct xfr_stream *)base;
+        const struct ld_xfr *x = s->x;
+        ldns_pkt *r;
+        size_t len;
+
+        if (s->done >= s->total)
+                return 0;
+        if (!(r = xfr_reply(s->q, LDNS_RCODE_NOERROR)))
+                return -ENOMEM;
+        for (size_t k = 0; k < XFR_RRS_PER_MESSAGE && s->done < s->total; k++, s->done++) {
+                const ldns_rr *rr = (s->done == 0 || s->done == s->total - 1)
+                                        ? s->soa
+                                        : ldns_rr_list_rr(s->rrs, s->done - 1);
+                ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, ldns_rr_clone(rr));
+        }
+        if (x->key_name) {
+                xfr_sign(x, r, s->mac, s->done <= XFR_RRS_PER_MESSAGE);
+                if (s->mac)
+                        ldns_rdf_deep_free(s->mac);
+                s->mac = ldns_pkt_tsig(r) ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(r), 3)) : NULL;
+        }
+        len = xfr_wire(r, buf, cap);
+        ldns_pkt_free(r);
+        return len ? (ssize_t)len : -EMSGSIZE;
+}
+
+static struct ld_stream *xfr_stream(struct ld_xfr *x, ldns_pkt *q, const ldns_rdf *query_mac)
 {
         const ldns_zone *lz = x->srv->publish->lz;
-        const ldns_rr_list *rrs = ldns_zone_rrs(lz);
-        size_t total = ldns_rr_list_rr_count(rrs) + 2, done = 0;
-        ldns_rdf *mac = query_mac ? ldns_rdf_clone(query_mac) : NULL;
-        int rc = 0;
+        struct xfr_stream *s = calloc(1, sizeof(*s));
 
-        while (rc == 0 && done < total) {
-                ldns_pkt *r = xfr_reply(q, LDNS_RCODE_NOERROR);
-                if (!r)
-                        break;
-                for (size_t k = 0; k < XFR_RRS_PER_MESSAGE && done < total; k++, done++) {
-                        const ldns_rr *rr = (done == 0 || done == total - 1)
-                                                ? ldns_zone_soa(lz)
-                                                : ldns_rr_list_rr(rrs, done - 1);
-                        ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, ldns_rr_clone(rr));
-                }
-                if (x->key_name) {
-                        xfr_sign(x, r, mac, done <= XFR_RRS_PER_MESSAGE);
-                        ldns_rdf_deep_free(mac);
-                        mac = ldns_pkt_tsig(r) ? ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(r), 3))
-                                               : NULL;
-                }
-                rc = xfr_send_pkt(o, r);
-                ldns_pkt_free(r);
+        if (!s)
+                return NULL;
+        s->base.next = xfr_stream_next;
+        s->base.free = xfr_stream_free;
+        s->x = x;
+        s->q = q;
+        s->rrs = ldns_rr_list_clone(ldns_zone_rrs(lz));
+        s->soa = ldns_rr_clone(ldns_zone_soa(lz));
+        s->mac = query_mac ? ldns_rdf_clone(query_mac) : NULL;
+        s->total = ldns_rr_list_rr_count(ldns_zone_rrs(lz)) + 2;
+        if (!s->rrs || !s->soa || (query_mac && !s->mac)) {
+                xfr_stream_free(&s->base);
+                return NULL;
         }
-        if (mac)
-                ldns_rdf_deep_free(mac);
-        return rc;
+        return &s->base;
 }
 
-int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct ld_origin *o)
+struct ld_stream *ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len,
+                               const struct ld_request *rq)
 {
         ldns_pkt *q = NULL;
         const ldns_rr *qrr;
         const ldns_rdf *query_mac = NULL;
         ldns_rdf *zone = NULL;
-        int rc, err = 0;
+        struct ld_stream *s = NULL;
+        int err = 0;
 
         if (!x || ldns_wire2pkt(&q, pkt, len) != LDNS_STATUS_OK)
-                return 0;
+                return NULL;
         qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
         zone = ldns_dname_new_frm_str(x->srv->publish->zone);
         if (!qrr || !zone || ldns_dname_compare(ldns_rr_owner(qrr), zone) != 0)
-                rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
-        else if (!xfr_allowed(x, &o->src))
-                rc = xfr_refuse(o, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
+                xfr_refuse(rq, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
+        else if (!xfr_allowed(x, &rq->src))
+                xfr_refuse(rq, q, LDNS_RCODE_REFUSED, "source not in --transfer-allow");
         else if (x->key_name && !ldns_pkt_tsig(q))
-                rc = xfr_refuse(o, q, LDNS_RCODE_NOTAUTH, "TSIG missing");
+                xfr_refuse(rq, q, LDNS_RCODE_NOTAUTH, "TSIG missing");
         else if (x->key_name && (err = xfr_tsig_verify(x, q, pkt, len, NULL)) != 0)
-                rc = xfr_tsig_refuse(x, o, q, err);
+                xfr_tsig_refuse(x, rq, q, err);
         else {
                 if (x->key_name)
                         query_mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
-                rc = xfr_stream(x, o, q, query_mac);
+                s = xfr_stream(x, q, query_mac);
                 x->srv->stats.transfers++;
         }
         if (zone)
                 ldns_rdf_deep_free(zone);
-        ldns_pkt_free(q);
-        return rc;
+        if (!s)
+                ldns_pkt_free(q); /* else the stream's */
+        return s;
 }
 
 static void xfr_send_notify(struct xfr_target *t)

@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ld_request;
 struct ld_server;
-struct ld_origin;
+struct ld_stream;
 struct ld_xfr;
 
 struct ld_prefix {
@@ -29,8 +30,11 @@ int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_pref
                size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,
                struct ld_xfr **out);
 void ld_xfr_free(struct ld_xfr *x);
-/* An AXFR or IXFR query over TCP; -1 if the connection closed. */
-int ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len, const struct ld_origin *o);
+/* An AXFR or IXFR query over TCP: the transfer as a stream of messages (of the zone as it is
+ * now) for the client to pull, or NULL — refused (the refusal sent through rq's client) or
+ * nothing to transfer. */
+struct ld_stream *ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len,
+                               const struct ld_request *rq);
 /* Whether src may transfer the zone (x NULL: nobody may). */
 bool ld_xfr_allowed(const struct ld_xfr *x, const struct ld_addr *src);
 /* The zone changed: NOTIFY every target (x may be NULL). */
