@@ -8,6 +8,7 @@
 #include "xfr.h"
 #include "server.h"
 #include "tcp.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,7 +137,7 @@ static int listen_answer(const struct ld_origin *o, const uint8_t *pkt, size_t l
                                         pkt, len, depth);
                         return 0;
                 }
-                out[2 + 3] = (uint8_t)((out[2 + 3] & 0xf0) | 2); /* a peer that never settles */
+                ld_wire_set_rcode(out + 2, LD_RCODE_SERVFAIL); /* a peer that never settles */
                 break;
         case LD_ANSWER_SEND:
                 break;
