@@ -397,7 +397,8 @@ static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bo
         if (proto < 0) {
                 negative(a, LD_RCODE_NXDOMAIN);
         } else if (rel == 2) {
-                negative(a, any_exposes(e, 0, (uint8_t)proto) ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN);
+                negative(a,
+                         any_exposes(e, 0, (uint8_t)proto) ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN);
         } else {
                 uint16_t answer_port = 0;
                 port = label_port(a, label_at(a, 0), (uint8_t)proto);
@@ -469,7 +470,8 @@ static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_
                         a->aa = true;
                         add_local_soa(a, LD_DNS_HEADER + r->apex_off, SEC_AN);
                 } else {
-                        local_negative(a, r->apex ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN, r->apex_off);
+                        local_negative(a, r->apex ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN,
+                                       r->apex_off);
                 }
                 return true;
         }
@@ -645,11 +647,11 @@ static int early_rcode(const struct ld_answer_cfg *cfg, const struct ld_query *q
 }
 
 /* Those errors' reply: the header, the question if it parsed, our OPT if the query had one. */
-static size_t error_reply(const struct ld_answer_cfg *cfg, const struct ld_query *q,
-                          uint16_t rcode, uint8_t *out, size_t cap)
+static size_t error_reply(const struct ld_answer_cfg *cfg, const struct ld_query *q, uint16_t rcode,
+                          uint8_t *out, size_t cap)
 {
-        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4,
-                                      q->qtype, q->qclass};
+        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4, q->qtype,
+                                      q->qclass};
         struct ld_wire_ask ask = {.id = q->id,
                                   .opcode = q->opcode,
                                   .rd = q->rd,
@@ -690,7 +692,8 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                 res.action = LD_ANSWER_XFR; /* allowed sources are checked there */
         } else if (vs.n == 0) {
                 if (!answer_static(&a, cfg->publish))
-                        a.rcode = LD_RCODE_REFUSED; /* no container's source: the publish zone only */
+                        a.rcode =
+                            LD_RCODE_REFUSED; /* no container's source: the publish zone only */
         } else if (!answer_name(&a, vs)) {
                 a.rcode = LD_RCODE_REFUSED;
                 if (cfg->upstream)

@@ -53,8 +53,8 @@
 #define FWD_BUDGET 3.7
 #define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
 #define FWD_MAX_SERVERS 8
-#define FWD_CAPS_OFF 600.0        /* a server that lost the case of a name is asked without 0x20 */
-#define FWD_NO_VIEW UINT32_MAX    /* the share key of a client with no view (never forwarded) */
+#define FWD_CAPS_OFF 600.0     /* a server that lost the case of a name is asked without 0x20 */
+#define FWD_NO_VIEW UINT32_MAX /* the share key of a client with no view (never forwarded) */
 
 /* One upstream server: its TCP channel (UDP is ours: exchange.c), and how it has been
  * doing. */
@@ -362,8 +362,8 @@ static void fwd_try(struct fwd_req *r)
  * no options): hop-by-hop EDNS is between us and the upstream. */
 static size_t fwd_build(const struct ld_query *q, uint8_t *out)
 {
-        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4,
-                                      q->qtype, q->qclass};
+        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4, q->qtype,
+                                      q->qclass};
 
         return ld_wire_query(out, &qn, q->flags2 & 0x10, q->edns_do);
 }

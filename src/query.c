@@ -68,7 +68,8 @@ enum ld_query_status ld_query_parse(const uint8_t *pkt, size_t len, struct ld_qu
         q->opcode = (pkt[2] >> 3) & 0x0f;
         q->rd = pkt[2] & 0x01;
         q->flags2 = pkt[3];
-        unsigned qd = ld_rd16(pkt + 4), an = ld_rd16(pkt + 6), ns = ld_rd16(pkt + 8), ar = ld_rd16(pkt + 10);
+        unsigned qd = ld_rd16(pkt + 4), an = ld_rd16(pkt + 6), ns = ld_rd16(pkt + 8),
+                 ar = ld_rd16(pkt + 10);
         if (qd != 1)
                 return q->opcode ? LD_QUERY_NOTIMP : LD_QUERY_FORMERR;
         size_t off = query_qname(q, LD_DNS_HEADER);

@@ -36,8 +36,8 @@ size_t ld_wire_error(const struct ld_wire_ask *a, uint16_t rcode, uint8_t *out, 
                 return 0;
         ld_wr16(out, a->id);
         out[2] = (uint8_t)(0x80 | (a->opcode & 0x0f) << 3 | (query && a->rd ? 0x01 : 0));
-        out[3] = (uint8_t)((query && a->ra ? 0x80 : 0) | (query && a->cd ? 0x10 : 0) |
-                           (rcode & 0x0f));
+        out[3] =
+            (uint8_t)((query && a->ra ? 0x80 : 0) | (query && a->cd ? 0x10 : 0) | (rcode & 0x0f));
         ld_wr16(out + 4, q ? 1 : 0);
         ld_wr16(out + 6, 0);
         ld_wr16(out + 8, 0);

@@ -94,7 +94,8 @@ static inline size_t ld_wire_name(const uint8_t *m, size_t len, size_t off, bool
                                 copy->label_off[copy->nlabels++] = (uint8_t)wlen;
                         for (size_t i = 1; i <= l; i++) {
                                 uint8_t c = m[off + i];
-                                copy->lname[wlen + i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+                                copy->lname[wlen + i] =
+                                    (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
                         }
                 }
                 wlen += 1u + l;
