@@ -215,17 +215,14 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_forward *f = r->f;
         uint8_t out[65535 + 2];
+        struct ld_relay_ask c = {r->id, r->name, r->namelen, r->edns, r->do_bit, r->limit};
         size_t n = 0;
 
         ld_exchange_cancel(&r->x);
-        if (ans)
-                n = ld_relay_rewrite(ans, alen, r->id, r->edns, r->do_bit, r->limit, out + 2,
-                                     sizeof(out) - 2);
         /* the question as the client asked it: the same name in another case (not over one
-         * that a TCP upstream compressed or changed: c-ares checks TCP answers loosely) */
-        if (n && n - LD_DNS_HEADER >= r->namelen &&
-            ld_exchange_same_name(out + 2 + LD_DNS_HEADER, r->name, r->namelen))
-                memcpy(out + 2 + LD_DNS_HEADER, r->name, r->namelen);
+         * that a TCP upstream changed: c-ares checks TCP answers loosely) */
+        if (ans)
+                n = ld_relay_rewrite(ans, alen, &c, out + 2, sizeof(out) - 2);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
                 n = fwd_servfail(r, out + 2, sizeof(out) - 2);
                 f->srv->stats.forward_failed++;

@@ -40,10 +40,10 @@ static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_
 /* Copies a prefix of the records only, so every compression pointer stays valid: each one
  * points back to a prior name (RFC 1035 4.1.4, checked by ld_wire_name) outside the header,
  * which is rewritten; a pointer forward could land in what is cut. */
-size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, uint16_t id, bool edns, bool do_bit,
-                        size_t limit, uint8_t *out, size_t cap)
+size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_ask *c,
+                        uint8_t *out, size_t cap)
 {
-        size_t reserve = edns ? LD_OPT_LEN : 0, off, len;
+        size_t reserve = c->edns ? LD_OPT_LEN : 0, limit = c->limit, off, len;
         unsigned an, ns, total;
         uint16_t count[3] = {0, 0, 0};
         bool tc;
@@ -60,8 +60,12 @@ size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, uint16_t id, bool edns,
         off = ld_wire_name(ans, alen, LD_DNS_HEADER, true, NULL);
         if (!off || off + 4 > alen || off + 4 + reserve > limit)
                 return 0;
+        memcpy(out, ans, off + 4);
+        /* a question name is never compressed (a pointer would go into the header) */
+        if (c->name && off - LD_DNS_HEADER == c->namelen &&
+            ld_wire_same_name(out + LD_DNS_HEADER, c->name, c->namelen))
+                memcpy(out + LD_DNS_HEADER, c->name, c->namelen);
         off += 4;
-        memcpy(out, ans, off);
         len = off;
         tc = ans[2] & 0x02;
         for (unsigned i = 0; i < total; i++) {
@@ -82,11 +86,11 @@ size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, uint16_t id, bool edns,
                 len += off - start;
                 count[sec]++;
         }
-        ld_wr16(out, id);
+        ld_wr16(out, c->id);
         out[2] = (uint8_t)((ans[2] & ~0x02) | (tc ? 0x02 : 0));
         out[3] = ans[3];
-        if (edns) {
-                len += ld_wire_opt(out + len, 0, do_bit);
+        if (c->edns) {
+                len += ld_wire_opt(out + len, 0, c->do_bit);
                 count[2]++;
         }
         for (int s = 0; s < 3; s++)

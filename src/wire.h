@@ -47,6 +47,22 @@ static inline void ld_wr32(uint8_t *p, uint32_t v)
         ld_wr16(p + 2, (uint16_t)v);
 }
 
+/* An ASCII letter in lower case; any other octet as it is (names are compared that way). */
+static inline uint8_t ld_wire_lower(uint8_t c)
+{
+        return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+}
+
+/* Whether the len octets at a and b are equal but for the case of ASCII letters (a wire
+ * name and its 0x20 spelling). */
+static inline bool ld_wire_same_name(const uint8_t *a, const uint8_t *b, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                if (ld_wire_lower(a[i]) != ld_wire_lower(b[i]))
+                        return false;
+        return true;
+}
+
 /* Where ld_wire_name copies the name it walks, in lower case and wire form. */
 struct ld_name_copy {
         uint8_t *lname;     /* LD_NAME_WIRE_MAX octets */
@@ -93,9 +109,7 @@ static inline size_t ld_wire_name(const uint8_t *m, size_t len, size_t off, bool
                         if (l)
                                 copy->label_off[copy->nlabels++] = (uint8_t)wlen;
                         for (size_t i = 1; i <= l; i++) {
-                                uint8_t c = m[off + i];
-                                copy->lname[wlen + i] =
-                                    (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+                                copy->lname[wlen + i] = ld_wire_lower(m[off + i]);
                         }
                 }
                 wlen += 1u + l;
