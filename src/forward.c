@@ -28,7 +28,6 @@
  * one container that floods a silent upstream cannot make the others' queries fail. */
 #include "forward.h"
 
-#include "answer.h"
 #include "evares.h"
 #include "exchange.h"
 #include "log.h"

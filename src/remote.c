@@ -12,7 +12,6 @@
  * expires. A failed slot is retried with a growing delay, and only while asked for. */
 #include "remote.h"
 
-#include "answer.h"
 #include "exchange.h"
 #include "listen.h"
 #include "log.h"

@@ -83,15 +83,17 @@ struct ld_name_copy {
 static inline size_t ld_wire_name(const uint8_t *m, size_t len, size_t off, bool pointers,
                                   struct ld_name_copy *copy)
 {
+        uint8_t *lname = copy ? copy->lname : NULL, *label_off = copy ? copy->label_off : NULL;
         size_t end = 0, bound = len, wlen = 0;
-        unsigned hops = 0;
+        unsigned hops = 0, nlabels = 0;
 
         for (;;) {
                 if (off >= bound)
                         return 0;
                 uint8_t l = m[off];
-                if ((l & 0xc0) == 0xc0) {
-                        if (!pointers || off + 2 > bound || ++hops > LD_LABELS_MAX)
+                if (l > 63) { /* a pointer (0b11), or a label type that is not (0b01, 0b10) */
+                        if (!pointers || (l & 0xc0) != 0xc0 || off + 2 > bound ||
+                            ++hops > LD_LABELS_MAX)
                                 return 0;
                         size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
                         if (to < LD_DNS_HEADER || to >= off)
@@ -102,24 +104,27 @@ static inline size_t ld_wire_name(const uint8_t *m, size_t len, size_t off, bool
                         off = to;
                         continue;
                 }
-                if (l > 63 || wlen + 1u + l > LD_NAME_WIRE_MAX || off + 1u + l > bound)
+                if (wlen + 1u + l > LD_NAME_WIRE_MAX || off + 1u + l > bound)
                         return 0;
+                if (l == 0)
+                        break;
                 if (copy) {
-                        copy->lname[wlen] = l;
-                        if (l)
-                                copy->label_off[copy->nlabels++] = (uint8_t)wlen;
-                        for (size_t i = 1; i <= l; i++) {
-                                copy->lname[wlen + i] = ld_wire_lower(m[off + i]);
-                        }
+                        label_off[nlabels++] = (uint8_t)wlen;
+                        lname[wlen] = l;
+                        const uint8_t *from = m + off + 1;
+                        uint8_t *to = lname + wlen + 1;
+                        for (unsigned i = 0; i < l; i++)
+                                to[i] = ld_wire_lower(from[i]);
                 }
                 wlen += 1u + l;
                 off += 1u + l;
-                if (l == 0)
-                        break;
         }
-        if (copy)
-                copy->len = (uint8_t)wlen;
-        return end ? end : off;
+        if (copy) {
+                lname[wlen] = 0;
+                copy->nlabels = (uint8_t)nlabels;
+                copy->len = (uint8_t)(wlen + 1);
+        }
+        return end ? end : off + 1;
 }
 
 /* Writes our OPT record (RFC 6891) at p, LD_OPT_LEN octets: root owner, payload
