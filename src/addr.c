@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int ld_addr_parse(const char *s, struct ld_addr *out)
@@ -125,4 +126,32 @@ socklen_t ld_endpoint_sockaddr(const struct ld_endpoint *e, struct sockaddr_stor
         sin6->sin6_port = htons(e->port);
         memcpy(&sin6->sin6_addr, e->addr.bytes, 16);
         return sizeof(*sin6);
+}
+
+int ld_prefix_parse(const char *s, struct ld_prefix *out)
+{
+        const char *slash = strchr(s, '/');
+        char *end;
+        long len;
+
+        if (ld_addr_parse_len(s, slash ? (size_t)(slash - s) : strlen(s), &out->addr) < 0)
+                return -EINVAL;
+        len = (long)ld_addr_len(&out->addr) * 8;
+        if (slash) {
+                long v = strtol(slash + 1, &end, 10);
+                if (*end || end == slash + 1 || v < 0 || v > len)
+                        return -EINVAL;
+                len = v;
+        }
+        out->len = (uint8_t)len;
+        return 0;
+}
+
+bool ld_prefix_contains(const struct ld_prefix *p, const struct ld_addr *a)
+{
+        size_t full = p->len / 8, rest = p->len % 8;
+
+        if (p->addr.family != a->family || memcmp(p->addr.bytes, a->bytes, full) != 0)
+                return false;
+        return rest == 0 || ((p->addr.bytes[full] ^ a->bytes[full]) & (0xff << (8 - rest))) == 0;
 }

@@ -37,6 +37,16 @@ int ld_endpoint_parse(const char *s, uint16_t default_port, struct ld_endpoint *
 void ld_endpoint_format(const struct ld_endpoint *e, char *buf, size_t len);
 socklen_t ld_endpoint_sockaddr(const struct ld_endpoint *e, struct sockaddr_storage *ss);
 
+/* An address prefix, ADDR/LEN. */
+struct ld_prefix {
+        struct ld_addr addr;
+        uint8_t len; /* bits */
+};
+
+/* "ADDR[/LEN]"; without /LEN the address alone. */
+int ld_prefix_parse(const char *s, struct ld_prefix *out);
+bool ld_prefix_contains(const struct ld_prefix *p, const struct ld_addr *a);
+
 /* A decimal port 1..65535 without sign or leading zero. */
 int ld_port_parse(const char *s, size_t len, uint16_t *out);
 

@@ -4,6 +4,7 @@
 
 #include "reverse.h"
 #include "table.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <ldns/ldns.h>
@@ -17,19 +18,10 @@ enum {
         T_PTR = 12,
         T_AAAA = 28,
         T_SRV = 33,
-        T_OPT = 41,
         T_ANY = 255
 };
 enum { T_IXFR = 251, T_AXFR = 252 };
 enum { C_IN = 1, C_ANY = 255 };
-enum {
-        RC_NOERROR = 0,
-        RC_FORMERR = 1,
-        RC_SERVFAIL = 2,
-        RC_NXDOMAIN = 3,
-        RC_NOTIMP = 4,
-        RC_REFUSED = 5
-};
 enum { SEC_AN, SEC_NS, SEC_AR };
 
 /* The reply being written: bounded by limit, which leaves room for the OPT record. */
@@ -59,7 +51,9 @@ static bool put(struct ans *a, const void *p, size_t n)
 
 static bool put16(struct ans *a, uint16_t v)
 {
-        uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+        uint8_t b[2];
+
+        ld_wr16(b, v);
         return put(a, b, 2);
 }
 
@@ -324,7 +318,7 @@ static bool remote_ready(struct ans *a, const struct ld_vname *e)
                 have = have || !r || r->state == LD_RSTATE_OK;
         }
         if (failed && !have) {
-                a->rcode = RC_SERVFAIL;
+                a->rcode = LD_RCODE_SERVFAIL;
                 return false;
         }
         return true;
@@ -343,7 +337,7 @@ static void answer_addresses(struct ans *a, const struct ld_vname *e)
         else if (qt == T_AAAA || any)
                 add_addrs(a, SEC_AN, LD_DNS_HEADER, e, AF_INET6);
         if (a->count[SEC_AN] == 0 && !a->tc)
-                negative(a, RC_NOERROR);
+                negative(a, LD_RCODE_NOERROR);
 }
 
 /* SRV 0 0 PORT N.D. with the targets' addresses in the additional section. */
@@ -355,7 +349,7 @@ static void answer_srv(struct ans *a, const struct ld_vname *e, uint16_t port)
 
         a->aa = true;
         if (a->q->qtype != T_SRV && a->q->qtype != T_ANY) {
-                negative(a, RC_NOERROR);
+                negative(a, LD_RCODE_NOERROR);
                 return;
         }
         /* RFC 2782: the target is never compressed; later owners may point at it. */
@@ -392,7 +386,7 @@ static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bo
 
         if (!e) {
                 if (under_domain)
-                        negative(a, RC_NXDOMAIN);
+                        negative(a, LD_RCODE_NXDOMAIN);
                 return under_domain;
         }
         if (rel == 1) {
@@ -401,9 +395,10 @@ static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bo
         }
         proto = rel <= 3 ? label_proto(label_at(a, rel - 2)) : -1;
         if (proto < 0) {
-                negative(a, RC_NXDOMAIN);
+                negative(a, LD_RCODE_NXDOMAIN);
         } else if (rel == 2) {
-                negative(a, any_exposes(e, 0, (uint8_t)proto) ? RC_NOERROR : RC_NXDOMAIN);
+                negative(a,
+                         any_exposes(e, 0, (uint8_t)proto) ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN);
         } else {
                 uint16_t answer_port = 0;
                 port = label_port(a, label_at(a, 0), (uint8_t)proto);
@@ -413,10 +408,10 @@ static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bo
                                 answer_srv(a, e, answer_port);
                         break;
                 case SRV_NONE:
-                        negative(a, RC_NXDOMAIN);
+                        negative(a, LD_RCODE_NXDOMAIN);
                         break;
                 case SRV_FAIL:
-                        a->rcode = RC_SERVFAIL;
+                        a->rcode = LD_RCODE_SERVFAIL;
                         break;
                 case SRV_WAIT:
                         break;
@@ -433,7 +428,7 @@ static void answer_apex(struct ans *a)
         else if (a->q->qtype == T_NS)
                 add_ns(a);
         else
-                negative(a, RC_NOERROR);
+                negative(a, LD_RCODE_NOERROR);
 }
 
 static void answer_ptr(struct ans *a, const char *label)
@@ -465,7 +460,7 @@ static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_
                                 if (a->q->qtype == T_PTR || a->q->qtype == T_ANY)
                                         answer_ptr(a, p->label);
                                 else
-                                        negative(a, RC_NOERROR);
+                                        negative(a, LD_RCODE_NOERROR);
                                 return true;
                         }
                 }
@@ -475,12 +470,13 @@ static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_
                         a->aa = true;
                         add_local_soa(a, LD_DNS_HEADER + r->apex_off, SEC_AN);
                 } else {
-                        local_negative(a, r->apex ? RC_NOERROR : RC_NXDOMAIN, r->apex_off);
+                        local_negative(a, r->apex ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN,
+                                       r->apex_off);
                 }
                 return true;
         }
         if (r->full && ld_views_owner(a->cfg->views, &r->addr)) {
-                a->rcode = RC_NXDOMAIN;
+                a->rcode = LD_RCODE_NXDOMAIN;
                 a->aa = true;
                 return true;
         }
@@ -521,7 +517,7 @@ static bool answer_static(struct ans *a, const struct ld_zones *zones)
                 add_rrset(a, SEC_AN, LD_DNS_HEADER, s);
                 return true;
         }
-        a->rcode = n ? RC_NOERROR : RC_NXDOMAIN;
+        a->rcode = n ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN;
         if (z->soa)
                 add_rrset(a, SEC_NS,
                           LD_DNS_HEADER + (z->labels ? q->label_off[q->nlabels - z->labels]
@@ -546,7 +542,7 @@ static bool answer_localhost(struct ans *a)
         else if (a->q->qtype == T_AAAA)
                 add_addr(a, SEC_AN, LD_DNS_HEADER, &lo6);
         if (a->count[SEC_AN] == 0 && !a->tc)
-                local_negative(a, RC_NOERROR, a->q->label_off[last]);
+                local_negative(a, LD_RCODE_NOERROR, a->q->label_off[last]);
         return true;
 }
 
@@ -610,24 +606,14 @@ static void finish_header(struct ans *a)
         }
 }
 
-/* OPT: our payload size, extended RCODE, version 0, DO copied (RFC 3225); no options. */
-static void add_opt(struct ans *a, uint8_t ext_rcode, size_t hard_limit)
+/* OPT: our payload size, version 0, DO copied (RFC 3225); no options. */
+static void add_opt(struct ans *a, size_t hard_limit)
 {
-        uint8_t opt[11] = {0,
-                           0,
-                           T_OPT,
-                           LD_EDNS_PAYLOAD >> 8,
-                           LD_EDNS_PAYLOAD & 0xff,
-                           ext_rcode,
-                           0,
-                           a->q->edns_do ? 0x80 : 0,
-                           0,
-                           0,
-                           0};
-
         a->limit = hard_limit;
-        if (put(a, opt, sizeof(opt)))
-                a->count[SEC_AR]++;
+        if (a->len + LD_OPT_LEN > a->limit)
+                return;
+        a->len += ld_wire_opt(a->buf + a->len, 0, a->q->edns_do);
+        a->count[SEC_AR]++;
 }
 
 static size_t reply_limit(const struct ld_query *q, bool tcp, size_t cap)
@@ -641,6 +627,43 @@ static size_t reply_limit(const struct ld_query *q, bool tcp, size_t cap)
         return limit < cap ? limit : cap;
 }
 
+/* The errors decided before any lookup: a query that did not parse, another opcode or EDNS
+ * version, a class not ours, a transfer over UDP (RFC 5936 4.2) or with no zone to
+ * transfer. -1: none. */
+static int early_rcode(const struct ld_answer_cfg *cfg, const struct ld_query *q,
+                       enum ld_query_status st, bool tcp)
+{
+        if (st == LD_QUERY_FORMERR)
+                return LD_RCODE_FORMERR;
+        if (st == LD_QUERY_NOTIMP)
+                return LD_RCODE_NOTIMP;
+        if (st == LD_QUERY_BADVERS)
+                return 16; /* BADVERS: upper eight bits in the OPT, lower four 0 */
+        if (q->qclass != C_IN && q->qclass != C_ANY)
+                return LD_RCODE_REFUSED;
+        if ((q->qtype == T_AXFR || q->qtype == T_IXFR) && !(tcp && cfg->publish))
+                return LD_RCODE_REFUSED;
+        return -1;
+}
+
+/* Those errors' reply: the header, the question if it parsed, our OPT if the query had one. */
+static size_t error_reply(const struct ld_answer_cfg *cfg, const struct ld_query *q, uint16_t rcode,
+                          uint8_t *out, size_t cap)
+{
+        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4, q->qtype,
+                                      q->qclass};
+        struct ld_wire_ask ask = {.id = q->id,
+                                  .opcode = q->opcode,
+                                  .rd = q->rd,
+                                  .cd = q->flags2 & 0x10,
+                                  .ra = cfg->upstream,
+                                  .edns = q->edns,
+                                  .do_bit = q->edns_do,
+                                  .question = q->has_question ? &qn : NULL};
+
+        return ld_wire_error(&ask, rcode, out, cap);
+}
+
 struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const struct ld_query *q,
                                         enum ld_query_status st, struct ld_viewset vs, bool tcp,
                                         uint32_t rotate, uint8_t *out, size_t cap)
@@ -648,35 +671,31 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
         struct ld_answer_result res = {.action = LD_ANSWER_SEND};
         size_t hard = reply_limit(q, tcp, cap);
         struct ans a = {.cfg = cfg, .q = q, .buf = out, .len = LD_DNS_HEADER, .rotate = rotate};
-        uint8_t ext_rcode = 0;
+        int early;
 
-        if (st == LD_QUERY_DROP || hard < LD_DNS_HEADER + 11) {
+        if (st == LD_QUERY_DROP || hard < LD_DNS_HEADER + LD_OPT_LEN) {
                 res.action = LD_ANSWER_DROP;
                 return res;
         }
-        a.limit = hard - (q->edns ? 11 : 0);
-        if (q->has_question && !put(&a, q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER)) {
+        if ((early = early_rcode(cfg, q, st, tcp)) >= 0) {
+                res.len = error_reply(cfg, q, (uint16_t)early, out, hard);
+                res.action = res.len ? LD_ANSWER_SEND : LD_ANSWER_DROP;
+                res.rcode = (uint8_t)early;
+                return res;
+        }
+        a.limit = hard - (q->edns ? LD_OPT_LEN : 0);
+        if (!put(&a, q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER)) {
                 res.action = LD_ANSWER_DROP;
                 return res;
         }
-        if (st == LD_QUERY_FORMERR)
-                a.rcode = RC_FORMERR;
-        else if (st == LD_QUERY_NOTIMP)
-                a.rcode = RC_NOTIMP;
-        else if (st == LD_QUERY_BADVERS)
-                ext_rcode = 1; /* BADVERS = 16: upper eight bits in the OPT, lower four 0 */
-        else if (q->qclass != C_IN && q->qclass != C_ANY)
-                a.rcode = RC_REFUSED;
-        else if (q->qtype == T_AXFR || q->qtype == T_IXFR) {
-                if (tcp && cfg->publish)
-                        res.action = LD_ANSWER_XFR; /* allowed sources are checked there */
-                else
-                        a.rcode = RC_REFUSED; /* never over UDP (RFC 5936 4.2) */
+        if (q->qtype == T_AXFR || q->qtype == T_IXFR) {
+                res.action = LD_ANSWER_XFR; /* allowed sources are checked there */
         } else if (vs.n == 0) {
                 if (!answer_static(&a, cfg->publish))
-                        a.rcode = RC_REFUSED; /* no container's source: the publish zone only */
+                        a.rcode =
+                            LD_RCODE_REFUSED; /* no container's source: the publish zone only */
         } else if (!answer_name(&a, vs)) {
-                a.rcode = RC_REFUSED;
+                a.rcode = LD_RCODE_REFUSED;
                 if (cfg->upstream)
                         res.action = LD_ANSWER_FORWARD;
         }
@@ -687,10 +706,10 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                 res.remote_proto = a.defer_proto;
         }
         if (q->edns)
-                add_opt(&a, ext_rcode, hard);
+                add_opt(&a, hard);
         finish_header(&a);
         res.len = a.len;
-        res.rcode = (uint8_t)(a.rcode | ext_rcode << 4);
+        res.rcode = a.rcode;
         res.truncated = a.tc;
         return res;
 }

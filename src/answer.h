@@ -12,8 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LD_EDNS_PAYLOAD 1232
-
 /* What stays fixed between table changes. */
 struct ld_answer_cfg {
         uint8_t domain[LD_NAME_WIRE_MAX]; /* lower case wire form */
@@ -26,12 +24,6 @@ struct ld_answer_cfg {
         const struct ld_services *services;
         const struct ld_zones *zones;   /* NULL without --zones */
         const struct ld_zones *publish; /* --publish-zone, to every source; NULL without */
-};
-
-/* The containers whose views a client sees (one, or a pod's several); none = unknown. */
-struct ld_viewset {
-        struct ld_container *const *v;
-        size_t n;
 };
 
 enum ld_answer_action {

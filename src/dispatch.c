@@ -8,6 +8,7 @@
 #include "forward.h"
 #include "remote.h"
 #include "server.h"
+#include "wire.h"
 #include "xfr.h"
 
 #define DISPATCH_RERUNS 3 /* a question answered again this often is not held again */
@@ -37,7 +38,7 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
                                         len, dispatch_rerun, d);
                         return 0;
                 }
-                out[3] = (uint8_t)((out[3] & 0xf0) | 2); /* a peer that never settles */
+                ld_wire_set_rcode(out, LD_RCODE_SERVFAIL); /* a peer that never settles */
                 break;
         case LD_ANSWER_SEND:
                 break;

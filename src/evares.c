@@ -3,12 +3,11 @@
 #include "evares.h"
 
 #include "sockopt.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EVARES_PAYLOAD 1232
 
 struct ld_evares_sock {
         struct ld_evares_sock *next;
@@ -107,7 +106,7 @@ int ld_evares_init(struct ld_evares *e, struct ev_loop *loop, const struct ld_en
          * caller to judge. */
         o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN |
                   (tcp ? ARES_FLAG_USEVC : ARES_FLAG_IGNTC);
-        o.ednspsz = EVARES_PAYLOAD;
+        o.ednspsz = LD_EDNS_PAYLOAD;
         o.timeout = timeout_ms;
         o.tries = tries;
         o.sock_state_cb = evares_sock_state_cb;

@@ -20,6 +20,7 @@
 #include "list.h"
 #include "log.h"
 #include "random.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -108,20 +109,6 @@ static int exchange_bind(int fd, int family)
         return bind(fd, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
 }
 
-/* An ASCII letter in either case. */
-static uint8_t exchange_lower(uint8_t c)
-{
-        return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
-}
-
-bool ld_exchange_same_name(const uint8_t *a, const uint8_t *b, size_t len)
-{
-        for (size_t i = 0; i < len; i++)
-                if (exchange_lower(a[i]) != exchange_lower(b[i]))
-                        return false;
-        return true;
-}
-
 /* The answer to our question: our ID, a response to the same opcode, and our one question
  * byte for byte (case included: 0x20): 1. The same but for the case of the name: -1. */
 static int exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t n)
@@ -134,7 +121,7 @@ static int exchange_match(const struct ld_exchange *x, const uint8_t *a, size_t 
                 return 0;
         if (memcmp(a + 12, x->q + 12, name - 12) == 0)
                 return 1;
-        return ld_exchange_same_name(a + 12, x->q + 12, name - 12) ? -1 : 0;
+        return ld_wire_same_name(a + 12, x->q + 12, name - 12) ? -1 : 0;
 }
 
 static void xsock_close(struct ld_xsock *s)

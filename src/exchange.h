@@ -39,10 +39,6 @@ struct ld_exchange {
 int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out);
 void ld_xpool_free(struct ld_xpool *p);
 
-/* Whether the len bytes at a and b are equal but for the case of ASCII letters (a wire
- * name and its 0x20 spelling). */
-bool ld_exchange_same_name(const uint8_t *a, const uint8_t *b, size_t len);
-
 /* Makes x idle: ld_exchange_cancel is a no-op. */
 void ld_exchange_init(struct ld_exchange *x, struct ld_xpool *pool);
 /* Writes a fresh random ID into q (one question, names uncompressed: ours) and sends it to

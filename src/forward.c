@@ -28,7 +28,6 @@
  * one container that floods a silent upstream cannot make the others' queries fail. */
 #include "forward.h"
 
-#include "answer.h"
 #include "client.h"
 #include "evares.h"
 #include "exchange.h"
@@ -39,6 +38,7 @@
 #include "relay.h"
 #include "server.h"
 #include "table.h"
+#include "wire.h"
 
 #include <ares.h>
 #include <errno.h>
@@ -53,9 +53,8 @@
 #define FWD_BUDGET 3.7
 #define FWD_DEAD_FOR 30.0 /* a server that failed is tried last for this long */
 #define FWD_MAX_SERVERS 8
-#define FWD_UPSTREAM_PAYLOAD 1232 /* ours, in the OPT of every query upstream */
-#define FWD_CAPS_OFF 600.0        /* a server that lost the case of a name is asked without 0x20 */
-#define FWD_NO_VIEW UINT32_MAX    /* the share key of a client with no view (never forwarded) */
+#define FWD_CAPS_OFF 600.0     /* a server that lost the case of a name is asked without 0x20 */
+#define FWD_NO_VIEW UINT32_MAX /* the share key of a client with no view (never forwarded) */
 
 /* One upstream server: its TCP channel (UDP is ours: exchange.c), and how it has been
  * doing. */
@@ -196,37 +195,36 @@ static bool fwd_admit(const struct ld_forward *f, const struct fwd_share *e)
         return e->n < share || f->inflight < f->max - f->max / 4;
 }
 
+/* SERVFAIL to the client: its ID and question as it asked, our OPT if it sent one. */
+static size_t fwd_servfail(const struct fwd_req *r, uint8_t *out, size_t cap)
+{
+        const uint8_t *type = r->q + LD_DNS_HEADER + r->namelen;
+        struct ld_wire_question qn = {r->name, r->namelen, ld_rd16(type), ld_rd16(type + 2)};
+        struct ld_wire_ask ask = {.id = r->id,
+                                  .rd = r->rd,
+                                  .ra = true,
+                                  .edns = r->edns,
+                                  .do_bit = r->do_bit,
+                                  .question = &qn};
+
+        return ld_wire_error(&ask, LD_RCODE_SERVFAIL, out, cap);
+}
+
 static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_forward *f = r->f;
         uint8_t out[65535 + 2];
+        struct ld_relay_ask c = {r->id, r->name, r->namelen, r->edns, r->do_bit, r->limit};
         size_t n = 0;
 
         ld_exchange_cancel(&r->x);
-        if (ans)
-                n = ld_relay_rewrite(ans, alen, r->id, r->edns, r->do_bit, r->limit, out + 2,
-                                     sizeof(out) - 2);
         /* the question as the client asked it: the same name in another case (not over one
-         * that a TCP upstream compressed or changed: c-ares checks TCP answers loosely) */
-        if (n && n - LD_DNS_HEADER >= r->namelen &&
-            ld_exchange_same_name(out + 2 + LD_DNS_HEADER, r->name, r->namelen))
-                memcpy(out + 2 + LD_DNS_HEADER, r->name, r->namelen);
+         * that a TCP upstream changed: c-ares checks TCP answers loosely) */
+        if (ans)
+                n = ld_relay_rewrite(ans, alen, &c, out + 2, sizeof(out) - 2);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
-                uint8_t *h = out + 2;
-                n = r->qlen - 11;
-                memcpy(h, r->q, n);
-                memcpy(h + LD_DNS_HEADER, r->name, r->namelen);
-                h[0] = (uint8_t)(r->id >> 8);
-                h[1] = (uint8_t)r->id;
-                h[2] = (uint8_t)(0x80 | (r->rd ? 0x01 : 0));
-                h[3] = (uint8_t)(0x80 | 2);
-                h[10] = h[11] = 0;
+                n = fwd_servfail(r, out + 2, sizeof(out) - 2);
                 f->srv->stats.forward_failed++;
-                if (r->edns) { /* same OPT as the query's, which is ours */
-                        memcpy(h + n, r->q + n, 11);
-                        h[11] = 1;
-                        n += 11;
-                }
         }
         if (!r->orphan) /* dropped by the client if it is gone */
                 ld_request_reply(&r->req, out + 2, n);
@@ -356,27 +354,10 @@ static void fwd_try(struct fwd_req *r)
  * no options): hop-by-hop EDNS is between us and the upstream. */
 static size_t fwd_build(const struct ld_query *q, uint8_t *out)
 {
-        size_t qn = q->qend - LD_DNS_HEADER;
+        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4, q->qtype,
+                                      q->qclass};
 
-        memset(out, 0, LD_DNS_HEADER);
-        out[2] = 0x01;
-        out[3] = q->flags2 & 0x10;
-        out[5] = 1;
-        memcpy(out + LD_DNS_HEADER, q->pkt + LD_DNS_HEADER, qn);
-        out[11] = 1;
-        uint8_t opt[11] = {0,
-                           0,
-                           41,
-                           FWD_UPSTREAM_PAYLOAD >> 8,
-                           FWD_UPSTREAM_PAYLOAD & 0xff,
-                           0,
-                           0,
-                           q->edns_do ? 0x80 : 0,
-                           0,
-                           0,
-                           0};
-        memcpy(out + LD_DNS_HEADER + qn, opt, sizeof(opt));
-        return LD_DNS_HEADER + qn + sizeof(opt);
+        return ld_wire_query(out, &qn, q->flags2 & 0x10, q->edns_do);
 }
 
 /* A container's own --dns servers serve its view; the defaults serve everyone else. */
@@ -409,7 +390,7 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
 
         if (ld_query_parse(pkt, len, &q) != LD_QUERY_OK)
                 return;
-        r = calloc(1, sizeof(*r) + q.qend + 11 + q.qend); /* the query, then the name */
+        r = calloc(1, sizeof(*r) + q.qend + LD_OPT_LEN + q.qend); /* the query, then the name */
         if (!r)
                 return;
         r->f = f;

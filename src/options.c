@@ -1,6 +1,8 @@
 /* options: linkdnsd's command line. */
 #include "options.h"
 
+#include "xfr.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -4,7 +4,6 @@
 
 #include "addr.h"
 #include "log.h"
-#include "xfr.h"
 
 #include <stdbool.h>
 #include <stddef.h>

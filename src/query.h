@@ -3,13 +3,11 @@
 #ifndef LD_QUERY_H
 #define LD_QUERY_H
 
+#include "wire.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define LD_DNS_HEADER 12
-#define LD_NAME_WIRE_MAX 255
-#define LD_LABELS_MAX 128
 
 enum ld_query_status {
         LD_QUERY_OK,

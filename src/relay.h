@@ -6,11 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Rewrites ans for the client: its ID; the upstream's OPT dropped and ours added when the
- * client sent EDNS (payload 1232, DO copied); cut to whole records with TC set when an
- * answer or authority record does not fit in limit. Returns the length written to out, or
- * 0 if ans is malformed or no answer to a QUERY. */
-size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, uint16_t id, bool edns, bool do_bit,
-                        size_t limit, uint8_t *out, size_t cap);
+/* What the client asked, which its reply carries back. */
+struct ld_relay_ask {
+        uint16_t id;
+        const uint8_t *name; /* its question name as it spelled it (NULL: the upstream's kept) */
+        size_t namelen;
+        bool edns, do_bit;
+        size_t limit; /* its size limit: 512, its EDNS payload or 65535 */
+};
+
+/* Rewrites ans for the client c: its ID; its spelling of the name in the question (the
+ * upstream echoes our 0x20 case) when the upstream's is the same name; the upstream's OPT
+ * dropped and ours added when the client sent EDNS (LD_EDNS_PAYLOAD, DO copied); cut to
+ * whole records with TC set when an answer or authority record does not fit in its limit.
+ * Returns the length written to out, or 0 if ans is malformed or no answer to a QUERY. */
+size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_ask *c,
+                        uint8_t *out, size_t cap);
 
 #endif

@@ -12,13 +12,13 @@
  * expires. A failed slot is retried with a growing delay, and only while asked for. */
 #include "remote.h"
 
-#include "answer.h"
 #include "client.h"
 #include "exchange.h"
 #include "log.h"
 #include "list.h"
 #include "server.h"
 #include "table.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <ldns/ldns.h>
@@ -257,33 +257,21 @@ static void remote_got_addrs(struct rpeer *p, int kind, int rc, ldns_rr_list *rr
 
 static void remote_cb(struct ld_exchange *x, int err, const uint8_t *ans, size_t len);
 
-/* The query for name and kind: RD, and an OPT of 1232 octets (a peer's many addresses). */
+/* The query for name and kind: RD, and our OPT (a peer's many addresses need its payload). */
 static struct rask *remote_query(const char *name, int kind)
 {
-        static const uint8_t opt[11] = {
-            0, 0, 41, LD_EDNS_PAYLOAD >> 8, LD_EDNS_PAYLOAD & 0xff, 0, 0, 0, 0, 0, 0};
         ldns_rdf *dn = ldns_dname_new_frm_str(name);
         struct rask *a = NULL;
-        size_t dl;
 
         if (!dn)
                 return NULL;
         /* in lower case: the answer must repeat the question byte for byte (exchange.c), and
          * a peer that does not keep the case of names would never be believed */
         ldns_dname2canonical(dn);
-        dl = ldns_rdf_size(dn);
-        if ((a = calloc(1, sizeof(*a) + 12 + dl + 4 + sizeof(opt)))) {
-                uint8_t *q = a->q;
-                q[2] = 0x01;
-                q[5] = 1;
-                q[11] = 1;
-                memcpy(q + 12, ldns_rdf_data(dn), dl);
-                q[12 + dl] = (uint8_t)(kind >> 8);
-                q[13 + dl] = (uint8_t)kind;
-                q[15 + dl] = LDNS_RR_CLASS_IN;
-                memcpy(q + 16 + dl, opt, sizeof(opt));
-                a->qlen = 16 + dl + sizeof(opt);
-        }
+        struct ld_wire_question qn = {ldns_rdf_data(dn), ldns_rdf_size(dn), (uint16_t)kind,
+                                      LDNS_RR_CLASS_IN};
+        if ((a = calloc(1, sizeof(*a) + LD_DNS_HEADER + qn.namelen + 4 + LD_OPT_LEN)))
+                a->qlen = ld_wire_query(a->q, &qn, false, false);
         ldns_rdf_deep_free(dn);
         return a;
 }

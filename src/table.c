@@ -107,6 +107,17 @@ static void table_rcache_free(struct ld_container *c)
         c->remote = NULL;
 }
 
+/* Frees c and everything it owns (its links' arrays, remote cache, spec); the links
+ * themselves, the views and the name index are the caller's to undo. */
+static void table_container_free(struct ld_container *c)
+{
+        free(c->from.v);
+        free(c->to.v);
+        table_rcache_free(c);
+        ld_spec_clear(&c->spec);
+        free(c);
+}
+
 /* A remote container starts with nothing known, waiting for its peer. */
 static int table_rcache_reset(struct ld_container *c)
 {
@@ -144,16 +155,12 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         c->id = ++t->next_id;
         if (table_rcache_reset(c) < 0 ||
             ld_hash_insert(&t->names, &c->hn, table_name_hash(c->lname)) < 0) {
-                table_rcache_free(c);
-                ld_spec_clear(&c->spec);
-                free(c);
+                table_container_free(c);
                 goto nomem;
         }
         if (ld_views_own(&t->views, c) < 0) {
                 ld_hash_remove(&t->names, &c->hn);
-                table_rcache_free(c);
-                ld_spec_clear(&c->spec);
-                free(c);
+                table_container_free(c);
                 goto nomem;
         }
         LD_LIST_APPEND(t->head, t->tail, c);
@@ -194,11 +201,7 @@ static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t er
         ld_hash_remove(&t->names, &c->hn);
         LD_LIST_REMOVE_TAIL(t->head, t->tail, c);
         t->ncontainers--;
-        free(c->from.v);
-        free(c->to.v);
-        table_rcache_free(c);
-        ld_spec_clear(&c->spec);
-        free(c);
+        table_container_free(c);
         return 0;
 }
 
@@ -319,11 +322,7 @@ void ld_table_free(struct ld_table *t)
                 next = c->next;
                 ld_view_drop(&t->views, c);
                 ld_views_disown(&t->views, c);
-                free(c->from.v);
-                free(c->to.v);
-                table_rcache_free(c);
-                ld_spec_clear(&c->spec);
-                free(c);
+                table_container_free(c);
         }
         ld_views_fini(&t->views);
         ld_hash_fini(&t->names);

@@ -11,6 +11,12 @@
 
 struct ld_container;
 
+/* The containers whose views a client sees (one, or a pod's several); none = unknown. */
+struct ld_viewset {
+        struct ld_container *const *v;
+        size_t n;
+};
+
 /* A name of one view: a link alias, a linked target's name or the container's own name.
  * Several targets under one alias are replicas. */
 struct ld_vname {

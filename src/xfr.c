@@ -61,36 +61,11 @@ struct ld_xfr {
         ev_io sock_w[2];
 };
 
-int ld_prefix_parse(const char *s, struct ld_prefix *out)
-{
-        const char *slash = strchr(s, '/');
-        char *end;
-        long len;
-
-        if (ld_addr_parse_len(s, slash ? (size_t)(slash - s) : strlen(s), &out->addr) < 0)
-                return -EINVAL;
-        len = (long)ld_addr_len(&out->addr) * 8;
-        if (slash) {
-                long v = strtol(slash + 1, &end, 10);
-                if (*end || end == slash + 1 || v < 0 || v > len)
-                        return -EINVAL;
-                len = v;
-        }
-        out->len = (uint8_t)len;
-        return 0;
-}
-
 static bool xfr_allowed(const struct ld_xfr *x, const struct ld_addr *a)
 {
-        for (size_t i = 0; i < x->nallow; i++) {
-                const struct ld_prefix *p = &x->allow[i];
-                size_t full = p->len / 8, rest = p->len % 8;
-                if (p->addr.family != a->family || memcmp(p->addr.bytes, a->bytes, full) != 0)
-                        continue;
-                if (rest == 0 ||
-                    ((p->addr.bytes[full] ^ a->bytes[full]) & (0xff << (8 - rest))) == 0)
+        for (size_t i = 0; i < x->nallow; i++)
+                if (ld_prefix_contains(&x->allow[i], a))
                         return true;
-        }
         return false;
 }
 

@@ -17,14 +17,6 @@ struct ld_server;
 struct ld_stream;
 struct ld_xfr;
 
-struct ld_prefix {
-        struct ld_addr addr;
-        uint8_t len;
-};
-
-/* "ADDR[/LEN]" */
-int ld_prefix_parse(const char *s, struct ld_prefix *out);
-
 /* tsig is "NAME:ALG:SECRET" or NULL; notify NULL/0: each single allowed address, port 53. */
 int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_prefix *allow,
                size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,

@@ -1,60 +1,142 @@
-/* fuzz_relay: arbitrary bytes as an upstream's answer; the rewritten reply must fit the
- * client's limit and be well formed: its counts match its records, every name stays in
- * bounds with pointers back to prior occurrences, nothing trails. (ldns is no oracle
- * here: it refuses some well-formed messages, such as an OPT after type-0 records.) */
+/* fuzz_relay: arbitrary bytes as an upstream's answer, rewritten for a client; ldns, which
+ * shares no code with relay.c, is the oracle. Whenever ldns reads the upstream's answer
+ * record by record (ldns_wire2rr, each to the end its RDLENGTH gives), it must read the
+ * reply the same way, to its last byte, and the reply must say the same: the client's ID
+ * and spelling of the name, the upstream's flags and RCODE, the same question, a prefix of
+ * the same records in the same sections (up to the upstream's first OPT, which goes with
+ * what follows it), cut only where the next record would pass the client's limit and with
+ * TC when that record is an answer or authority, and our OPT exactly when the client sent
+ * EDNS. Not ldns_wire2pkt: it reads the fields of known types without checking RDLENGTH,
+ * and loses a record after a TSIG that is not last. */
 #include "relay.h"
 
+#include <ctype.h>
+#include <ldns/ldns.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* The offset after the name at off, or 0 if it is malformed. */
-static size_t name_end(const uint8_t *m, size_t len, size_t off)
+#define MAX_RRS 8192 /* 65535 octets hold fewer records of 11 octets or more */
+
+/* A message as ldns reads it: the question, then every record of the three sections. */
+struct msg {
+        ldns_rr *q;
+        ldns_rr *rr[MAX_RRS];
+        size_t wire[MAX_RRS]; /* each record's size on the wire */
+        size_t an, ns, ar, n, end;
+};
+
+static void msg_free(struct msg *m)
 {
-        size_t end = 0, bound = len;
-
-        for (int steps = 0; steps < 256; steps++) {
-                if (off >= bound)
-                        return 0;
-                uint8_t l = m[off];
-                if ((l & 0xc0) == 0xc0) {
-                        if (off + 2 > bound)
-                                return 0;
-                        size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
-                        if (to < 12 || to >= off) /* names only, never the header */
-                                return 0;
-                        if (!end)
-                                end = off + 2;
-                        bound = off; /* a name reached by a pointer lies wholly before it */
-                        off = to;
-                        continue;
-                }
-                if (l > 63 || (off += 1u + l) > bound)
-                        return 0;
-                if (l == 0)
-                        return end ? end : off;
-        }
-        return 0;
+        ldns_rr_free(m->q);
+        for (size_t i = 0; i < m->n; i++)
+                ldns_rr_free(m->rr[i]);
+        m->q = NULL;
+        m->n = 0;
 }
 
-static bool well_formed(const uint8_t *m, size_t len)
+/* Reads w with ldns, one question and its records; false when ldns cannot, or reads a
+ * record to another end than its RDLENGTH's. */
+static bool msg_read(struct msg *m, const uint8_t *w, size_t len)
 {
-        size_t off = 12;
-        unsigned qd = (unsigned)(m[4] << 8 | m[5]);
-        unsigned rrs = (unsigned)(m[6] << 8 | m[7]) + (unsigned)(m[8] << 8 | m[9]) +
-                       (unsigned)(m[10] << 8 | m[11]);
+        size_t pos = 12, total;
 
-        for (unsigned i = 0; i < qd; i++)
-                if (!(off = name_end(m, len, off)) || (off += 4) > len)
+        memset(m, 0, offsetof(struct msg, rr));
+        m->n = 0;
+        if (len < 12 || (w[4] << 8 | w[5]) != 1)
+                return false;
+        m->an = (size_t)(w[6] << 8 | w[7]);
+        m->ns = (size_t)(w[8] << 8 | w[9]);
+        m->ar = (size_t)(w[10] << 8 | w[11]);
+        total = m->an + m->ns + m->ar;
+        if (total > MAX_RRS ||
+            ldns_wire2rr(&m->q, w, len, &pos, LDNS_SECTION_QUESTION) != LDNS_STATUS_OK)
+                return false;
+        for (size_t i = 0; i < total; i++) {
+                size_t start = pos, rdata = pos;
+                ldns_rdf *owner = NULL;
+
+                if (ldns_wire2dname(&owner, w, len, &rdata) != LDNS_STATUS_OK)
                         return false;
-        for (unsigned i = 0; i < rrs; i++) {
-                if (!(off = name_end(m, len, off)) || off + 10 > len)
+                ldns_rdf_deep_free(owner);
+                if (rdata + 10 > len ||
+                    ldns_wire2rr(&m->rr[m->n], w, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
                         return false;
-                off += 10u + (size_t)(m[off + 8] << 8 | m[off + 9]);
-                if (off > len)
+                m->n++;
+                if (pos != rdata + 10 + (size_t)(w[rdata + 8] << 8 | w[rdata + 9]))
                         return false;
+                m->wire[i] = pos - start;
         }
-        return off == len;
+        m->end = pos;
+        return true;
+}
+
+/* Whether the name a is b but for the case of ASCII letters. */
+static bool same_but_case(const ldns_rdf *a, const uint8_t *b, size_t len)
+{
+        if (ldns_rdf_size(a) != len)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (tolower(ldns_rdf_data(a)[i]) != tolower(b[i]))
+                        return false;
+        return true;
+}
+
+/* What is wrong with the reply o (n octets, raw w) to the answer i (raw a), or NULL. */
+static const char *differs(const struct msg *i, const uint8_t *a, const struct msg *o,
+                           const uint8_t *w, size_t n, const struct ld_relay_ask *c)
+{
+        size_t opt = 0, kept = o->n - (c->edns ? 1 : 0), used = n - (c->edns ? 11 : 0);
+        bool cut, tc;
+
+        while (opt < i->n && ldns_rr_get_type(i->rr[opt]) != LDNS_RR_TYPE_OPT)
+                opt++;
+        if (o->end != n)
+                return "bytes after the records";
+        if ((w[0] << 8 | w[1]) != c->id)
+                return "not the client's ID";
+        if ((w[2] & ~0x02) != (a[2] & ~0x02) || w[3] != a[3])
+                return "the upstream's flags or RCODE changed";
+        if (ldns_rr_compare(i->q, o->q) != 0)
+                return "another question";
+        if (same_but_case(ldns_rr_owner(i->q), c->name, c->namelen) &&
+            memcmp(ldns_rdf_data(ldns_rr_owner(o->q)), c->name, c->namelen) != 0)
+                return "not the client's spelling of the name";
+        if (c->edns) {
+                const ldns_rr *our = o->n ? o->rr[o->n - 1] : NULL;
+                if (!our || ldns_rr_get_type(our) != LDNS_RR_TYPE_OPT ||
+                    ldns_rr_get_class(our) != 1232 ||
+                    ldns_rr_ttl(our) != (c->do_bit ? 0x8000u : 0) ||
+                    ldns_rdf_size(ldns_rr_owner(our)) != 1 || ldns_rr_rd_count(our) != 0 ||
+                    o->wire[o->n - 1] != 11)
+                        return "not our OPT last";
+        }
+        if (kept > opt)
+                return "records past the upstream's OPT, or added";
+        for (size_t k = 0; k < kept; k++)
+                if (ldns_rr_compare(i->rr[k], o->rr[k]) != 0)
+                        return "records changed or reordered";
+        if (o->an != (kept < i->an ? kept : i->an) ||
+            o->ns != (kept < i->an           ? 0
+                      : kept - i->an < i->ns ? kept - i->an
+                                             : i->ns) ||
+            o->ar != kept - o->an - o->ns + (c->edns ? 1 : 0))
+                return "records moved between sections";
+        cut = kept < opt;
+        if (cut && used + i->wire[kept] + (c->edns ? 11 : 0) <= c->limit)
+                return "a record cut that fitted";
+        tc = (a[2] & 0x02) || (cut && kept < i->an + i->ns);
+        if (!!(w[2] & 0x02) != tc)
+                return tc ? "an answer or authority record cut without TC" : "TC without a cut";
+        return NULL;
+}
+
+static void fail(const char *what, size_t n, size_t limit)
+{
+        fprintf(stderr, "fuzz_relay: %zu-byte reply (limit %zu): %s\n", n, limit, what);
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,18 +144,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static uint8_t out[65535];
+        static const uint8_t name[] = "\3WwW\7eXample\4TEST";
         static const size_t limits[] = {512, 1232, 65535};
+        static struct msg in, o;
+        bool readable = msg_read(&in, data, size);
 
         for (size_t i = 0; i < 3; i++) {
-                size_t n = ld_relay_rewrite(data, size, 0x1234, i != 0, i == 1, limits[i], out,
-                                            sizeof(out));
+                struct ld_relay_ask c = {0x1234, name, sizeof(name), i != 0, i == 1, limits[i]};
+                size_t n = ld_relay_rewrite(data, size, &c, out, sizeof(out));
+                const char *why;
+
                 if (n == 0)
                         continue;
-                if (n > limits[i] || n < 12 || !well_formed(out, n)) {
-                        fprintf(stderr, "fuzz_relay: %zu-byte reply (limit %zu) is malformed\n", n,
-                                limits[i]);
-                        abort();
-                }
+                if (n > limits[i] || n < 12)
+                        fail("beyond the limit", n, limits[i]);
+                if (!readable)
+                        continue;
+                if (!msg_read(&o, out, n))
+                        fail("ldns reads the answer, not the reply", n, limits[i]);
+                if ((why = differs(&in, data, &o, out, n, &c)))
+                        fail(why, n, limits[i]);
+                msg_free(&o);
         }
+        msg_free(&in);
         return 0;
 }
