@@ -6,6 +6,7 @@
 #include <ev.h>
 #include <stddef.h>
 
+struct ld_change;
 struct ld_server;
 struct ld_netns;
 struct ld_tcp;
@@ -15,6 +16,7 @@ struct ld_control;
 struct ld_control_env {
         struct ev_loop *loop;
         struct ld_server *srv;
+        struct ld_change *change; /* the path every change of the served table takes */
         struct ld_netns *netns;
         struct ld_tcp *tcp;
         const char *state_path;
