@@ -25,8 +25,12 @@ int ld_change_observe(struct ld_change *ch, ld_change_fn fn, void *arg)
         return 0;
 }
 
-static void change_tell(const struct ld_change *ch, struct ld_change_event ev)
+static void change_tell(const struct ld_change *ch, enum ld_change_kind kind,
+                        struct ld_table *table, struct ld_table *old, struct ld_container *c,
+                        bool reload)
 {
+        struct ld_change_event ev = {kind, table, old, c, reload};
+
         for (size_t i = 0; i < ch->nobs; i++)
                 ch->obs[i].fn(ch->obs[i].arg, &ev);
 }
@@ -54,7 +58,7 @@ int ld_change_apply(struct ld_change *ch, struct ld_cmd *cmd, char *err, size_t 
         /* A refusal must leave everything as it was: an add without --replace of an
          * existing name is refused before anything leaves. */
         if (name[0] && (c = ld_table_find(t, name)) && (cmd->kind == LD_CMD_RM || cmd->replace)) {
-                change_tell(ch, (struct ld_change_event){.kind = LD_CHANGE_LEAVING, .table = t, .c = c});
+                change_tell(ch, LD_CHANGE_LEAVING, t, NULL, c, false);
                 left = true;
         }
         rc = ld_table_apply(t, cmd, err, errlen);
@@ -63,22 +67,21 @@ int ld_change_apply(struct ld_change *ch, struct ld_cmd *cmd, char *err, size_t 
         /* Even after a failure (out of memory in add --replace), what the table holds now
          * is what the observers serve. */
         if (cmd->kind == LD_CMD_ADD && (c = ld_table_find(t, name)))
-                change_tell(ch, (struct ld_change_event){.kind = LD_CHANGE_ENTERED, .table = t, .c = c});
-        change_tell(ch, (struct ld_change_event){.kind = LD_CHANGE_APPLIED, .table = t});
+                change_tell(ch, LD_CHANGE_ENTERED, t, NULL, c, false);
+        change_tell(ch, LD_CHANGE_APPLIED, t, NULL, NULL, false);
         return rc;
 }
 
 void ld_change_commit(struct ld_change *ch)
 {
         ld_server_changed(ch->srv);
-        change_tell(ch, (struct ld_change_event){.kind = LD_CHANGE_DONE, .table = ch->srv->table});
+        change_tell(ch, LD_CHANGE_DONE, ch->srv->table, NULL, NULL, false);
 }
 
 void ld_change_replace(struct ld_change *ch, struct ld_table *t)
 {
-        change_tell(ch, (struct ld_change_event){
-                            .kind = LD_CHANGE_REPLACING, .table = t, .old = ch->srv->table, .reload = true});
-        ld_server_set_table(ch->srv, t);
-        change_tell(ch, (struct ld_change_event){.kind = LD_CHANGE_REPLACED, .table = t, .reload = true});
-        change_tell(ch, (struct ld_change_event){.kind = LD_CHANGE_DONE, .table = t, .reload = true});
+        change_tell(ch, LD_CHANGE_REPLACING, t, ch->srv->table, NULL, true);
+        ld_server_set_table(ch->srv, t); /* frees the old table */
+        change_tell(ch, LD_CHANGE_REPLACED, t, NULL, NULL, true);
+        change_tell(ch, LD_CHANGE_DONE, t, NULL, NULL, true);
 }

@@ -166,11 +166,12 @@ static void daemon_on_rebuilt(void *arg, const struct ld_change_event *ev)
         }
 }
 
-/* sd_notify STATUS= with the table's size; READY=1 again after a reload. */
+/* sd_notify after a reload: READY=1 again, with the table's size. A live change sends
+ * nothing (systemd's STATUS= is the size as of the last start or reload, as documented). */
 static void daemon_on_status(void *arg, const struct ld_change_event *ev)
 {
-        if (ev->kind == LD_CHANGE_DONE)
-                daemon_status(arg, ev->reload ? "READY=1\n" : "");
+        if (ev->kind == LD_CHANGE_DONE && ev->reload)
+                daemon_status(arg, "READY=1\n");
 }
 
 static void daemon_observe(struct daemon *d)

@@ -86,7 +86,7 @@ struct ld_netns {
         struct ld_nsl *head;
         size_t count;
         struct ld_hash members; /* struct nsl_member by container */
-        bool syncing; /* keep empty namespaces open until the sync has moved everyone */
+        bool syncing;           /* keep empty namespaces open until the sync has moved everyone */
 };
 
 static const char *netns_path(const struct ld_spec *spec, char *buf, size_t len)

@@ -621,7 +621,8 @@ static void remote_carry(struct ld_remote *r, struct ld_table *t, struct ld_cont
         struct ld_rcache *n = c->remote, *o = oc->remote;
         struct rpeer *p = remote_peer(r, oc);
 
-        if (!o || !n || remote_peer(r, c) || strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
+        if (!o || !n || remote_peer(r, c) ||
+            strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
             !ld_addr_equal(&oc->spec.remote_peer.addr, &c->spec.remote_peer.addr) ||
             oc->spec.remote_peer.port != c->spec.remote_peer.port)
                 return;
