@@ -3,18 +3,17 @@
 #include "control.h"
 
 #include "accept.h"
+#include "change.h"
 #include "command.h"
 #include "frame.h"
 #include "list.h"
 #include "log.h"
 #include "netns.h"
-#include "remote.h"
 #include "report.h"
 #include "server.h"
 #include "state.h"
 #include "table.h"
 #include "tcp.h"
-#include "xfr.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -178,38 +177,14 @@ static void ctl_shadow_reset(struct ld_control *ctl)
         ctl->shadow = copy;
 }
 
-/* Applies a durable change to the served table and opens or closes listeners. */
+/* Applies a durable change through the one change path (change.c): the served table, then
+ * its observers (namespaces, remote peers, the publish zone, NOTIFY). */
 static void ctl_apply_live(struct ld_control *ctl, struct ld_cmd *cmd)
 {
-        struct ld_server *srv = ctl->env.srv;
-        struct ld_table *t = srv->table;
-        struct ld_container *c = NULL;
-        char name[LD_NAME_MAX + 1] = "", err[512];
-        bool published = false;
+        char err[512];
 
-        /* The name before the apply: it takes the spec of an add. */
-        if (cmd->kind == LD_CMD_RM || cmd->kind == LD_CMD_ADD)
-                snprintf(name, sizeof(name), "%s",
-                         cmd->kind == LD_CMD_RM ? cmd->name : cmd->spec.name);
-        if (name[0] && (c = ld_table_find(t, name))) {
-                published = c->spec.npublish;
-                ld_netns_detach(ctl->env.netns, c);
-                ld_remote_detach(ctl->env.remote, c);
-        }
-        if (ld_table_apply(t, cmd, err, sizeof(err)) < 0)
+        if (ld_change_apply(ctl->env.change, cmd, err, sizeof(err)) < 0)
                 ld_err("applying a durable change failed: %s", err); /* shadow said it fits */
-        if (cmd->kind == LD_CMD_ADD && (c = ld_table_find(t, name))) {
-                published = published || c->spec.npublish;
-                if (c->spec.netns || c->spec.pid) {
-                        int rc = ld_netns_attach(ctl->env.netns, c);
-                        if (rc < 0)
-                                ld_warn("cannot listen in the namespace of '%s': %s", c->spec.name,
-                                        strerror(-rc));
-                }
-                ld_remote_attach(ctl->env.remote, c);
-        }
-        if (published && srv->publish && ld_server_publish(srv) == 0)
-                ld_xfr_notify(ctl->env.xfr);
 }
 
 static void ctl_kick(struct ld_control *ctl);
@@ -254,7 +229,7 @@ static void ctl_state_done(void *arg, int rc)
         }
         ctl->inflight = NULL;
         if (rc == 0)
-                ld_server_changed(ctl->env.srv);
+                ld_change_commit(ctl->env.change);
         else
                 ctl_refuse_queue(ctl, err);
         ctl_kick(ctl);

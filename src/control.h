@@ -6,10 +6,9 @@
 #include <ev.h>
 #include <stddef.h>
 
+struct ld_change;
 struct ld_server;
 struct ld_netns;
-struct ld_remote;
-struct ld_xfr;
 struct ld_tcp;
 struct ld_table;
 struct ld_control;
@@ -17,10 +16,9 @@ struct ld_control;
 struct ld_control_env {
         struct ev_loop *loop;
         struct ld_server *srv;
+        struct ld_change *change; /* the path every change of the served table takes */
         struct ld_netns *netns;
         struct ld_tcp *tcp;
-        struct ld_remote *remote; /* told of live adds and removals (may be NULL) */
-        struct ld_xfr *xfr;       /* NOTIFY when the publish zone changes (may be NULL) */
         const char *state_path;
         const char *socket_path;
         const char *group; /* NULL: root only */

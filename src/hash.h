@@ -37,4 +37,10 @@ static inline uint64_t ld_hash_bytes(uint64_t seed, const void *data, size_t len
         return seed;
 }
 
+/* A key that is an object's address (runtime state kept beside the model, by container). */
+static inline uint64_t ld_hash_ptr(const void *p)
+{
+        return ld_hash_bytes(LD_HASH_SEED, &p, sizeof(p));
+}
+
 #endif

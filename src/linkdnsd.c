@@ -1,4 +1,5 @@
 /* linkdnsd: the daemon — one process, one libev loop, serving every view. */
+#include "change.h"
 #include "control.h"
 #include "dispatch.h"
 #include "forward.h"
@@ -28,6 +29,9 @@ struct daemon {
         struct ld_tcp *tcp;
         struct ld_netns *netns;
         struct ld_control *control;
+        struct ld_change change; /* every change of the served table, live or a reload */
+        bool publish_dirty;      /* a change touched a published registration */
+        bool republished;        /* the publish zone was rebuilt: its secondaries are told */
         struct ld_listener *listeners[LD_OPT_ENDPOINTS];
         size_t nlisteners;
         ev_signal sigterm, sigint, sighup;
@@ -99,17 +103,87 @@ static int daemon_reload(void *arg, char *err, size_t errlen)
                 daemon_status(d, "READY=1\n");
                 return -EINVAL;
         }
-        ld_netns_sync(d->netns, t, d->srv.table);
-        ld_remote_sync(d->disp.remote, t, d->srv.table);
-        ld_server_set_table(&d->srv, t);
         ld_server_set_zones(&d->srv, z);
-        if (d->srv.publish && ld_server_publish(&d->srv) == 0)
-                ld_xfr_notify(d->disp.xfr);
         if (d->disp.forward && !d->opt.nupstream)
                 daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
-        daemon_status(d, "READY=1\n");
+        ld_change_replace(&d->change, t); /* the observers below; status says READY=1 */
         return 0;
+}
+
+/* The observers of table changes (change.c), live or a reload, in this order. */
+
+/* Namespace listeners: the leaving registration's close, the new one's open. */
+static void daemon_on_netns(void *arg, const struct ld_change_event *ev)
+{
+        struct daemon *d = arg;
+        int rc;
+
+        if (ev->kind == LD_CHANGE_LEAVING) {
+                ld_netns_forget(d->netns, ev->c);
+        } else if (ev->kind == LD_CHANGE_ENTERED && (ev->c->spec.netns || ev->c->spec.pid)) {
+                if ((rc = ld_netns_attach(d->netns, ev->c)) < 0)
+                        ld_warn("cannot listen in the namespace of '%s': %s", ev->c->spec.name,
+                                strerror(-rc));
+        } else if (ev->kind == LD_CHANGE_REPLACING) {
+                ld_netns_sync(d->netns, ev->table, ev->old);
+        }
+}
+
+/* Remote containers' peers: asked from their registration, carried over a reload. */
+static void daemon_on_remote(void *arg, const struct ld_change_event *ev)
+{
+        struct daemon *d = arg;
+
+        if (ev->kind == LD_CHANGE_LEAVING)
+                ld_remote_detach(d->disp.remote, ev->c);
+        else if (ev->kind == LD_CHANGE_ENTERED)
+                ld_remote_attach(d->disp.remote, ev->c);
+        else if (ev->kind == LD_CHANGE_REPLACING)
+                ld_remote_sync(d->disp.remote, ev->table, ev->old);
+}
+
+/* The publish zone (a new serial): after a change to a published registration, or a reload. */
+static void daemon_on_publish(void *arg, const struct ld_change_event *ev)
+{
+        struct daemon *d = arg;
+
+        if ((ev->kind == LD_CHANGE_LEAVING || ev->kind == LD_CHANGE_ENTERED) &&
+            ev->c->spec.npublish)
+                d->publish_dirty = true;
+        if ((ev->kind == LD_CHANGE_APPLIED && d->publish_dirty) || ev->kind == LD_CHANGE_REPLACED) {
+                d->publish_dirty = false;
+                d->republished = d->srv.publish && ld_server_publish(&d->srv) == 0;
+        }
+}
+
+/* DNS NOTIFY to the secondaries once the publish zone was rebuilt. */
+static void daemon_on_rebuilt(void *arg, const struct ld_change_event *ev)
+{
+        struct daemon *d = arg;
+
+        if ((ev->kind == LD_CHANGE_APPLIED || ev->kind == LD_CHANGE_REPLACED) && d->republished) {
+                d->republished = false;
+                ld_xfr_notify(d->disp.xfr);
+        }
+}
+
+/* sd_notify after a reload: READY=1 again, with the table's size. A live change sends
+ * nothing (systemd's STATUS= is the size as of the last start or reload, as documented). */
+static void daemon_on_status(void *arg, const struct ld_change_event *ev)
+{
+        if (ev->kind == LD_CHANGE_DONE && ev->reload)
+                daemon_status(arg, "READY=1\n");
+}
+
+static void daemon_observe(struct daemon *d)
+{
+        ld_change_fn fns[] = {daemon_on_netns, daemon_on_remote, daemon_on_publish,
+                              daemon_on_rebuilt, daemon_on_status};
+
+        ld_change_init(&d->change, &d->srv);
+        for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+                ld_change_observe(&d->change, fns[i], d); /* fewer than LD_CHANGE_OBSERVERS */
 }
 
 /* Namespace ids recorded at attach reach the state file in a snapshot. */
@@ -269,17 +343,17 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        struct ld_control_env env = {d.loop,
-                                     &d.srv,
-                                     d.netns,
-                                     d.tcp,
-                                     d.disp.remote,
-                                     d.disp.xfr,
-                                     d.opt.state,
-                                     d.opt.control,
-                                     d.opt.control_group,
-                                     daemon_reload,
-                                     &d};
+        daemon_observe(&d);
+        struct ld_control_env env = {.loop = d.loop,
+                                     .srv = &d.srv,
+                                     .change = &d.change,
+                                     .netns = d.netns,
+                                     .tcp = d.tcp,
+                                     .state_path = d.opt.state,
+                                     .socket_path = d.opt.control,
+                                     .group = d.opt.control_group,
+                                     .reload = daemon_reload,
+                                     .arg = &d};
         if ((rc = ld_control_new(&env, &d.control)) < 0) {
                 ld_err("cannot open the control socket %s: %s", d.opt.control, strerror(-rc));
                 daemon_fini(&d);

@@ -32,12 +32,17 @@
 #define NETNS_POLL_INTERVAL 1.0 /* for a directory that is not there yet */
 #define NETNS_BOOT_ID "/proc/sys/kernel/random/boot_id"
 
-/* A container served by a namespace's listeners; a --pid one watches its process. */
+/* What netns keeps of one container (by its address, in ld_netns.members): the namespace
+ * whose listeners serve it, its process watch (--pid), and the refusal last logged. The
+ * model (table.h) holds none of it; a registration leaving the table is forgotten here
+ * (ld_netns_forget) before it is freed. */
 struct nsl_member {
-        struct ld_nsl *nsl;
+        struct ld_hash_node hn;
         struct ld_container *c;
+        struct ld_nsl *nsl; /* NULL while not listening */
         int pidfd;
         ev_io pid_w;
+        int said; /* the refusal last logged (negative errno), not repeated at each retry */
 };
 
 /* One namespace: its listeners, and the containers whose views they answer (a pod's
@@ -81,7 +86,8 @@ struct ld_netns {
         struct netns_watch *watches;
         struct ld_nsl *head;
         size_t count;
-        bool syncing; /* keep empty namespaces open until the sync has moved everyone */
+        struct ld_hash members; /* struct nsl_member by container */
+        bool syncing;           /* keep empty namespaces open until the sync has moved everyone */
 };
 
 static const char *netns_path(const struct ld_spec *spec, char *buf, size_t len)
@@ -95,6 +101,56 @@ static const char *netns_path(const struct ld_spec *spec, char *buf, size_t len)
 static bool netns_wanted(const struct ld_container *c)
 {
         return c->spec.netns || c->spec.pid;
+}
+
+static struct nsl_member *netns_member(const struct ld_netns *n, const struct ld_container *c)
+{
+        uint64_t h = ld_hash_ptr(c);
+
+        for (struct ld_hash_node *hn = ld_hash_bucket(&n->members, h); hn; hn = hn->next)
+                if (hn->hash == h && ((struct nsl_member *)hn)->c == c)
+                        return (struct nsl_member *)hn;
+        return NULL;
+}
+
+/* c's record, made on first use; NULL without memory. */
+static struct nsl_member *netns_member_get(struct ld_netns *n, struct ld_container *c)
+{
+        struct nsl_member *m = netns_member(n, c);
+
+        if (m)
+                return m;
+        if (!(m = calloc(1, sizeof(*m))))
+                return NULL;
+        m->c = c;
+        m->pidfd = -1;
+        if (ld_hash_insert(&n->members, &m->hn, ld_hash_ptr(c)) < 0) {
+                free(m);
+                return NULL;
+        }
+        return m;
+}
+
+static bool netns_listening(const struct ld_netns *n, const struct ld_container *c)
+{
+        const struct nsl_member *m = netns_member(n, c);
+
+        return m && m->nsl;
+}
+
+static int netns_said(const struct ld_netns *n, const struct ld_container *c)
+{
+        const struct nsl_member *m = netns_member(n, c);
+
+        return m ? m->said : 0;
+}
+
+static void netns_set_said(struct ld_netns *n, struct ld_container *c, int rc)
+{
+        struct nsl_member *m = rc || netns_member(n, c) ? netns_member_get(n, c) : NULL;
+
+        if (m)
+                m->said = rc;
 }
 
 static void netns_close(struct ld_nsl *s)
@@ -229,10 +285,9 @@ static int netns_add_member(struct ld_nsl *s, struct ld_container *c, int pidfd)
         nv = nm ? realloc(s->views, (n + 1) * sizeof(*nv)) : NULL;
         if (nv)
                 s->views = nv;
-        if (!nm || !nv || !(nm[n] = calloc(1, sizeof(**nm))))
+        if (!nm || !nv || !(nm[n] = netns_member_get(s->n, c)))
                 return -ENOMEM;
         nm[n]->nsl = s;
-        nm[n]->c = c;
         nm[n]->pidfd = pidfd;
         if (pidfd >= 0) {
                 ev_io_init(&nm[n]->pid_w, netns_pid_cb, pidfd, EV_READ);
@@ -242,7 +297,6 @@ static int netns_add_member(struct ld_nsl *s, struct ld_container *c, int pidfd)
         nv[n] = c;
         s->vs.v = s->views;
         s->vs.n = n + 1;
-        c->nsl = s;
         return 0;
 }
 
@@ -381,7 +435,7 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
         struct stat st;
         int pidfd = -1, fd, rc;
 
-        if (c->nsl)
+        if (netns_listening(n, c))
                 return 0;
         if (c->spec.netns)
                 netns_watch_dir(n, c->spec.netns);
@@ -418,28 +472,39 @@ int ld_netns_attach(struct ld_netns *n, struct ld_container *c)
 
 void ld_netns_detach(struct ld_netns *n, struct ld_container *c)
 {
-        struct ld_nsl *s = c->nsl;
+        struct nsl_member *m = netns_member(n, c);
+        struct ld_nsl *s = m ? m->nsl : NULL;
 
         if (!s)
                 return;
         for (size_t i = 0; i < s->vs.n; i++) {
-                struct nsl_member *m = s->members[i];
-                if (m->c != c)
+                if (s->members[i] != m)
                         continue;
-                if (m->pidfd >= 0) {
-                        ev_io_stop(n->loop, &m->pid_w);
-                        close(m->pidfd);
-                }
-                free(m);
                 memmove(&s->members[i], &s->members[i + 1],
                         (s->vs.n - i - 1) * sizeof(*s->members));
                 memmove(&s->views[i], &s->views[i + 1], (s->vs.n - i - 1) * sizeof(*s->views));
                 s->vs.n--;
                 break;
         }
-        c->nsl = NULL;
+        if (m->pidfd >= 0) {
+                ev_io_stop(n->loop, &m->pid_w);
+                close(m->pidfd);
+                m->pidfd = -1;
+        }
+        m->nsl = NULL;
         if (s->vs.n == 0 && !n->syncing)
                 netns_close(s);
+}
+
+void ld_netns_forget(struct ld_netns *n, struct ld_container *c)
+{
+        struct nsl_member *m = netns_member(n, c);
+
+        if (!m)
+                return;
+        ld_netns_detach(n, c);
+        ld_hash_remove(&n->members, &m->hn);
+        free(m);
 }
 
 /* Why a path is refused, for messages; NULL for errors that are not the path's fault. */
@@ -573,7 +638,7 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
                         c->spec.nsid = oc->spec.nsid;
         }
         for (struct ld_container *c = old ? old->head : NULL; c; c = c->next)
-                ld_netns_detach(n, c);
+                ld_netns_forget(n, c); /* old is freed next */
         for (struct ld_container *c = t->head; c; c = c->next) {
                 char where[512] = "";
                 if (!netns_wanted(c))
@@ -581,8 +646,9 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
                 if (c->line)
                         snprintf(where, sizeof(where), "%s:%zu: ", t->path ? t->path : "table",
                                  c->line);
-                c->ns_said = ld_netns_attach(n, c);
-                netns_report(n, c, where, c->ns_said);
+                int rc = ld_netns_attach(n, c);
+                netns_set_said(n, c, rc);
+                netns_report(n, c, where, rc);
         }
         n->syncing = false;
         for (struct ld_nsl *s = n->head, *next; s; s = next) {
@@ -601,7 +667,7 @@ static bool netns_try_pending(struct ld_netns *n)
         bool pending = false;
 
         for (struct ld_container *c = t ? t->head : NULL; c; c = c->next) {
-                if (!c->spec.netns || c->nsl)
+                if (!c->spec.netns || netns_listening(n, c))
                         continue;
                 int rc = ld_netns_attach(n, c);
                 if (rc == 0)
@@ -609,9 +675,9 @@ static bool netns_try_pending(struct ld_netns *n)
                                 c->spec.name);
                 else if (rc == -ENOENT || rc == -ENOTTY) /* `ip netns add` mounts on a file */
                         pending = true;
-                else if (rc != c->ns_said) /* once: it is tried again at every event */
+                else if (rc != netns_said(n, c)) /* once: it is tried again at every event */
                         netns_report(n, c, "", rc);
-                c->ns_said = rc;
+                netns_set_said(n, c, rc);
         }
         return pending;
 }
@@ -742,6 +808,10 @@ int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch
         n->naddrs = naddrs;
         n->selffd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         n->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (ld_hash_init(&n->members) < 0) {
+                ld_netns_free(n);
+                return -ENOMEM;
+        }
         if (n->selffd < 0 || n->inofd < 0 || fstat(n->selffd, &st) < 0) {
                 int rc = -errno;
                 ld_netns_free(n);
@@ -775,6 +845,14 @@ void ld_netns_free(struct ld_netns *n)
                         ld_netns_detach(n, s->views[s->vs.n - 1]);
         while (n->head)
                 netns_close(n->head);
+        for (size_t i = 0; n->members.buckets && i <= n->members.mask; i++) {
+                while (n->members.buckets[i]) {
+                        struct ld_hash_node *hn = n->members.buckets[i];
+                        ld_hash_remove(&n->members, hn);
+                        free(hn);
+                }
+        }
+        ld_hash_fini(&n->members);
         if (n->inofd >= 0) {
                 ev_io_stop(n->loop, &n->ino_w);
                 close(n->inofd);

@@ -34,6 +34,9 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
  * automount file system. */
 int ld_netns_attach(struct ld_netns *n, struct ld_container *c);
 void ld_netns_detach(struct ld_netns *n, struct ld_container *c);
+/* c leaves the table (rm, add --replace, a reload): detached, and all netns kept of it
+ * (the refusal last logged) dropped; call before c is freed or reused. */
+void ld_netns_forget(struct ld_netns *n, struct ld_container *c);
 /* Refuses a table naming a path that exists but is no network namespace, a link, or the
  * daemon's own namespace (a missing one is waited for). */
 int ld_netns_check(const struct ld_table *t, char *err, size_t errlen);

@@ -58,7 +58,10 @@ struct rheld {
         uint8_t pkt[];
 };
 
+/* The peer of one remote container, found by the container's address in ld_remote.byc:
+ * the model (table.h) keeps what the peer said (ld_rcache), not who asks it. */
 struct rpeer {
+        struct ld_hash_node hn;
         struct ld_remote *r;
         struct rpeer *prev, *next;
         struct ld_container *c;
@@ -91,10 +94,21 @@ struct ld_remote {
         struct ld_server *srv;
         double stale;
         struct rpeer *peers;
+        struct ld_hash byc;    /* the peers by container */
         size_t nsrv_all;       /* live SRV slots of every peer */
         struct ld_xpool *pool; /* the UDP sockets of the questions */
         ev_timer tick;
 };
+
+static struct rpeer *remote_peer(const struct ld_remote *r, const struct ld_container *c)
+{
+        uint64_t h = ld_hash_ptr(c);
+
+        for (struct ld_hash_node *hn = r ? ld_hash_bucket(&r->byc, h) : NULL; hn; hn = hn->next)
+                if (hn->hash == h && ((struct rpeer *)hn)->c == c)
+                        return (struct rpeer *)hn;
+        return NULL;
+}
 
 static double remote_now(const struct ld_remote *r)
 {
@@ -532,13 +546,16 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
 {
         struct rpeer *p;
 
-        if (!r || !c->remote || c->remote->peer)
+        if (!r || !c->remote || remote_peer(r, c))
                 return;
         if (!(p = calloc(1, sizeof(*p))))
                 return;
         p->r = r;
         p->c = c;
-        c->remote->peer = p;
+        if (ld_hash_insert(&r->byc, &p->hn, ld_hash_ptr(c)) < 0) {
+                free(p);
+                return;
+        }
         p->srv = calloc(c->remote->nsrv + 1, sizeof(*p->srv));
         if (!p->srv)
                 c->remote->nsrv = 0; /* no times to keep them by: asked afresh */
@@ -563,9 +580,9 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
 
 void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
 {
-        struct rpeer *p = c->remote ? c->remote->peer : NULL;
+        struct rpeer *p = remote_peer(r, c);
 
-        if (!r || !p)
+        if (!p)
                 return;
         while (p->asks) {
                 struct rask *a = p->asks;
@@ -580,7 +597,7 @@ void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
                 free(h);
         }
         LD_LIST_REMOVE(r->peers, p);
-        c->remote->peer = NULL;
+        ld_hash_remove(&r->byc, &p->hn);
         r->nsrv_all -= p->nlive;
         free(p->fresh);
         free(p->srv);
@@ -589,12 +606,14 @@ void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
 
 /* A reload's registration of the same remote takes over the old one's caches and peer, its
  * times and the questions in flight with it: nothing is copied or asked again. */
-static void remote_carry(struct ld_table *t, struct ld_container *c, struct ld_container *oc)
+static void remote_carry(struct ld_remote *r, struct ld_table *t, struct ld_container *c,
+                         struct ld_container *oc)
 {
         struct ld_rcache *n = c->remote, *o = oc->remote;
-        struct rpeer *p = o ? o->peer : NULL;
+        struct rpeer *p = remote_peer(r, oc);
 
-        if (!o || !n || n->peer || strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
+        if (!o || !n || remote_peer(r, c) ||
+            strcmp(oc->spec.remote_fqdn, c->spec.remote_fqdn) != 0 ||
             !ld_addr_equal(&oc->spec.remote_peer.addr, &c->spec.remote_peer.addr) ||
             oc->spec.remote_peer.port != c->spec.remote_peer.port)
                 return;
@@ -602,8 +621,12 @@ static void remote_carry(struct ld_table *t, struct ld_container *c, struct ld_c
         free(n->srv);
         *n = *o;
         memset(o, 0, sizeof(*o));
-        if (p)
+        if (p) { /* found by its new container from now on */
+                ld_hash_remove(&r->byc, &p->hn);
                 p->c = c;
+                /* cannot fail: one node out, one in, so the table does not grow */
+                (void)ld_hash_insert(&r->byc, &p->hn, ld_hash_ptr(c));
+        }
         if (n->naddrs)
                 ld_table_refresh(t, c); /* the views were built before it had addresses */
 }
@@ -615,7 +638,7 @@ void ld_remote_sync(struct ld_remote *r, struct ld_table *t, struct ld_table *ol
         for (struct ld_container *c = old ? old->head : NULL; c; c = c->next) {
                 struct ld_container *nc = c->remote ? ld_table_find(t, c->spec.name) : NULL;
                 if (nc && nc->remote)
-                        remote_carry(t, nc, c);
+                        remote_carry(r, t, nc, c);
                 ld_remote_detach(r, c);
         }
         for (struct ld_container *c = t->head; c; c = c->next)
@@ -626,11 +649,10 @@ void ld_remote_defer(struct ld_remote *r, struct ld_container *c, uint16_t port,
                      const struct ld_request *rq, const uint8_t *pkt, size_t len,
                      ld_remote_rerun_fn rerun, void *arg)
 {
-        struct rpeer *p = c->remote ? c->remote->peer : NULL;
+        struct rpeer *p = remote_peer(r, c);
         struct rheld *h;
         long i;
 
-        (void)r;
         if (!p || p->nheld >= REMOTE_MAX_HELD || !(h = malloc(sizeof(*h) + len)))
                 return; /* dropped: the client asks again */
         if (port) {
@@ -658,7 +680,8 @@ int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, str
 
         if (!r)
                 return -ENOMEM;
-        if (ld_xpool_new(loop, &r->pool) < 0) {
+        if (ld_hash_init(&r->byc) < 0 || ld_xpool_new(loop, &r->pool) < 0) {
+                ld_hash_fini(&r->byc);
                 free(r);
                 return -ENOMEM;
         }
@@ -680,5 +703,6 @@ void ld_remote_free(struct ld_remote *r)
                 ld_remote_detach(r, r->peers->c);
         ev_timer_stop(r->loop, &r->tick);
         ld_xpool_free(r->pool);
+        ld_hash_fini(&r->byc);
         free(r);
 }

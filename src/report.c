@@ -177,8 +177,8 @@ void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x,
                                 (unsigned long long)st->rcode[i]);
                 fprintf(f, ",\"badvers\":%llu},\"views\":{", (unsigned long long)st->rcode[16]);
                 for (const struct ld_container *c = t->head; c; c = c->next)
-                        fprintf(f, "\"%s\":%llu%s", c->spec.name, (unsigned long long)c->queries,
-                                c->next ? "," : "");
+                        fprintf(f, "\"%s\":%llu%s", c->spec.name,
+                                (unsigned long long)c->cview.queries, c->next ? "," : "");
                 fputs("}}\n", f);
                 return;
         }
@@ -196,5 +196,6 @@ void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x,
                 (unsigned long long)st->forwarded, (unsigned long long)st->forward_failed,
                 (unsigned long long)st->forward_overflow, (unsigned long long)st->transfers);
         for (const struct ld_container *c = t->head; c; c = c->next)
-                fprintf(f, "view.%s.queries %llu\n", c->spec.name, (unsigned long long)c->queries);
+                fprintf(f, "view.%s.queries %llu\n", c->spec.name,
+                        (unsigned long long)c->cview.queries);
 }

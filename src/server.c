@@ -128,7 +128,7 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
                 return res; /* counted when answered again, or as a transfer */
         s->stats.queries++;
         if (vs.n)
-                vs.v[0]->queries++;
+                vs.v[0]->cview.queries++;
         if (res.action == LD_ANSWER_FORWARD)
                 return res; /* its rcode is the upstream's: counted as forwarded */
         s->stats.rcode[res.rcode < 24 ? res.rcode : 23]++;

@@ -140,7 +140,6 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 ld_views_disown(&t->views, c);
                 ld_spec_move(&c->spec, &cmd->spec);
                 c->line = t->line;
-                c->ns_said = 0; /* a new registration: its own namespace id, if any */
                 if (table_rcache_reset(c) < 0 || ld_views_own(&t->views, c) < 0)
                         goto nomem;
                 table_rebuild_around(t, c);

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 struct ld_container;
-struct ld_nsl;
 
 struct ld_link {
         struct ld_container *from;
@@ -51,7 +50,6 @@ struct ld_rcache {
         size_t naddrs;
         struct ld_rsrv *srv;
         size_t nsrv;
-        void *peer; /* remote.c's */
 };
 
 struct ld_container {
@@ -61,13 +59,13 @@ struct ld_container {
         uint32_t id;                      /* its view; never reused while the daemon runs */
         struct ld_container *prev, *next; /* order of registration */
         struct ld_linkvec from, to;
-        struct ld_cview cview;
-        /* Namespace: its identity is spec.nsid (recorded when first opened), so that a
-         * recycled PID or a recreated path is never joined; its listeners while open. */
-        int ns_said; /* the refusal last logged (negative errno), not repeated at each retry */
-        struct ld_nsl *nsl;
+        struct ld_cview cview; /* its view, and the queries answered for it (the engine's) */
+        /* What a remote container's peer last said: read by the answer path with no lookup,
+         * and carried with the registration across a reload, so it stays here; who asks
+         * the peer, and when, is remote.c's (by container). A namespace's listeners and
+         * the refusal last logged are netns.c's: nothing here is runtime state of a module
+         * (its identity, spec.nsid, is part of the registration). */
         struct ld_rcache *remote; /* NULL for a local container */
-        uint64_t queries;         /* answered for its view, for stats */
         size_t line; /* where it was registered in the file loaded, for messages; 0 if live */
 };
 

@@ -88,7 +88,7 @@ void ld_view_drop(struct ld_views *v, struct ld_container *c)
                 ld_hash_remove(&v->ptrs, &cv->ptrs[i].hn);
         free(cv->names);
         free(cv->ptrs);
-        memset(cv, 0, sizeof(*cv));
+        *cv = (struct ld_cview){.queries = cv->queries}; /* rebuilt, still counting */
 }
 
 static int view_add_target(struct ld_vname *e, struct ld_container *t)
