@@ -2,7 +2,7 @@
  * (view, address); rebuilt per container when the table changes, never per query. */
 #include "view.h"
 
-#include "table.h"
+#include "container.h"
 
 #include <ctype.h>
 #include <errno.h>

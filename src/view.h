@@ -46,15 +46,6 @@ struct ld_owner {
         uint32_t nowners;
 };
 
-/* One container's share of the index, owned by the container. */
-struct ld_cview {
-        struct ld_vname *names;
-        size_t nnames;
-        struct ld_vptr *ptrs;
-        size_t nptrs;
-        uint64_t queries; /* answered for this view (ld_server_handle), for stats */
-};
-
 struct ld_views {
         struct ld_hash names;
         struct ld_hash ptrs;
