@@ -40,8 +40,8 @@ static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_
 /* Copies a prefix of the records only, so every compression pointer stays valid: each one
  * points back to a prior name (RFC 1035 4.1.4, checked by ld_wire_name) outside the header,
  * which is rewritten; a pointer forward could land in what is cut. */
-size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_ask *c,
-                        uint8_t *out, size_t cap)
+size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_ask *c, uint8_t *out,
+                        size_t cap)
 {
         size_t reserve = c->edns ? LD_OPT_LEN : 0, limit = c->limit, off, len;
         unsigned an, ns, total;

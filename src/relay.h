@@ -20,7 +20,7 @@ struct ld_relay_ask {
  * dropped and ours added when the client sent EDNS (LD_EDNS_PAYLOAD, DO copied); cut to
  * whole records with TC set when an answer or authority record does not fit in its limit.
  * Returns the length written to out, or 0 if ans is malformed or no answer to a QUERY. */
-size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_ask *c,
-                        uint8_t *out, size_t cap);
+size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_ask *c, uint8_t *out,
+                        size_t cap);
 
 #endif
