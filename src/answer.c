@@ -581,7 +581,7 @@ static bool answer_name(struct ans *a, struct ld_viewset vs)
                 return true;
         if (a->q->nlabels > 0 && answer_view_name(a, vs, a->q->nlabels, false))
                 return true;
-        return answer_static(a, a->cfg->publish) || answer_static(a, a->cfg->zones);
+        return answer_static(a, a->cfg->pubzone) || answer_static(a, a->cfg->zones);
 }
 
 /* RD, RA and CD are QUERY's (RFC 1035, 4035): a reply to another opcode (NOTIMP) keeps
@@ -641,7 +641,7 @@ static int early_rcode(const struct ld_answer_cfg *cfg, const struct ld_query *q
                 return 16; /* BADVERS: upper eight bits in the OPT, lower four 0 */
         if (q->qclass != C_IN && q->qclass != C_ANY)
                 return LD_RCODE_REFUSED;
-        if ((q->qtype == T_AXFR || q->qtype == T_IXFR) && !(tcp && cfg->publish))
+        if ((q->qtype == T_AXFR || q->qtype == T_IXFR) && !(tcp && cfg->pubzone))
                 return LD_RCODE_REFUSED;
         return -1;
 }
@@ -691,7 +691,7 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
         if (q->qtype == T_AXFR || q->qtype == T_IXFR) {
                 res.action = LD_ANSWER_XFR; /* allowed sources are checked there */
         } else if (vs.n == 0) {
-                if (!answer_static(&a, cfg->publish))
+                if (!answer_static(&a, cfg->pubzone))
                         a.rcode =
                             LD_RCODE_REFUSED; /* no container's source: the publish zone only */
         } else if (!answer_name(&a, vs)) {

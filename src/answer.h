@@ -23,7 +23,7 @@ struct ld_answer_cfg {
         const struct ld_views *views;
         const struct ld_services *services;
         const struct ld_zones *zones;   /* NULL without --zones */
-        const struct ld_zones *publish; /* --publish-zone, to every source; NULL without */
+        const struct ld_zones *pubzone; /* --publish-zone, to every source; NULL without */
 };
 
 enum ld_answer_action {

@@ -3,15 +3,15 @@
 #include "change.h"
 
 #include "command.h"
-#include "server.h"
+#include "engine.h"
 #include "table.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-void ld_change_init(struct ld_change *ch, struct ld_server *srv)
+void ld_change_init(struct ld_change *ch, struct ld_engine *eng)
 {
-        ch->srv = srv;
+        ch->eng = eng;
         ch->nobs = 0;
 }
 
@@ -45,7 +45,7 @@ static const char *change_subject(const struct ld_cmd *cmd)
 
 int ld_change_apply(struct ld_change *ch, struct ld_cmd *cmd, char *err, size_t errlen)
 {
-        struct ld_table *t = ch->srv->table;
+        struct ld_table *t = ch->eng->table;
         const char *subject = change_subject(cmd);
         char name[LD_NAME_MAX + 1] = "";
         struct ld_container *c;
@@ -74,14 +74,14 @@ int ld_change_apply(struct ld_change *ch, struct ld_cmd *cmd, char *err, size_t 
 
 void ld_change_commit(struct ld_change *ch)
 {
-        ld_server_changed(ch->srv);
-        change_tell(ch, LD_CHANGE_DONE, ch->srv->table, NULL, NULL, false);
+        ld_engine_bump_serial(ch->eng);
+        change_tell(ch, LD_CHANGE_DONE, ch->eng->table, NULL, NULL, false);
 }
 
 void ld_change_replace(struct ld_change *ch, struct ld_table *t)
 {
-        change_tell(ch, LD_CHANGE_REPLACING, t, ch->srv->table, NULL, true);
-        ld_server_set_table(ch->srv, t); /* frees the old table */
+        change_tell(ch, LD_CHANGE_REPLACING, t, ch->eng->table, NULL, true);
+        ld_engine_set_table(ch->eng, t); /* frees the old table */
         change_tell(ch, LD_CHANGE_REPLACED, t, NULL, NULL, true);
         change_tell(ch, LD_CHANGE_DONE, t, NULL, NULL, true);
 }

@@ -8,7 +8,7 @@
 
 struct ld_cmd;
 struct ld_container;
-struct ld_server;
+struct ld_engine;
 struct ld_table;
 
 /* What observers are told, in this order. A live change: LEAVING (if a registration goes),
@@ -38,7 +38,7 @@ typedef void (*ld_change_fn)(void *arg, const struct ld_change_event *ev);
 #define LD_CHANGE_OBSERVERS 8
 
 struct ld_change {
-        struct ld_server *srv;
+        struct ld_engine *eng;
         struct {
                 ld_change_fn fn;
                 void *arg;
@@ -46,7 +46,7 @@ struct ld_change {
         size_t nobs;
 };
 
-void ld_change_init(struct ld_change *ch, struct ld_server *srv);
+void ld_change_init(struct ld_change *ch, struct ld_engine *eng);
 /* Observers are told in the order they were added; -ENOSPC past LD_CHANGE_OBSERVERS. */
 int ld_change_observe(struct ld_change *ch, ld_change_fn fn, void *arg);
 /* Applies one change (checked, and durable) to the served table; takes cmd->spec of an add.

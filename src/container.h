@@ -21,7 +21,7 @@ struct ld_cview {
         size_t nnames;
         struct ld_vptr *ptrs;
         size_t nptrs;
-        uint64_t queries; /* answered for this view (ld_server_handle), for stats */
+        uint64_t queries; /* answered for this view (ld_engine_handle), for stats */
 };
 
 struct ld_link {

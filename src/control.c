@@ -10,7 +10,7 @@
 #include "log.h"
 #include "netns.h"
 #include "report.h"
-#include "server.h"
+#include "engine.h"
 #include "state.h"
 #include "table.h"
 #include "tcp.h"
@@ -167,7 +167,7 @@ static struct ld_table *ctl_copy(const struct ld_table *t)
 
 static void ctl_shadow_reset(struct ld_control *ctl)
 {
-        struct ld_table *copy = ctl_copy(ctl->env.srv->table);
+        struct ld_table *copy = ctl_copy(ctl->env.eng->table);
 
         if (!copy) {
                 ld_err("out of memory copying the table; changes are refused until a reload");
@@ -244,7 +244,7 @@ static int ctl_do_reload(struct ld_control *ctl)
         rc = ctl->env.reload(ctl->env.arg, err, sizeof(err));
         if (rc == 0) {
                 ctl_shadow_reset(ctl);
-                ctl->must_compact = ctl->env.srv->table->torn;
+                ctl->must_compact = ctl->env.eng->table->torn;
         }
         snprintf(msg, sizeof(msg), "reload failed, the running table stays: %s", err);
         for (struct ctl_conn *c = ctl->conns, *next; c; c = next) {
@@ -265,7 +265,7 @@ static void ctl_compact(struct ld_control *ctl)
 
         if (!f)
                 return;
-        ld_table_dump(ctl->env.srv->table, f);
+        ld_table_dump(ctl->env.eng->table, f);
         fclose(f);
         ctl->snapshot_len = len;
         ctl->compacting = true;
@@ -378,7 +378,7 @@ static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd
 
 static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct ld_cmd *cmd)
 {
-        struct ld_server *srv = ctl->env.srv;
+        struct ld_engine *eng = ctl->env.eng;
         struct ld_report_extra x = {0, 0, 0};
         struct timespec now;
         const struct ld_container *k = NULL;
@@ -386,7 +386,7 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         size_t len = 0;
         FILE *f;
 
-        if (cmd->kind == LD_CMD_SHOW && !(k = ld_table_find(srv->table, cmd->name))) {
+        if (cmd->kind == LD_CMD_SHOW && !(k = ld_table_find(eng->table, cmd->name))) {
                 snprintf(err, sizeof(err), "'%s' does not exist", cmd->name);
                 ctl_reply(c, err, NULL, 0);
                 return;
@@ -400,11 +400,11 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         x.tcp_connections = ld_tcp_count(ctl->env.tcp);
         x.namespaces = ld_netns_count(ctl->env.netns);
         if (cmd->kind == LD_CMD_LS)
-                ld_report_ls(srv, cmd->json, f);
+                ld_report_ls(eng, cmd->json, f);
         else if (cmd->kind == LD_CMD_SHOW)
                 ld_report_show(k, cmd->json, f);
         else
-                ld_report_stats(srv, &x, cmd->json, f);
+                ld_report_stats(eng, &x, cmd->json, f);
         fclose(f);
         ctl_reply(c, NULL, buf, len);
         free(buf);
@@ -660,7 +660,7 @@ int ld_control_new(const struct ld_control_env *env, struct ld_control **out)
                 ctl->gid = g->gr_gid;
         }
         ctl_shadow_reset(ctl);
-        ctl->must_compact = env->srv->table->torn;
+        ctl->must_compact = env->eng->table->torn;
         ld_accept_init(&ctl->acc, env->loop, &ctl->lw, "control");
         rc = ctl->shadow
                  ? ld_state_new(env->loop, env->state_path, ctl_state_done, ctl, &ctl->state)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 struct ld_change;
-struct ld_server;
+struct ld_engine;
 struct ld_netns;
 struct ld_tcp;
 struct ld_table;
@@ -15,7 +15,7 @@ struct ld_control;
 
 struct ld_control_env {
         struct ev_loop *loop;
-        struct ld_server *srv;
+        struct ld_engine *eng;
         struct ld_change *change; /* the path every change of the served table takes */
         struct ld_netns *netns;
         struct ld_tcp *tcp;

@@ -7,7 +7,7 @@
 #include "client.h"
 #include "forward.h"
 #include "remote.h"
-#include "server.h"
+#include "engine.h"
 #include "wire.h"
 #include "xfr.h"
 
@@ -19,7 +19,7 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
                          size_t len, uint8_t *out, size_t cap)
 {
         struct ld_viewset vs = rq->client->ops->views(rq->client, &rq->src);
-        struct ld_answer_result r = ld_server_handle(d->srv, vs, pkt, len, out, cap, rq->tcp);
+        struct ld_answer_result r = ld_engine_handle(d->eng, vs, pkt, len, out, cap, rq->tcp);
 
         switch (r.action) {
         case LD_ANSWER_DROP:

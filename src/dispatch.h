@@ -13,11 +13,11 @@
 struct ld_forward;
 struct ld_remote;
 struct ld_request;
-struct ld_server;
+struct ld_engine;
 struct ld_xfr;
 
 struct ld_dispatch {
-        struct ld_server *srv;
+        struct ld_engine *eng;
         struct ld_forward *forward; /* NULL with --no-upstream */
         struct ld_remote *remote;   /* remote containers' peers (NULL: none yet) */
         struct ld_xfr *xfr;         /* zone transfers (NULL without --publish-zone) */

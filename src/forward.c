@@ -36,7 +36,7 @@
 #include "query.h"
 #include "random.h"
 #include "relay.h"
-#include "server.h"
+#include "engine.h"
 #include "table.h"
 #include "wire.h"
 
@@ -91,7 +91,7 @@ struct fwd_req {
 
 struct ld_forward {
         struct ev_loop *loop;
-        struct ld_server *srv;
+        struct ld_engine *eng;
         unsigned max, inflight;
         struct fwd_server *servers; /* every server ever used: health outlives reloads */
         struct fwd_server *defaults[FWD_MAX_SERVERS];
@@ -224,7 +224,7 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
                 n = ld_relay_rewrite(ans, alen, &c, out + 2, sizeof(out) - 2);
         if (n == 0) { /* every server failed: SERVFAIL with the question */
                 n = fwd_servfail(r, out + 2, sizeof(out) - 2);
-                f->srv->stats.forward_failed++;
+                f->eng->stats.forward_failed++;
         }
         if (!r->orphan) /* dropped by the client if it is gone */
                 ld_request_reply(&r->req, out + 2, n);
@@ -417,11 +417,11 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         r->key = key;
         LD_LIST_PUSH(f->reqs, r);
         f->inflight++;
-        f->srv->stats.forwarded++;
+        f->eng->stats.forwarded++;
         n = fwd_servers_for(f, vs, servers);
         fwd_order(r, servers, n);
         if (!admitted) { /* the bound, or the view's share: SERVFAIL now, never a hang */
-                f->srv->stats.forward_overflow++;
+                f->eng->stats.forward_overflow++;
                 r->nservers = 0;
         }
         fwd_try(r);
@@ -458,7 +458,7 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
         return f->ndefaults;
 }
 
-int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inflight,
+int ld_forward_new(struct ev_loop *loop, struct ld_engine *eng, unsigned max_inflight,
                    struct ld_forward **out)
 {
         struct ld_forward *f = calloc(1, sizeof(*f));
@@ -479,7 +479,7 @@ int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inf
         }
         f->mask = cap - 1;
         f->loop = loop;
-        f->srv = srv;
+        f->eng = eng;
         f->max = max_inflight;
         *out = f;
         return 0;

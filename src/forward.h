@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 
 struct ld_request;
-struct ld_server;
+struct ld_engine;
 struct ld_viewset;
 struct ld_forward;
 
-int ld_forward_new(struct ev_loop *loop, struct ld_server *srv, unsigned max_inflight,
+int ld_forward_new(struct ev_loop *loop, struct ld_engine *eng, unsigned max_inflight,
                    struct ld_forward **out);
 void ld_forward_free(struct ld_forward *f);
 /* The default upstreams: given ones, or (none given) the host's resolv.conf, re-read by

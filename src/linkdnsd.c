@@ -6,12 +6,12 @@
 #include "listen.h"
 #include "log.h"
 #include "netns.h"
-#include "notify.h"
+#include "ready.h"
 #include "options.h"
-#include "publish.h"
+#include "pubzone.h"
 #include "remote.h"
 #include "xfr.h"
-#include "server.h"
+#include "engine.h"
 #include "tcp.h"
 
 #include <errno.h>
@@ -24,7 +24,7 @@
 struct daemon {
         struct ev_loop *loop;
         struct ld_options opt;
-        struct ld_server srv;
+        struct ld_engine eng;
         struct ld_dispatch disp; /* the forward, remote and xfr handles */
         struct ld_tcp *tcp;
         struct ld_netns *netns;
@@ -74,8 +74,8 @@ static void daemon_status(struct daemon *d, const char *state)
         char buf[256];
 
         snprintf(buf, sizeof(buf), "%sSTATUS=%zu containers, %zu links, %zu namespaces", state,
-                 d->srv.table->ncontainers, d->srv.table->nlinks, ld_netns_count(d->netns));
-        ld_notify(buf);
+                 d->eng.table->ncontainers, d->eng.table->nlinks, ld_netns_count(d->netns));
+        ld_ready(buf);
 }
 
 static void daemon_upstreams(struct daemon *d)
@@ -97,13 +97,13 @@ static int daemon_reload(void *arg, char *err, size_t errlen)
         struct ld_zones *z;
 
         ld_info("reloading %s", d->opt.state);
-        ld_notify("RELOADING=1");
+        ld_ready("RELOADING=1");
         if (daemon_load(d, &t, &z, err, errlen) < 0) {
                 ld_err("reload failed: the running table stays in force");
                 daemon_status(d, "READY=1\n");
                 return -EINVAL;
         }
-        ld_server_set_zones(&d->srv, z);
+        ld_engine_set_zones(&d->eng, z);
         if (d->disp.forward && !d->opt.nupstream)
                 daemon_upstreams(d); /* the host's resolv.conf may have changed */
         ld_info("reloaded: %zu containers, %zu links", t->ncontainers, t->nlinks);
@@ -153,7 +153,7 @@ static void daemon_on_publish(void *arg, const struct ld_change_event *ev)
                 d->publish_dirty = true;
         if ((ev->kind == LD_CHANGE_APPLIED && d->publish_dirty) || ev->kind == LD_CHANGE_REPLACED) {
                 d->publish_dirty = false;
-                d->republished = d->srv.publish && ld_server_publish(&d->srv) == 0;
+                d->republished = d->eng.pubzone && ld_engine_rebuild_pubzone(&d->eng) == 0;
         }
 }
 
@@ -181,7 +181,7 @@ static void daemon_observe(struct daemon *d)
         ld_change_fn fns[] = {daemon_on_netns, daemon_on_remote, daemon_on_publish,
                               daemon_on_rebuilt, daemon_on_status};
 
-        ld_change_init(&d->change, &d->srv);
+        ld_change_init(&d->change, &d->eng);
         for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
                 ld_change_observe(&d->change, fns[i], d); /* fewer than LD_CHANGE_OBSERVERS */
 }
@@ -247,25 +247,25 @@ static void daemon_signals(struct daemon *d)
 static int daemon_cross_host(struct daemon *d)
 {
         char serial_path[4096];
-        int rc = ld_remote_new(d->loop, &d->srv, d->opt.stale, &d->disp.remote);
+        int rc = ld_remote_new(d->loop, &d->eng, d->opt.stale, &d->disp.remote);
 
         if (rc == 0)
-                ld_remote_sync(d->disp.remote, d->srv.table, NULL);
+                ld_remote_sync(d->disp.remote, d->eng.table, NULL);
         if (rc < 0 || !d->opt.publish_zone)
                 return rc;
         snprintf(serial_path, sizeof(serial_path), "%s.serial", d->opt.state);
-        rc = ld_publish_new(d->opt.publish_zone, d->opt.publish_address, d->opt.npublish_address,
-                            d->opt.ttl, serial_path, &d->srv.services, &d->srv.publish);
+        rc = ld_pubzone_new(d->opt.publish_zone, d->opt.publish_address, d->opt.npublish_address,
+                            d->opt.ttl, serial_path, &d->eng.services, &d->eng.pubzone);
         if (rc == 0)
-                rc = ld_server_publish(&d->srv);
+                rc = ld_engine_rebuild_pubzone(&d->eng);
         if (rc == 0)
-                rc = ld_xfr_new(d->loop, &d->srv, d->opt.transfer_allow, d->opt.ntransfer_allow,
+                rc = ld_xfr_new(d->loop, &d->eng, d->opt.transfer_allow, d->opt.ntransfer_allow,
                                 d->opt.notify, d->opt.nnotify, d->opt.tsig, &d->disp.xfr);
         if (rc < 0) {
                 ld_err("cannot set up the publish zone %s: %s", d->opt.publish_zone, strerror(-rc));
                 return rc;
         }
-        ld_info("publishing %s (serial %u)", d->srv.publish->zone, d->srv.publish->serial);
+        ld_info("publishing %s (serial %u)", d->eng.pubzone->zone, d->eng.pubzone->serial);
         ld_xfr_notify(d->disp.xfr);
         return 0;
 }
@@ -283,7 +283,7 @@ static void daemon_fini(struct daemon *d)
         d->disp.remote = NULL;
         ld_xfr_free(d->disp.xfr);
         d->disp.xfr = NULL;
-        ld_server_fini(&d->srv);
+        ld_engine_fini(&d->eng);
 }
 
 int main(int argc, char **argv)
@@ -296,32 +296,32 @@ int main(int argc, char **argv)
         if (rc != 0)
                 return rc > 0 ? 0 : 2;
         ld_log_set_level(d.opt.log_level);
-        if ((rc = ld_server_init(&d.srv, d.opt.domain, d.opt.ttl, !d.opt.no_upstream)) < 0) {
+        if ((rc = ld_engine_init(&d.eng, d.opt.domain, d.opt.ttl, !d.opt.no_upstream)) < 0) {
                 ld_err("%s", rc == -EINVAL ? "invalid --domain" : strerror(-rc));
-                ld_server_fini(&d.srv);
+                ld_engine_fini(&d.eng);
                 return 1;
         }
         char err[1024];
 
         if (daemon_load(&d, &t, &z, err, sizeof(err)) < 0) {
-                ld_server_fini(&d.srv);
+                ld_engine_fini(&d.eng);
                 return 1;
         }
-        ld_server_set_table(&d.srv, t);
-        ld_server_set_zones(&d.srv, z);
-        d.srv.log_queries = d.opt.log_queries;
+        ld_engine_set_table(&d.eng, t);
+        ld_engine_set_zones(&d.eng, z);
+        d.eng.log_queries = d.opt.log_queries;
         if (d.opt.check_config) {
                 printf("%s: %zu containers, %zu links: OK\n", d.opt.state, t->ncontainers,
                        t->nlinks);
-                ld_server_fini(&d.srv);
+                ld_engine_fini(&d.eng);
                 return 0;
         }
         daemon_raise_nofile();
         d.loop = EV_DEFAULT;
-        d.disp.srv = &d.srv;
+        d.disp.eng = &d.eng;
         d.tcp = ld_tcp_new(d.loop, &d.disp, d.opt.tcp_max, d.opt.tcp_idle);
         if (!d.opt.no_upstream) {
-                if (ld_forward_new(d.loop, &d.srv, d.opt.max_forwards, &d.disp.forward) < 0) {
+                if (ld_forward_new(d.loop, &d.eng, d.opt.max_forwards, &d.disp.forward) < 0) {
                         ld_err("cannot set up forwarding");
                         daemon_fini(&d);
                         return 1;
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
                 daemon_fini(&d);
                 return 1;
         }
-        if ((rc = ld_netns_new(d.loop, &d.srv, &d.disp, d.tcp, d.opt.netns_address,
+        if ((rc = ld_netns_new(d.loop, &d.eng, &d.disp, d.tcp, d.opt.netns_address,
                                d.opt.nnetns_address, &d.netns)) < 0) {
                 ld_err("cannot set up namespaces: %s", strerror(-rc));
                 daemon_fini(&d);
@@ -345,7 +345,7 @@ int main(int argc, char **argv)
         }
         daemon_observe(&d);
         struct ld_control_env env = {.loop = d.loop,
-                                     .srv = &d.srv,
+                                     .eng = &d.eng,
                                      .change = &d.change,
                                      .netns = d.netns,
                                      .tcp = d.tcp,

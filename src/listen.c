@@ -4,7 +4,7 @@
 
 #include "dispatch.h"
 #include "log.h"
-#include "server.h"
+#include "engine.h"
 #include "sockopt.h"
 #include "tcp.h"
 
@@ -184,7 +184,7 @@ static struct ld_viewset listen_client_views(struct ld_client *c, const struct l
 {
         struct ld_listener *l = (struct ld_listener *)c;
 
-        return l->fixed ? *l->fixed : ld_server_views_of(l->d->srv, src);
+        return l->fixed ? *l->fixed : ld_engine_views_of(l->d->eng, src);
 }
 
 static void listen_client_release(struct ld_client *c)

@@ -5,7 +5,7 @@
 #include "listen.h"
 #include "log.h"
 #include "list.h"
-#include "server.h"
+#include "engine.h"
 #include "table.h"
 
 #include <errno.h>
@@ -67,7 +67,7 @@ struct netns_watch {
 
 struct ld_netns {
         struct ev_loop *loop;
-        struct ld_server *srv;
+        struct ld_engine *eng;
         struct ld_dispatch *d; /* what the listeners answer through */
         struct ld_tcp *tcp;
         const struct ld_endpoint *addrs;
@@ -663,7 +663,7 @@ void ld_netns_sync(struct ld_netns *n, struct ld_table *t, struct ld_table *old)
 /* Tries every container whose namespace is awaited; true while some are still missing. */
 static bool netns_try_pending(struct ld_netns *n)
 {
-        struct ld_table *t = n->srv->table;
+        struct ld_table *t = n->eng->table;
         bool pending = false;
 
         for (struct ld_container *c = t ? t->head : NULL; c; c = c->next) {
@@ -791,7 +791,7 @@ void ld_netns_on_recorded(struct ld_netns *n, void (*fn)(void *arg), void *arg)
         n->recorded_arg = arg;
 }
 
-int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch *d,
+int ld_netns_new(struct ev_loop *loop, struct ld_engine *eng, struct ld_dispatch *d,
                  struct ld_tcp *tcp, const struct ld_endpoint *addrs, size_t naddrs,
                  struct ld_netns **out)
 {
@@ -801,7 +801,7 @@ int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch
         if (!n)
                 return -ENOMEM;
         n->loop = loop;
-        n->srv = srv;
+        n->eng = eng;
         n->d = d;
         n->tcp = tcp;
         n->addrs = addrs;

@@ -10,14 +10,14 @@
 #include <stddef.h>
 
 struct ld_dispatch;
-struct ld_server;
+struct ld_engine;
 struct ld_tcp;
 struct ld_table;
 struct ld_container;
 struct ld_netns;
 
 /* Opens the daemon's own namespace (to come back to) and the inotify watch. */
-int ld_netns_new(struct ev_loop *loop, struct ld_server *srv, struct ld_dispatch *d,
+int ld_netns_new(struct ev_loop *loop, struct ld_engine *eng, struct ld_dispatch *d,
                  struct ld_tcp *tcp, const struct ld_endpoint *addrs, size_t naddrs,
                  struct ld_netns **out);
 void ld_netns_free(struct ld_netns *n);

@@ -16,7 +16,7 @@
 #include "exchange.h"
 #include "log.h"
 #include "list.h"
-#include "server.h"
+#include "engine.h"
 #include "table.h"
 #include "wire.h"
 
@@ -91,7 +91,7 @@ struct rask {
 
 struct ld_remote {
         struct ev_loop *loop;
-        struct ld_server *srv;
+        struct ld_engine *eng;
         double stale;
         struct rpeer *peers;
         struct ld_hash byc;    /* the peers by container */
@@ -238,7 +238,7 @@ static void remote_addrs_done(struct rpeer *p)
                 p->fresh = NULL;
                 rc->state = LD_RSTATE_OK;
                 remote_times_ok(r, &p->addr, p->min_ttl);
-                ld_table_refresh(r->srv->table, p->c);
+                ld_table_refresh(r->eng->table, p->c);
                 remote_wake(p);
         }
         remote_release(p);
@@ -674,7 +674,7 @@ void ld_remote_defer(struct ld_remote *r, struct ld_container *c, uint16_t port,
         p->nheld++;
 }
 
-int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, struct ld_remote **out)
+int ld_remote_new(struct ev_loop *loop, struct ld_engine *eng, double stale, struct ld_remote **out)
 {
         struct ld_remote *r = calloc(1, sizeof(*r));
 
@@ -686,7 +686,7 @@ int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale, str
                 return -ENOMEM;
         }
         r->loop = loop;
-        r->srv = srv;
+        r->eng = eng;
         r->stale = stale;
         ev_timer_init(&r->tick, remote_tick_cb, REMOTE_TICK, REMOTE_TICK);
         r->tick.data = r;

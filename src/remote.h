@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ld_server;
+struct ld_engine;
 struct ld_table;
 struct ld_container;
 struct ld_request;
@@ -18,7 +18,7 @@ struct ld_remote;
 typedef void (*ld_remote_rerun_fn)(void *arg, const struct ld_request *rq, const uint8_t *pkt,
                                    size_t len);
 
-int ld_remote_new(struct ev_loop *loop, struct ld_server *srv, double stale,
+int ld_remote_new(struct ev_loop *loop, struct ld_engine *eng, double stale,
                   struct ld_remote **out);
 void ld_remote_free(struct ld_remote *r);
 /* After a load or reload: old's caches carry over to t's same registrations. */

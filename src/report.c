@@ -1,7 +1,7 @@
 /* report: the read-only answers of the control socket — ls, show, stats — as text or JSON. */
 #include "report.h"
 
-#include "server.h"
+#include "engine.h"
 #include "table.h"
 
 #include <string.h>
@@ -76,7 +76,7 @@ static void report_spec_json(FILE *f, const struct ld_spec *s)
         fputc('}', f);
 }
 
-void ld_report_ls(const struct ld_server *s, bool json, FILE *f)
+void ld_report_ls(const struct ld_engine *s, bool json, FILE *f)
 {
         const struct ld_table *t = s->table;
 
@@ -151,7 +151,7 @@ void ld_report_show(const struct ld_container *c, bool json, FILE *f)
                 fputs("]}\n", f);
 }
 
-void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x, bool json, FILE *f)
+void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x, bool json, FILE *f)
 {
         static const char *const rcodes[] = {"noerror",  "formerr", "servfail",
                                              "nxdomain", "notimp",  "refused"};

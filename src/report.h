@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-struct ld_server;
+struct ld_engine;
 struct ld_container;
 
 struct ld_report_extra {
@@ -14,9 +14,9 @@ struct ld_report_extra {
         size_t namespaces;
 };
 
-void ld_report_ls(const struct ld_server *s, bool json, FILE *f);
+void ld_report_ls(const struct ld_engine *s, bool json, FILE *f);
 void ld_report_show(const struct ld_container *c, bool json, FILE *f);
-void ld_report_stats(const struct ld_server *s, const struct ld_report_extra *x, bool json,
+void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x, bool json,
                      FILE *f);
 
 #endif

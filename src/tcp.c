@@ -15,7 +15,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "list.h"
-#include "server.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -397,7 +397,7 @@ static bool tcp_make_room(struct ld_tcp *t, bool stranger)
                 victim = t->lru[TCP_KNOWN].head;
         else
                 return false;
-        t->d->srv->stats.tcp_refused++;
+        t->d->eng->stats.tcp_refused++;
         tcp_close(victim);
         return true;
 }
@@ -422,7 +422,7 @@ static int tcp_open(struct ld_tcp *t, int fd, struct ld_client *via,
         }
         stranger = tcp_stranger(t, via, &src);
         if (!tcp_make_room(t, stranger)) {
-                t->d->srv->stats.tcp_refused++;
+                t->d->eng->stats.tcp_refused++;
                 free(c);
                 close(fd);
                 return 0;
@@ -463,7 +463,7 @@ void ld_tcp_accept(struct ld_tcp *t, struct ld_accept *acc, struct ld_client *vi
                         continue;
                 if (fd < 0)
                         return; /* nothing waits, or paused (out of descriptors) */
-                t->d->srv->stats.tcp_accepted++;
+                t->d->eng->stats.tcp_accepted++;
                 if (tcp_open(t, fd, via, &ss) == -ENOMEM) {
                         ld_accept_pause(acc, ENOMEM);
                         return;

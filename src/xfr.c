@@ -6,8 +6,8 @@
 
 #include "client.h"
 #include "log.h"
-#include "publish.h"
-#include "server.h"
+#include "pubzone.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <ldns/ldns.h>
@@ -48,7 +48,7 @@ struct xfr_target {
 
 struct ld_xfr {
         struct ev_loop *loop;
-        struct ld_server *srv;
+        struct ld_engine *eng;
         struct ld_prefix *allow;
         size_t nallow;
         struct xfr_target *targets;
@@ -392,7 +392,7 @@ static ssize_t xfr_stream_next(struct ld_stream *base, uint8_t *buf, size_t cap)
 
 static struct ld_stream *xfr_stream(struct ld_xfr *x, ldns_pkt *q, const ldns_rdf *query_mac)
 {
-        const ldns_zone *lz = x->srv->publish->lz;
+        const ldns_zone *lz = x->eng->pubzone->lz;
         struct xfr_stream *s = calloc(1, sizeof(*s));
 
         if (!s)
@@ -425,7 +425,7 @@ struct ld_stream *ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len,
         if (!x || ldns_wire2pkt(&q, pkt, len) != LDNS_STATUS_OK)
                 return NULL;
         qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
-        zone = ldns_dname_new_frm_str(x->srv->publish->zone);
+        zone = ldns_dname_new_frm_str(x->eng->pubzone->zone);
         if (!qrr || !zone || ldns_dname_compare(ldns_rr_owner(qrr), zone) != 0)
                 xfr_refuse(rq, q, LDNS_RCODE_NOTAUTH, "not the publish zone");
         else if (!xfr_allowed(x, &rq->src))
@@ -438,7 +438,7 @@ struct ld_stream *ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len,
                 if (x->key_name)
                         query_mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
                 s = xfr_stream(x, q, query_mac);
-                x->srv->stats.transfers++;
+                x->eng->stats.transfers++;
         }
         if (zone)
                 ldns_rdf_deep_free(zone);
@@ -450,7 +450,7 @@ struct ld_stream *ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len,
 static void xfr_send_notify(struct xfr_target *t)
 {
         struct ld_xfr *x = t->x;
-        ldns_rdf *zone = ldns_dname_new_frm_str(x->srv->publish->zone);
+        ldns_rdf *zone = ldns_dname_new_frm_str(x->eng->pubzone->zone);
         ldns_pkt *p =
             zone ? ldns_pkt_query_new(zone, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, LDNS_AA) : NULL;
         struct sockaddr_storage ss;
@@ -463,7 +463,7 @@ static void xfr_send_notify(struct xfr_target *t)
         ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
         ldns_pkt_set_id(p, t->id);
         ldns_pkt_set_rd(p, false);
-        ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_zone_soa(x->srv->publish->lz)));
+        ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(ldns_zone_soa(x->eng->pubzone->lz)));
         if (x->key_name) {
                 xfr_sign(x, p, NULL, true);
                 ldns_rdf_deep_free(t->mac);
@@ -491,12 +491,12 @@ static void xfr_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void ld_xfr_notify(struct ld_xfr *x)
 {
-        if (!x || !x->srv->publish || !x->srv->publish->lz)
+        if (!x || !x->eng->pubzone || !x->eng->pubzone->lz)
                 return;
         for (size_t i = 0; i < x->ntargets; i++) {
                 struct xfr_target *t = &x->targets[i];
                 getrandom(&t->id, sizeof(t->id), 0);
-                t->serial = x->srv->publish->serial;
+                t->serial = x->eng->pubzone->serial;
                 t->pending = 1;
                 t->interval = 1.0;
                 xfr_send_notify(t);
@@ -600,7 +600,7 @@ static int xfr_tsig_keys(struct ld_xfr *x, const char *tsig)
         return x->key_owner && x->key_algname ? 0 : -EINVAL;
 }
 
-int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_prefix *allow,
+int ld_xfr_new(struct ev_loop *loop, struct ld_engine *eng, const struct ld_prefix *allow,
                size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,
                struct ld_xfr **out)
 {
@@ -610,7 +610,7 @@ int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_pref
         if (!x)
                 return -ENOMEM;
         x->loop = loop;
-        x->srv = srv;
+        x->eng = eng;
         x->sock[0] = x->sock[1] = -1;
         x->allow = malloc((nallow ? nallow : 1) * sizeof(*allow));
         if (!x->allow)

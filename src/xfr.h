@@ -13,12 +13,12 @@
 #include <stdint.h>
 
 struct ld_request;
-struct ld_server;
+struct ld_engine;
 struct ld_stream;
 struct ld_xfr;
 
 /* tsig is "NAME:ALG:SECRET" or NULL; notify NULL/0: each single allowed address, port 53. */
-int ld_xfr_new(struct ev_loop *loop, struct ld_server *srv, const struct ld_prefix *allow,
+int ld_xfr_new(struct ev_loop *loop, struct ld_engine *eng, const struct ld_prefix *allow,
                size_t nallow, const struct ld_endpoint *notify, size_t nnotify, const char *tsig,
                struct ld_xfr **out);
 void ld_xfr_free(struct ld_xfr *x);

@@ -1,6 +1,6 @@
 /* fuzz_query: arbitrary bytes into the query handler, bytes out; every reply must be a
  * well-formed DNS message within the transport's size limit. */
-#include "server.h"
+#include "engine.h"
 
 #include <ldns/ldns.h>
 #include <stdio.h>
@@ -16,24 +16,24 @@ static const char fuzz_table[] =
     "link web db\n"
     "link web r1:api\nlink web r2:api\nlink web many:m\nlink db web:front\n";
 
-static struct ld_server *fuzz_server(void)
+static struct ld_engine *fuzz_server(void)
 {
-        static struct ld_server srv;
+        static struct ld_engine eng;
         static int ready;
         char err[256];
         struct ld_table *t;
 
         if (ready)
-                return &srv;
-        if (ld_server_init(&srv, "link.internal", 10, false) < 0 ||
+                return &eng;
+        if (ld_engine_init(&eng, "link.internal", 10, false) < 0 ||
             ld_table_load_buf(fuzz_table, sizeof(fuzz_table) - 1, "fuzz", true, &t, err,
                               sizeof(err)) < 0) {
                 fprintf(stderr, "fuzz_query: setup failed: %s\n", err);
                 abort();
         }
-        ld_server_set_table(&srv, t);
+        ld_engine_set_table(&eng, t);
         ready = 1;
-        return &srv;
+        return &eng;
 }
 
 static void fuzz_check(const uint8_t *out, struct ld_answer_result r, size_t limit)
@@ -58,16 +58,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static uint8_t out[65536];
-        struct ld_server *srv = fuzz_server();
+        struct ld_engine *eng = fuzz_server();
         static const struct ld_addr sources[] = {
             {AF_INET, {127, 0, 10, 3}}, {AF_INET, {127, 0, 10, 2}}, {AF_INET, {127, 9, 9, 9}}};
 
         for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-                struct ld_answer_result r = ld_server_handle(
-                    srv, ld_server_views_of(srv, &sources[i]), data, size, out, sizeof(out), false);
+                struct ld_answer_result r = ld_engine_handle(
+                    eng, ld_engine_views_of(eng, &sources[i]), data, size, out, sizeof(out), false);
                 fuzz_check(out, r, 1232);
         }
-        struct ld_answer_result r = ld_server_handle(srv, ld_server_views_of(srv, &sources[0]),
+        struct ld_answer_result r = ld_engine_handle(eng, ld_engine_views_of(eng, &sources[0]),
                                                      data, size, out, sizeof(out), true);
         fuzz_check(out, r, 65535);
         return 0;

@@ -10,7 +10,7 @@
 #include "dispatch.h"
 #include "forward.h"
 #include "remote.h"
-#include "server.h"
+#include "engine.h"
 #include "tap.h"
 #include "xfr.h"
 
@@ -72,7 +72,7 @@ bool ld_xfr_allowed(const struct ld_xfr *x, const struct ld_addr *src)
 /* A client that sees web's views and records replies and streams. */
 struct fake {
         struct ld_client c;
-        struct ld_server *srv;
+        struct ld_engine *eng;
         int sent, pulled;
         uint8_t rcode;
 };
@@ -96,7 +96,7 @@ static void fake_pull(struct ld_client *c, struct ld_stream *s)
 
 static struct ld_viewset fake_views(struct ld_client *c, const struct ld_addr *src)
 {
-        return ld_server_views_of(((struct fake *)c)->srv, src);
+        return ld_engine_views_of(((struct fake *)c)->eng, src);
 }
 
 static void fake_release(struct ld_client *c)
@@ -134,22 +134,22 @@ static size_t query(const char *name, uint16_t qtype, uint8_t *out)
 
 int main(void)
 {
-        static struct ld_server srv;
+        static struct ld_engine eng;
         static uint8_t pkt[512], out[65535];
-        struct ld_dispatch d = {&srv, NULL, NULL, NULL};
+        struct ld_dispatch d = {&eng, NULL, NULL, NULL};
         struct ld_table *t;
-        struct fake f = {.srv = &srv};
+        struct fake f = {.eng = &eng};
         struct ld_request rq = {0};
         char err[256];
         size_t len, n;
 
-        if (ld_server_init(&srv, "link.internal", 10, true) < 0 ||
+        if (ld_engine_init(&eng, "link.internal", 10, true) < 0 ||
             ld_table_load_buf(table_text, sizeof(table_text) - 1, "test", true, &t, err,
                               sizeof(err)) < 0) {
                 printf("Bail out! setup: %s\n", err);
                 return 1;
         }
-        ld_server_set_table(&srv, t);
+        ld_engine_set_table(&eng, t);
         ld_client_init(&f.c, &fake_ops);
         rq.client = &f.c;
         ld_addr_parse("127.0.10.3", &rq.src);
@@ -193,14 +193,14 @@ int main(void)
 
         struct ld_zones *publish = ld_zones_new(); /* an empty publish zone will do */
         len = query("pub.example", 252, pkt);      /* AXFR */
-        srv.cfg.publish = publish;
+        eng.cfg.pubzone = publish;
         d.xfr = (struct ld_xfr *)&d;
         f.c.gone = false;
         rq.tcp = true;
         n = ld_dispatch_query(&d, &rq, pkt, len, out, sizeof(out));
         TAP_OK(n == 0 && served == 1 && f.pulled == 1, "a transfer goes to the client to pull");
-        srv.cfg.publish = NULL;
+        eng.cfg.pubzone = NULL;
         ld_zones_free(publish);
-        ld_server_fini(&srv);
+        ld_engine_fini(&eng);
         return tap_done();
 }

@@ -1,7 +1,7 @@
 /* test_engine: the query engine in process — a table from text, crafted queries in, the
  * reply's bytes (parsed back with ldns) and the action out. Only the engine's public
  * interface (server.h) is used, so a rename of ld_server is one sed. */
-#include "server.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
@@ -18,7 +18,7 @@ static const char table_text[] = "add db --addr 127.0.10.2 --addr fd00::2 --expo
 static const struct ld_addr web_addr = {AF_INET, {127, 0, 10, 3}};
 static const struct ld_addr stranger_addr = {AF_INET, {127, 9, 9, 9}};
 
-static struct ld_server srv;
+static struct ld_engine eng;
 static uint8_t out[65536];
 
 /* A reply: the engine's result and, when there are bytes, ldns' reading of them. */
@@ -38,21 +38,21 @@ static bool engine_setup(bool upstream)
         char err[256] = "";
         struct ld_table *t;
 
-        if (ld_server_init(&srv, "link.internal", 10, upstream) < 0)
+        if (ld_engine_init(&eng, "link.internal", 10, upstream) < 0)
                 return false;
         if (ld_table_load_buf(table_text, sizeof(table_text) - 1, "test", true, &t, err,
                               sizeof(err)) < 0) {
                 printf("# table: %s\n", err);
                 return false;
         }
-        ld_server_set_table(&srv, t);
+        ld_engine_set_table(&eng, t);
         return true;
 }
 
 static struct reply handle_bytes(const struct ld_addr *from, const uint8_t *q, size_t len, bool tcp)
 {
-        struct ld_viewset vs = from ? ld_server_views_of(&srv, from) : (struct ld_viewset){0};
-        struct reply rp = {ld_server_handle(&srv, vs, q, len, out, sizeof(out), tcp), NULL};
+        struct ld_viewset vs = from ? ld_engine_views_of(&eng, from) : (struct ld_viewset){0};
+        struct reply rp = {ld_engine_handle(&eng, vs, q, len, out, sizeof(out), tcp), NULL};
 
         if (rp.r.action != LD_ANSWER_DROP &&
             ldns_wire2pkt(&rp.pkt, out, rp.r.len) != LDNS_STATUS_OK)
@@ -225,11 +225,11 @@ static void test_malformed(void)
 {
         uint8_t q[512];
         size_t n = make_query("db.link.internal.", LDNS_RR_TYPE_A, 0, 0, false, q, sizeof(q));
-        uint64_t dropped = srv.stats.dropped;
+        uint64_t dropped = eng.stats.dropped;
         struct reply rp = handle_bytes(&web_addr, q, 11, false);
 
         TAP_OK(rp.r.action == LD_ANSWER_DROP, "shorter than a header: dropped");
-        TAP_OK(srv.stats.dropped == dropped + 1, "a drop is counted");
+        TAP_OK(eng.stats.dropped == dropped + 1, "a drop is counted");
 
         q[2] |= 0x80; /* QR: a reply, never answered (no reflection loops) */
         rp = handle_bytes(&web_addr, q, n, false);
@@ -289,9 +289,9 @@ static void test_forward(void)
                "its placeholder is REFUSED (what dispatch sends without a forwarder)");
         reply_free(&rp);
 
-        uint64_t forwarded_rcode = srv.stats.rcode[LDNS_RCODE_REFUSED];
+        uint64_t forwarded_rcode = eng.stats.rcode[LDNS_RCODE_REFUSED];
         rp = ask(&web_addr, "example.com.", LDNS_RR_TYPE_A, 0, false);
-        TAP_OK(srv.stats.rcode[LDNS_RCODE_REFUSED] == forwarded_rcode,
+        TAP_OK(eng.stats.rcode[LDNS_RCODE_REFUSED] == forwarded_rcode,
                "a forwarded query is not counted by its placeholder RCODE");
         reply_free(&rp);
 
@@ -308,20 +308,20 @@ int main(void)
         TAP_OK(ok, "an engine with a table from text");
         if (!ok)
                 return tap_done();
-        uint64_t queries = srv.stats.queries;
+        uint64_t queries = eng.stats.queries;
         test_linked_names();
-        TAP_OK(srv.stats.queries > queries, "answered queries are counted");
+        TAP_OK(eng.stats.queries > queries, "answered queries are counted");
         test_names_not_ours();
         test_edns();
         test_malformed();
         test_notimp();
-        ld_server_fini(&srv);
+        ld_engine_fini(&eng);
 
         ok = engine_setup(true);
         TAP_OK(ok, "an engine with upstream forwarding configured");
         if (ok) {
                 test_forward();
-                ld_server_fini(&srv);
+                ld_engine_fini(&eng);
         }
         return tap_done();
 }

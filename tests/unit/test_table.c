@@ -4,7 +4,7 @@
 
 #include "change.h"
 #include "command.h"
-#include "server.h"
+#include "engine.h"
 #include "table.h"
 #include "tap.h"
 
@@ -212,19 +212,19 @@ static int change(struct ld_change *ch, const char *line)
 
 static void test_change_path(void)
 {
-        struct ld_server srv;
+        struct ld_engine eng;
         struct ld_change ch;
         struct seen a = {.len = 0}, b = {.len = 0};
         struct ld_table *old, *next;
         char *before, *after;
         uint32_t serial;
 
-        if (ld_server_init(&srv, "docker", 60, false) < 0) {
+        if (ld_engine_init(&eng, "docker", 60, false) < 0) {
                 TAP_OK(false, "server set up");
                 return;
         }
-        ld_server_set_table(&srv, load(BASE));
-        ld_change_init(&ch, &srv);
+        ld_engine_set_table(&eng, load(BASE));
+        ld_change_init(&ch, &eng);
         TAP_OK(ld_change_observe(&ch, observe, &a) == 0 && ld_change_observe(&ch, observe, &b) == 0,
                "observers registered");
 
@@ -240,34 +240,34 @@ static void test_change_path(void)
         /* A refusal tells nobody and leaves the served table as it was. */
         a.len = 0;
         a.log[0] = '\0';
-        before = fingerprint(srv.table);
+        before = fingerprint(eng.table);
         TAP_OK(change(&ch, "add web --addr 10.0.0.8") < 0, "live add of an existing name refused");
         TAP_OK(change(&ch, "rm nobody") < 0, "live rm of a missing name refused");
-        after = fingerprint(srv.table);
+        after = fingerprint(eng.table);
         TAP_OK(a.len == 0, "a refused change tells no observer (%s)", a.log);
         TAP_OK(strcmp(before, after) == 0, "a refused change leaves the served table as it was");
         free(before);
         free(after);
 
-        serial = srv.cfg.serial;
+        serial = eng.cfg.serial;
         ld_change_commit(&ch);
-        TAP_OK(srv.cfg.serial == serial + 1, "a commit grows the engine's serial");
+        TAP_OK(eng.cfg.serial == serial + 1, "a commit grows the engine's serial");
         TAP_OK(strcmp(a.log, "done;") == 0, "a commit tells done (%s)", a.log);
 
         /* A reload: the new table replaces the served one, observers see both. */
         a.len = 0;
-        old = srv.table;
+        old = eng.table;
         next = load("add solo --addr 10.0.1.1\n");
-        serial = srv.cfg.serial;
+        serial = eng.cfg.serial;
         ld_change_replace(&ch, next);
         TAP_OK(a.old == old, "replacing: the observers see the old table");
-        TAP_OK(srv.table == next && srv.cfg.views == &next->views, "the new table is served");
-        TAP_OK(srv.cfg.serial != serial, "a reload grows the engine's serial");
+        TAP_OK(eng.table == next && eng.cfg.views == &next->views, "the new table is served");
+        TAP_OK(eng.cfg.serial != serial, "a reload grows the engine's serial");
         TAP_OK(strcmp(a.log, "replacing reload;replaced reload;done reload;") == 0,
                "a reload: replacing, replaced, done (%s)", a.log);
-        TAP_OK(ld_table_find(srv.table, "solo") && !ld_table_find(srv.table, "web"),
+        TAP_OK(ld_table_find(eng.table, "solo") && !ld_table_find(eng.table, "web"),
                "the reloaded table is the one loaded");
-        ld_server_fini(&srv);
+        ld_engine_fini(&eng);
 }
 
 /* A reload-like replace of a table by a copy loaded from its own dump: the same table. */

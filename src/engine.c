@@ -1,9 +1,9 @@
-/* server: the state every listener answers from — table, views, configuration, counters —
- * and the one entry point from packet in to packet out. */
-#include "server.h"
+/* engine: the answering engine — table, views, configuration, counters — and the one entry
+ * point from packet in to packet out; it never sees a socket (transports and dispatch do). */
+#include "engine.h"
 
 #include "log.h"
-#include "publish.h"
+#include "pubzone.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream)
+int ld_engine_init(struct ld_engine *s, const char *domain, uint32_t ttl, bool upstream)
 {
         int rc;
 
@@ -25,52 +25,52 @@ int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool u
         return ld_services_load(&s->services, "/etc/services");
 }
 
-void ld_server_fini(struct ld_server *s)
+void ld_engine_fini(struct ld_engine *s)
 {
         ld_table_free(s->table);
         s->table = NULL;
-        ld_server_set_zones(s, NULL);
-        ld_publish_free(s->publish);
-        s->publish = NULL;
-        s->cfg.publish = NULL;
+        ld_engine_set_zones(s, NULL);
+        ld_pubzone_free(s->pubzone);
+        s->pubzone = NULL;
+        s->cfg.pubzone = NULL;
         ld_services_fini(&s->services);
 }
 
-void ld_server_set_table(struct ld_server *s, struct ld_table *t)
+void ld_engine_set_table(struct ld_engine *s, struct ld_table *t)
 {
         ld_table_free(s->table);
         s->table = t;
         s->cfg.views = &t->views;
-        ld_server_changed(s);
+        ld_engine_bump_serial(s);
 }
 
-void ld_server_set_zones(struct ld_server *s, struct ld_zones *z)
+void ld_engine_set_zones(struct ld_engine *s, struct ld_zones *z)
 {
         ld_zones_free(s->zones);
         s->zones = z;
         s->cfg.zones = z;
 }
 
-int ld_server_publish(struct ld_server *s)
+int ld_engine_rebuild_pubzone(struct ld_engine *s)
 {
         int rc;
 
-        if (!s->publish)
+        if (!s->pubzone)
                 return 0;
-        rc = ld_publish_build(s->publish, s->table);
+        rc = ld_pubzone_build(s->pubzone, s->table);
         if (rc < 0)
                 ld_err("cannot rebuild the publish zone: %s", strerror(-rc));
-        s->cfg.publish = s->publish->zones;
+        s->cfg.pubzone = s->pubzone->zones;
         return rc;
 }
 
-void ld_server_changed(struct ld_server *s)
+void ld_engine_bump_serial(struct ld_engine *s)
 {
         s->cfg.serial++;
 }
 
 /* --log-queries: one line per query, never on the path otherwise. */
-static void server_log_query(const struct ld_query *q, struct ld_viewset vs,
+static void engine_log_query(const struct ld_query *q, struct ld_viewset vs,
                              struct ld_answer_result res)
 {
         static const char *const rcodes[] = {"NOERROR",  "FORMERR", "SERVFAIL",
@@ -101,7 +101,7 @@ static void server_log_query(const struct ld_query *q, struct ld_viewset vs,
                 res.truncated ? " (truncated)" : "");
 }
 
-struct ld_viewset ld_server_views_of(const struct ld_server *s, const struct ld_addr *src)
+struct ld_viewset ld_engine_views_of(const struct ld_engine *s, const struct ld_addr *src)
 {
         const struct ld_owner *o = ld_views_owner(s->cfg.views, src);
         struct ld_viewset vs = {o ? o->owners : NULL, o ? o->nowners : 0};
@@ -109,7 +109,7 @@ struct ld_viewset ld_server_views_of(const struct ld_server *s, const struct ld_
         return vs;
 }
 
-struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset vs,
+struct ld_answer_result ld_engine_handle(struct ld_engine *s, struct ld_viewset vs,
                                          const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
                                          bool tcp)
 {
@@ -119,7 +119,7 @@ struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset 
 
         res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
         if (s->log_queries && res.action != LD_ANSWER_DROP)
-                server_log_query(&q, vs, res);
+                engine_log_query(&q, vs, res);
         if (res.action == LD_ANSWER_DROP) {
                 s->stats.dropped++;
                 return res;

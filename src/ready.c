@@ -1,6 +1,6 @@
-/* notify: systemd's readiness protocol (sd_notify) without libsystemd: READY=1 once the
+/* ready: systemd's readiness protocol (sd_notify) without libsystemd: READY=1 once the
  * listeners answer, RELOADING=1 around a reload, STATUS= with the table's size. */
-#include "notify.h"
+#include "ready.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-int ld_notify(const char *state)
+int ld_ready(const char *state)
 {
         const char *path = getenv("NOTIFY_SOCKET");
         struct sockaddr_un sa = {.sun_family = AF_UNIX};

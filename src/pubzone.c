@@ -1,7 +1,7 @@
-/* publish: the zone of published ports (--publish-zone) built from the table with ldns when
- * it changes — NAME.Z A/AAAA, SRV by port and service, SOA whose serial only grows, even
+/* pubzone: the publish zone, of published ports (--publish-zone) built from the table with ldns
+ * when it changes — NAME.Z A/AAAA, SRV by port and service, SOA whose serial only grows, even
  * across restarts — for other hosts and standard secondaries. */
-#include "publish.h"
+#include "pubzone.h"
 
 #include "durable.h"
 #include "log.h"
@@ -18,7 +18,7 @@
 
 #define PUBLISH_RESERVE 1000 /* serials reserved per write of the high-water mark */
 
-static int publish_save_ceiling(struct ld_publisher *p, uint32_t ceiling)
+static int publish_save_ceiling(struct ld_pubzone *p, uint32_t ceiling)
 {
         char buf[32];
         int n = snprintf(buf, sizeof(buf), "%u\n", ceiling);
@@ -31,7 +31,7 @@ static int publish_save_ceiling(struct ld_publisher *p, uint32_t ceiling)
 
 /* The next serial: above every one handed out before (RFC 1982: a secondary ignores a
  * lower one), and at least the time, so that a lost mark still moves forward. */
-static uint32_t publish_next_serial(struct ld_publisher *p)
+static uint32_t publish_next_serial(struct ld_pubzone *p)
 {
         uint32_t now = (uint32_t)time(NULL), s = p->serial + 1;
         int rc;
@@ -69,7 +69,7 @@ static int publish_rr(ldns_zone *lz, bool soa, const char *fmt, ...)
         return 0;
 }
 
-static int publish_addrs(struct ld_publisher *p, ldns_zone *lz, const char *owner)
+static int publish_addrs(struct ld_pubzone *p, ldns_zone *lz, const char *owner)
 {
         char a[LD_ADDR_STRLEN];
         int rc = 0;
@@ -83,7 +83,7 @@ static int publish_addrs(struct ld_publisher *p, ldns_zone *lz, const char *owne
 }
 
 /* NAME.Z, and an SRV by port and by service name for each published port. */
-static int publish_container(struct ld_publisher *p, ldns_zone *lz, const struct ld_container *c)
+static int publish_container(struct ld_pubzone *p, ldns_zone *lz, const struct ld_container *c)
 {
         const struct ld_spec *s = &c->spec;
         char owner[512];
@@ -105,7 +105,7 @@ static int publish_container(struct ld_publisher *p, ldns_zone *lz, const struct
         return rc;
 }
 
-int ld_publish_build(struct ld_publisher *p, const struct ld_table *t)
+int ld_pubzone_build(struct ld_pubzone *p, const struct ld_table *t)
 {
         ldns_zone *lz = ldns_zone_new();
         struct ld_zones *z = ld_zones_new();
@@ -141,11 +141,11 @@ fail:
         return rc;
 }
 
-int ld_publish_new(const char *zone, const struct ld_addr *addrs, size_t naddrs, uint32_t ttl,
+int ld_pubzone_new(const char *zone, const struct ld_addr *addrs, size_t naddrs, uint32_t ttl,
                    const char *serial_path, const struct ld_services *services,
-                   struct ld_publisher **out)
+                   struct ld_pubzone **out)
 {
-        struct ld_publisher *p = calloc(1, sizeof(*p));
+        struct ld_pubzone *p = calloc(1, sizeof(*p));
         size_t len = strlen(zone);
         FILE *f;
 
@@ -169,11 +169,11 @@ int ld_publish_new(const char *zone, const struct ld_addr *addrs, size_t naddrs,
         *out = p;
         return 0;
 fail:
-        ld_publish_free(p);
+        ld_pubzone_free(p);
         return -ENOMEM;
 }
 
-void ld_publish_free(struct ld_publisher *p)
+void ld_pubzone_free(struct ld_pubzone *p)
 {
         if (!p)
                 return;

@@ -1,7 +1,7 @@
-/* server: the state every listener answers from — table, views, configuration, counters —
- * and the one entry point from packet in to packet out. */
-#ifndef LD_SERVER_H
-#define LD_SERVER_H
+/* engine: the answering engine — table, views, configuration, counters — and the one entry
+ * point from packet in to packet out; it never sees a socket (transports and dispatch do). */
+#ifndef LD_ENGINE_H
+#define LD_ENGINE_H
 
 #include "answer.h"
 #include "services.h"
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct ld_publisher;
+struct ld_pubzone;
 
 struct ld_stats {
         uint64_t queries;
@@ -25,33 +25,33 @@ struct ld_stats {
         uint64_t tcp_refused; /* closed to make room at --tcp-max or the strangers' share */
 };
 
-struct ld_server {
+struct ld_engine {
         struct ld_table *table;
         struct ld_services services;
         struct ld_answer_cfg cfg;
         uint32_t rotate;
         struct ld_stats stats;
-        struct ld_zones *zones;       /* NULL without --zones */
-        struct ld_publisher *publish; /* NULL without --publish-zone */
+        struct ld_zones *zones;     /* NULL without --zones */
+        struct ld_pubzone *pubzone; /* NULL without --publish-zone */
         bool log_queries;
 };
 
-int ld_server_init(struct ld_server *s, const char *domain, uint32_t ttl, bool upstream);
-void ld_server_fini(struct ld_server *s);
+int ld_engine_init(struct ld_engine *s, const char *domain, uint32_t ttl, bool upstream);
+void ld_engine_fini(struct ld_engine *s);
 /* Takes t and frees the previous table: a query sees the old table or the new one. */
-void ld_server_set_table(struct ld_server *s, struct ld_table *t);
+void ld_engine_set_table(struct ld_engine *s, struct ld_table *t);
 /* Takes z (NULL: none) and frees the previous zones. */
-void ld_server_set_zones(struct ld_server *s, struct ld_zones *z);
+void ld_engine_set_zones(struct ld_engine *s, struct ld_zones *z);
 /* Rebuilds the publish zone from the table (a new serial); 0 or a negative errno. */
-int ld_server_publish(struct ld_server *s);
+int ld_engine_rebuild_pubzone(struct ld_engine *s);
 /* The table changed in place: the zone's serial grows. */
-void ld_server_changed(struct ld_server *s);
+void ld_engine_bump_serial(struct ld_engine *s);
 
 /* Answers one message from a client that sees the views vs (none: an unknown source). */
-struct ld_answer_result ld_server_handle(struct ld_server *s, struct ld_viewset vs,
+struct ld_answer_result ld_engine_handle(struct ld_engine *s, struct ld_viewset vs,
                                          const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
                                          bool tcp);
 /* The views of a client at src on a shared listener: the containers owning src. */
-struct ld_viewset ld_server_views_of(const struct ld_server *s, const struct ld_addr *src);
+struct ld_viewset ld_engine_views_of(const struct ld_engine *s, const struct ld_addr *src);
 
 #endif
