@@ -821,3 +821,27 @@ def count(section):
 def reverse_name(addr):
     import dns.reversename
     return dns.reversename.from_address(addr).to_text()
+
+
+def closed_within(s, seconds, drip=None, every=0.5):
+    """Seconds until the server closed S (None if still open after SECONDS);
+    with DRIP (bytes), one of them is sent every EVERY seconds meanwhile."""
+    t0 = time.monotonic()
+    next_drip = t0
+    drip = list(drip or b"")
+    s.settimeout(0.05)
+    while time.monotonic() - t0 < seconds:
+        if drip and time.monotonic() >= next_drip:
+            try:
+                s.send(bytes([drip.pop(0)]))
+            except OSError:
+                return time.monotonic() - t0
+            next_drip += every
+        try:
+            if s.recv(100) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            continue
+        except OSError:
+            return time.monotonic() - t0
+    return None

@@ -18,7 +18,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import (addresses, count, dig, make_query, module_daemon,
+from conftest import (addresses, closed_within, count, dig, make_query, module_daemon,
                       rcode_text, records, tcp_frame, tcp_read_message)
 
 ASKER = "127.42.0.1"
@@ -472,7 +472,7 @@ def test_tcp_max_connections(linkdns):
         c3 = d.tcp_connect(ASKER)
         opened.append(c3)
         assert addresses(tcp_ask(c3)) == [DB]
-        assert wait_closed(c1, 5.0) is not None, \
+        assert closed_within(c1, 5.0) is not None, \
             "the idlest connection was not closed at the cap"
         assert addresses(tcp_ask(c2)) == [DB]
         assert addresses(tcp_ask(c3)) == [DB]
@@ -493,30 +493,14 @@ def test_tcp_max_connections(linkdns):
             s.close()
 
 
-def wait_closed(s, deadline_s):
-    """Seconds until the server closed s, or None if still open."""
-    t0 = time.monotonic()
-    s.settimeout(0.1)
-    while time.monotonic() - t0 < deadline_s:
-        try:
-            data = s.recv(100)
-            if data == b"":
-                return time.monotonic() - t0
-        except socket.timeout:
-            continue
-        except ConnectionError:
-            return time.monotonic() - t0
-    return None
-
-
 def test_tcp_idle_timeout(linkdns):
     d = linkdns(TABLE, "--tcp-idle", "1")
     used = d.tcp_connect(ASKER)
     silent = d.tcp_connect(ASKER)
     try:
         assert addresses(tcp_ask(used)) == [DB]
-        t_used = wait_closed(used, 6.0)
-        t_silent = wait_closed(silent, 6.0)
+        t_used = closed_within(used, 6.0)
+        t_silent = closed_within(silent, 6.0)
         assert t_used is not None, "idle connection not closed within 6 s"
         assert t_silent is not None, "silent connection not closed"
         assert t_used >= 0.5, "closed after %.2f s: not an idle timeout" \

@@ -29,7 +29,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
 
-from conftest import (Daemon, linkdns, make_query, netns_path,  # noqa: F401
+from conftest import (Daemon, closed_within, linkdns, make_query, netns_path,  # noqa: F401
                       rcode_text, read_log, tcp_frame, wait_for)
 from harness import Blackhole, fwd_linkdns, ns_ask, ns_wait  # noqa: F401
 
@@ -183,30 +183,6 @@ def tcp_query(d, source, timeout):
     except (EOFError, OSError):
         return None
     return sorted(rd.address for rrset in r.answer for rd in rrset)
-
-
-def closed_within(s, seconds, drip=None, every=0.5):
-    """Seconds until the server closed S (None if still open after SECONDS);
-    with DRIP (bytes), one of them is sent every EVERY seconds meanwhile."""
-    t0 = time.monotonic()
-    next_drip = t0
-    drip = list(drip or b"")
-    s.settimeout(0.05)
-    while time.monotonic() - t0 < seconds:
-        if drip and time.monotonic() >= next_drip:
-            try:
-                s.send(bytes([drip.pop(0)]))
-            except OSError:
-                return time.monotonic() - t0
-            next_drip += every
-        try:
-            if s.recv(100) == b"":
-                return time.monotonic() - t0
-        except socket.timeout:
-            continue
-        except OSError:
-            return time.monotonic() - t0
-    return None
 
 
 def test_slow_loris_of_strangers_leaves_tcp_to_containers(linkdns):
