@@ -226,7 +226,11 @@ static void tcp_pump(struct tcp_conn *c)
 
         while (c->stream && !c->pend && !c->client.gone) {
                 ssize_t n = c->stream->next(c->stream, buf, sizeof(buf));
-                if (n <= 0) { /* done (or it failed: the transfer ends there) */
+                if (n < 0) { /* cut short: the end (EOF) says so, not a wait for the rest */
+                        tcp_close(c);
+                        return;
+                }
+                if (n == 0) {
                         c->stream->free(c->stream);
                         c->stream = NULL;
                         tcp_flush_later(c);
@@ -336,8 +340,10 @@ static int tcp_client_send(struct ld_client *cl, const struct sockaddr_storage *
         if (!c->stream)
                 return tcp_send(c, msg, len);
         /* after the transfer, not inside it */
-        if (!(np = realloc(c->later, c->laterlen + 2 + len)))
+        if (!(np = realloc(c->later, c->laterlen + 2 + len))) {
+                tcp_close(c); /* as for a reply that cannot be queued: not one lost silently */
                 return -ENOMEM;
+        }
         np[c->laterlen] = (uint8_t)(len >> 8);
         np[c->laterlen + 1] = (uint8_t)len;
         memcpy(np + c->laterlen + 2, msg, len);

@@ -56,6 +56,7 @@ struct ld_xfr {
         char *key_name, *key_alg, *key_secret; /* NULL without --tsig */
         ldns_rdf *key_owner, *key_algname;     /* the same as names, to compare */
         ldns_rdf *key_raw;                     /* the secret decoded, for BADTIME's MAC */
+        struct xfr_snap *snap;                 /* the zone of transfers running (not counted) */
         const EVP_MD *key_md;
         int sock[2]; /* IPv4 and IPv6, for NOTIFY and its replies */
         ev_io sock_w[2];
@@ -337,15 +338,67 @@ static void xfr_tsig_refuse(const struct ld_xfr *x, const struct ld_request *rq,
         ldns_pkt_free(r);
 }
 
+/* A copy of the zone as it was at one serial, shared by every transfer of that serial: a
+ * change meanwhile does not tear a transfer, and --tcp-max transfers of an unchanged zone
+ * hold one copy, not one each. */
+struct xfr_snap {
+        unsigned refs; /* the transfers' */
+        uint32_t serial;
+        struct ld_xfr *x; /* whose snap it is while it lasts (NULL: it outlived x) */
+        ldns_rr_list *rrs;
+        ldns_rr *soa;
+};
+
+static void xfr_snap_unref(struct xfr_snap *z)
+{
+        if (!z || --z->refs > 0)
+                return;
+        if (z->x && z->x->snap == z)
+                z->x->snap = NULL;
+        ldns_rr_list_deep_free(z->rrs);
+        ldns_rr_free(z->soa);
+        free(z);
+}
+
+static uint32_t xfr_serial(const ldns_rr *soa)
+{
+        return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
+}
+
+/* The zone as it is now, counted for the caller; NULL without memory. */
+static struct xfr_snap *xfr_snap_get(struct ld_xfr *x)
+{
+        const ldns_zone *lz = x->eng->pubzone->lz;
+        struct xfr_snap *z = x->snap;
+
+        if (z && z->serial == xfr_serial(ldns_zone_soa(lz))) {
+                z->refs++;
+                return z;
+        }
+        if (!(z = calloc(1, sizeof(*z))))
+                return NULL;
+        z->refs = 1;
+        z->rrs = ldns_rr_list_clone(ldns_zone_rrs(lz));
+        z->soa = ldns_rr_clone(ldns_zone_soa(lz));
+        if (!z->rrs || !z->soa) {
+                xfr_snap_unref(z);
+                return NULL;
+        }
+        z->serial = xfr_serial(z->soa);
+        if (x->snap) /* an older serial: its transfers keep it while they run */
+                x->snap->x = NULL;
+        z->x = x;
+        x->snap = z;
+        return z;
+}
+
 /* A transfer in progress: SOA, every record, SOA again, over as many messages as it
- * takes, built one message at a time as the client drains them, from a copy of the zone
- * taken when asked (a change meanwhile does not tear it). */
+ * takes, built one message at a time as the client drains them, from the zone's copy. */
 struct xfr_stream {
         struct ld_stream base;
         const struct ld_xfr *x;
         ldns_pkt *q;
-        ldns_rr_list *rrs; /* the zone's records; each message takes its share */
-        ldns_rr *soa;
+        struct xfr_snap *z;
         ldns_rdf *mac; /* with --tsig: the query's MAC, then the last message's */
         size_t total, done;
 };
@@ -355,8 +408,7 @@ static void xfr_stream_free(struct ld_stream *base)
         struct xfr_stream *s = (struct xfr_stream *)base;
 
         ldns_pkt_free(s->q);
-        ldns_rr_list_deep_free(s->rrs);
-        ldns_rr_free(s->soa);
+        xfr_snap_unref(s->z);
         if (s->mac)
                 ldns_rdf_deep_free(s->mac);
         free(s);
@@ -375,8 +427,8 @@ static ssize_t xfr_stream_next(struct ld_stream *base, uint8_t *buf, size_t cap)
                 return -ENOMEM;
         for (size_t k = 0; k < XFR_RRS_PER_MESSAGE && s->done < s->total; k++, s->done++) {
                 const ldns_rr *rr = (s->done == 0 || s->done == s->total - 1)
-                                        ? s->soa
-                                        : ldns_rr_list_rr(s->rrs, s->done - 1);
+                                        ? s->z->soa
+                                        : ldns_rr_list_rr(s->z->rrs, s->done - 1);
                 ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, ldns_rr_clone(rr));
         }
         if (x->key_name) {
@@ -390,9 +442,9 @@ static ssize_t xfr_stream_next(struct ld_stream *base, uint8_t *buf, size_t cap)
         return len ? (ssize_t)len : -EMSGSIZE;
 }
 
+/* The transfer of the zone for q, taking q; NULL (q left to the caller) without memory. */
 static struct ld_stream *xfr_stream(struct ld_xfr *x, ldns_pkt *q, const ldns_rdf *query_mac)
 {
-        const ldns_zone *lz = x->eng->pubzone->lz;
         struct xfr_stream *s = calloc(1, sizeof(*s));
 
         if (!s)
@@ -400,15 +452,14 @@ static struct ld_stream *xfr_stream(struct ld_xfr *x, ldns_pkt *q, const ldns_rd
         s->base.next = xfr_stream_next;
         s->base.free = xfr_stream_free;
         s->x = x;
-        s->q = q;
-        s->rrs = ldns_rr_list_clone(ldns_zone_rrs(lz));
-        s->soa = ldns_rr_clone(ldns_zone_soa(lz));
+        s->z = xfr_snap_get(x);
         s->mac = query_mac ? ldns_rdf_clone(query_mac) : NULL;
-        s->total = ldns_rr_list_rr_count(ldns_zone_rrs(lz)) + 2;
-        if (!s->rrs || !s->soa || (query_mac && !s->mac)) {
-                xfr_stream_free(&s->base);
+        if (!s->z || (query_mac && !s->mac)) {
+                xfr_stream_free(&s->base); /* s->q is still NULL: q stays the caller's */
                 return NULL;
         }
+        s->q = q;
+        s->total = ldns_rr_list_rr_count(s->z->rrs) + 2;
         return &s->base;
 }
 
@@ -437,8 +488,8 @@ struct ld_stream *ld_xfr_serve(struct ld_xfr *x, const uint8_t *pkt, size_t len,
         else {
                 if (x->key_name)
                         query_mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
-                s = xfr_stream(x, q, query_mac);
-                x->eng->stats.transfers++;
+                if ((s = xfr_stream(x, q, query_mac)))
+                        x->eng->stats.transfers++;
         }
         if (zone)
                 ldns_rdf_deep_free(zone);
@@ -656,6 +707,8 @@ void ld_xfr_free(struct ld_xfr *x)
                         close(x->sock[i]);
                 }
         }
+        if (x->snap) /* transfers still running keep it */
+                x->snap->x = NULL;
         free(x->targets);
         free(x->allow);
         free(x->key_name);
