@@ -128,6 +128,22 @@ socklen_t ld_endpoint_sockaddr(const struct ld_endpoint *e, struct sockaddr_stor
         return sizeof(*sin6);
 }
 
+int ld_endpoint_from_sockaddr(const struct sockaddr *sa, struct ld_endpoint *out)
+{
+        int rc = ld_addr_from_sockaddr(sa, &out->addr);
+
+        if (rc == 0)
+                out->port =
+                    ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                                   : ((const struct sockaddr_in6 *)sa)->sin6_port);
+        return rc;
+}
+
+bool ld_endpoint_equal(const struct ld_endpoint *a, const struct ld_endpoint *b)
+{
+        return a->port == b->port && ld_addr_equal(&a->addr, &b->addr);
+}
+
 int ld_prefix_parse(const char *s, struct ld_prefix *out)
 {
         const char *slash = strchr(s, '/');

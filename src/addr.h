@@ -36,6 +36,9 @@ int ld_addr_from_sockaddr(const struct sockaddr *sa, struct ld_addr *out);
 int ld_endpoint_parse(const char *s, uint16_t default_port, struct ld_endpoint *out);
 void ld_endpoint_format(const struct ld_endpoint *e, char *buf, size_t len);
 socklen_t ld_endpoint_sockaddr(const struct ld_endpoint *e, struct sockaddr_storage *ss);
+/* From a socket address (address as ld_addr_from_sockaddr, and port). */
+int ld_endpoint_from_sockaddr(const struct sockaddr *sa, struct ld_endpoint *out);
+bool ld_endpoint_equal(const struct ld_endpoint *a, const struct ld_endpoint *b);
 
 /* An address prefix, ADDR/LEN. */
 struct ld_prefix {

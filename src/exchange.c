@@ -84,29 +84,20 @@ static void exchange_ports(uint16_t *lo, uint16_t *hi)
 /* Binds fd to a port drawn at random from the range (the kernel's own is too narrow). */
 static int exchange_bind(int fd, int family)
 {
+        struct ld_endpoint any = {.addr = {.family = (uint8_t)family}};
         struct sockaddr_storage ss;
-        uint16_t lo, hi, *port;
-        socklen_t sl;
+        uint16_t lo, hi;
 
-        memset(&ss, 0, sizeof(ss));
-        ss.ss_family = (sa_family_t)family;
-        if (family == AF_INET6) {
-                port = &((struct sockaddr_in6 *)&ss)->sin6_port;
-                sl = sizeof(struct sockaddr_in6);
-        } else {
-                port = &((struct sockaddr_in *)&ss)->sin_port;
-                sl = sizeof(struct sockaddr_in);
-        }
         exchange_ports(&lo, &hi);
         for (int i = 0; i < EXCHANGE_BIND_TRIES; i++) {
-                *port = htons((uint16_t)(lo + ld_random_below((uint32_t)(hi - lo) + 1)));
-                if (bind(fd, (struct sockaddr *)&ss, sl) == 0)
+                any.port = (uint16_t)(lo + ld_random_below((uint32_t)(hi - lo) + 1));
+                if (bind(fd, (struct sockaddr *)&ss, ld_endpoint_sockaddr(&any, &ss)) == 0)
                         return 0;
                 if (errno != EADDRINUSE)
                         return -errno;
         }
-        *port = 0; /* the range is crowded: the kernel's own random pick */
-        return bind(fd, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
+        any.port = 0; /* the range is crowded: the kernel's own random pick */
+        return bind(fd, (struct sockaddr *)&ss, ld_endpoint_sockaddr(&any, &ss)) < 0 ? -errno : 0;
 }
 
 /* The answer to our question: our ID, a response to the same opcode, and our one question
@@ -157,15 +148,12 @@ static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, siz
 /* The address is the server's (address and port). */
 static bool exchange_is_server(const struct ld_exchange *x, const struct sockaddr_storage *from)
 {
-        if (from->ss_family != x->server.ss_family)
-                return false;
-        if (from->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *a = (const void *)from, *b = (const void *)&x->server;
-                return a->sin6_port == b->sin6_port &&
-                       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
-        }
-        const struct sockaddr_in *a = (const void *)from, *b = (const void *)&x->server;
-        return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+        struct ld_endpoint a, b;
+
+        return from->ss_family == x->server.ss_family &&
+               ld_endpoint_from_sockaddr((const struct sockaddr *)from, &a) == 0 &&
+               ld_endpoint_from_sockaddr((const struct sockaddr *)&x->server, &b) == 0 &&
+               ld_endpoint_equal(&a, &b);
 }
 
 /* Drains the ICMP errors queued (IP_RECVERR), all of them: a socket stays readable while its

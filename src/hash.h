@@ -43,4 +43,17 @@ static inline uint64_t ld_hash_ptr(const void *p)
         return ld_hash_bytes(LD_HASH_SEED, &p, sizeof(p));
 }
 
+/* The node keyed by the object address p (inserted with ld_hash_ptr(p)), where each node's
+ * key is the pointer key_off bytes after the node (offsetof(key) - offsetof(node)). */
+static inline struct ld_hash_node *ld_hash_find_ptr(const struct ld_hash *h, const void *p,
+                                                    size_t key_off)
+{
+        uint64_t hv = ld_hash_ptr(p);
+
+        for (struct ld_hash_node *n = ld_hash_bucket(h, hv); n; n = n->next)
+                if (n->hash == hv && *(const void *const *)((const char *)n + key_off) == p)
+                        return n;
+        return NULL;
+}
+
 #endif

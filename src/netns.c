@@ -105,12 +105,8 @@ static bool netns_wanted(const struct ld_container *c)
 
 static struct nsl_member *netns_member(const struct ld_netns *n, const struct ld_container *c)
 {
-        uint64_t h = ld_hash_ptr(c);
-
-        for (struct ld_hash_node *hn = ld_hash_bucket(&n->members, h); hn; hn = hn->next)
-                if (hn->hash == h && ((struct nsl_member *)hn)->c == c)
-                        return (struct nsl_member *)hn;
-        return NULL;
+        return (struct nsl_member *)ld_hash_find_ptr(
+            &n->members, c, offsetof(struct nsl_member, c) - offsetof(struct nsl_member, hn));
 }
 
 /* c's record, made on first use; NULL without memory. */

@@ -102,12 +102,9 @@ struct ld_remote {
 
 static struct rpeer *remote_peer(const struct ld_remote *r, const struct ld_container *c)
 {
-        uint64_t h = ld_hash_ptr(c);
-
-        for (struct ld_hash_node *hn = r ? ld_hash_bucket(&r->byc, h) : NULL; hn; hn = hn->next)
-                if (hn->hash == h && ((struct rpeer *)hn)->c == c)
-                        return (struct rpeer *)hn;
-        return NULL;
+        return r ? (struct rpeer *)ld_hash_find_ptr(
+                       &r->byc, c, offsetof(struct rpeer, c) - offsetof(struct rpeer, hn))
+                 : NULL;
 }
 
 static double remote_now(const struct ld_remote *r)
@@ -556,26 +553,11 @@ void ld_remote_attach(struct ld_remote *r, struct ld_container *c)
                 free(p);
                 return;
         }
-        p->srv = calloc(c->remote->nsrv + 1, sizeof(*p->srv));
-        if (!p->srv)
-                c->remote->nsrv = 0; /* no times to keep them by: asked afresh */
+        /* A registration attached afresh has no SRV slots yet: questions make them (one
+         * carried over a reload keeps its peer, remote_carry, and never comes here). */
+        c->remote->nsrv = 0;
         LD_LIST_PUSH(r->peers, p);
         remote_ask_addrs(p);
-        for (size_t i = 0; i < c->remote->nsrv; i++) {
-                struct ld_rsrv *s = &c->remote->srv[i];
-                if (!s->live)
-                        continue;
-                if (p->nlive >= REMOTE_MAX_SRV || r->nsrv_all >= REMOTE_MAX_SRV_ALL) {
-                        memset(s, 0, sizeof(*s));
-                        continue;
-                }
-                p->nlive++;
-                r->nsrv_all++;
-                p->srv[i].used = remote_now(r);
-                remote_ask_srv(p, i);
-        }
-        while (c->remote->nsrv > 0 && !c->remote->srv[c->remote->nsrv - 1].live)
-                c->remote->nsrv--;
 }
 
 void ld_remote_detach(struct ld_remote *r, struct ld_container *c)
