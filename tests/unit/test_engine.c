@@ -1,6 +1,6 @@
 /* test_engine: the query engine in process — a table from text, crafted queries in, the
  * reply's bytes (parsed back with ldns) and the action out. Only the engine's public
- * interface (server.h) is used, so a rename of ld_server is one sed. */
+ * interface (engine.h) is used. */
 #include "engine.h"
 
 #include <arpa/inet.h>
