@@ -46,7 +46,8 @@ static const char *change_subject(const struct ld_cmd *cmd)
 int ld_change_apply(struct ld_change *ch, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_table *t = ch->eng->table;
-        const char *subject = change_subject(cmd);
+        /* A change of owners alone: no registration leaves or enters. */
+        const char *subject = ld_table_owner_only(t, cmd) ? NULL : change_subject(cmd);
         char name[LD_NAME_MAX + 1] = "";
         struct ld_container *c;
         bool left = false;
@@ -66,7 +67,7 @@ int ld_change_apply(struct ld_change *ch, struct ld_cmd *cmd, char *err, size_t 
                 return rc;
         /* Even after a failure (out of memory in add --replace), what the table holds now
          * is what the observers serve. */
-        if (cmd->kind == LD_CMD_ADD && (c = ld_table_find(t, name)))
+        if (cmd->kind == LD_CMD_ADD && name[0] && (c = ld_table_find(t, name)))
                 change_tell(ch, LD_CHANGE_ENTERED, t, NULL, c, false);
         change_tell(ch, LD_CHANGE_APPLIED, t, NULL, NULL, false);
         return rc;

@@ -309,6 +309,106 @@ static int cmd_add_remote(struct ld_spec *s, const char *v, char *err, size_t er
         return cmd_remote(v, s, err, errlen);
 }
 
+bool ld_owner_valid(const char *tag, bool pattern)
+{
+        size_t len = strlen(tag);
+
+        if (pattern && len >= 2 && strcmp(tag + len - 2, ":*") == 0)
+                len -= 1; /* "PREFIX:*": the prefix keeps its ':' */
+        if (len < 1 || len > LD_OWNER_LEN)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)tag[i];
+                if (!isalnum(c) && c != ':' && c != '-' && c != '_' && c != '.')
+                        return false;
+        }
+        return true;
+}
+
+bool ld_owner_has(const struct ld_spec *s, const char *tag)
+{
+        for (size_t i = 0; i < s->nowners; i++)
+                if (strcmp(s->owners[i], tag) == 0)
+                        return true;
+        return false;
+}
+
+bool ld_owner_match(const struct ld_spec *s, const char *pattern)
+{
+        size_t len = strlen(pattern);
+
+        if (len < 2 || strcmp(pattern + len - 2, ":*") != 0)
+                return ld_owner_has(s, pattern);
+        for (size_t i = 0; i < s->nowners; i++)
+                if (strncmp(s->owners[i], pattern, len - 1) == 0)
+                        return true;
+        return false;
+}
+
+const char *ld_owner_id(const char *tag)
+{
+        const char *colon = strchr(tag, ':');
+
+        return colon ? colon + 1 : "";
+}
+
+int ld_owner_add(struct ld_spec *s, const char *tag)
+{
+        char **no, *copy;
+
+        if (ld_owner_has(s, tag))
+                return 0;
+        if (s->nowners >= LD_OWNERS_MAX)
+                return -ENOSPC;
+        if (!(copy = strdup(tag)))
+                return -ENOMEM;
+        if (!(no = realloc(s->owners, (s->nowners + 1) * sizeof(*no)))) {
+                free(copy);
+                return -ENOMEM;
+        }
+        s->owners = no;
+        s->owners[s->nowners++] = copy;
+        return 0;
+}
+
+void ld_owner_remove(struct ld_spec *s, const char *tag)
+{
+        for (size_t i = 0; i < s->nowners; i++) {
+                if (strcmp(s->owners[i], tag) != 0)
+                        continue;
+                free(s->owners[i]);
+                memmove(&s->owners[i], &s->owners[i + 1], (s->nowners - i - 1) * sizeof(char *));
+                s->nowners--;
+                return;
+        }
+}
+
+static int cmd_owner(const char *v, bool pattern, char *err, size_t errlen)
+{
+        if (!ld_owner_valid(v, pattern))
+                return cmd_fail(err, errlen,
+                                "invalid owner '%.*s' (1-%d letters, digits, ':', '-', '_' or "
+                                "'.'%s)",
+                                LD_OWNER_LEN + 8, v, LD_OWNER_LEN,
+                                pattern ? "; PREFIX:* for all of a prefix" : "");
+        return 0;
+}
+
+static int cmd_add_owner(struct ld_spec *s, const char *v, char *err, size_t errlen)
+{
+        int rc = cmd_owner(v, false, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        if (ld_owner_has(s, v))
+                return cmd_fail(err, errlen, "duplicate owner '%s'", v);
+        rc = ld_owner_add(s, v);
+        if (rc == -ENOSPC)
+                return cmd_fail(err, errlen, "too many --owner options (at most %d)",
+                                LD_OWNERS_MAX);
+        return rc;
+}
+
 typedef int (*cmd_opt_fn)(struct ld_spec *, const char *, char *, size_t);
 
 static const struct cmd_option {
@@ -317,7 +417,7 @@ static const struct cmd_option {
 } cmd_add_options[] = {
     {"--netns", cmd_add_netns}, {"--pid", cmd_add_pid},       {"--ns-id", cmd_add_nsid},
     {"--addr", cmd_add_addr},   {"--expose", cmd_add_expose}, {"--publish", cmd_add_publish},
-    {"--dns", cmd_add_dns},     {"--remote", cmd_add_remote},
+    {"--dns", cmd_add_dns},     {"--remote", cmd_add_remote}, {"--owner", cmd_add_owner},
 };
 
 /* Finds option tok (as "--opt" or "--opt=value"); *value is set for the second form. */
@@ -455,11 +555,46 @@ static int cmd_parse_unlink(struct cmd_tokens *t, struct ld_cmd *cmd, char *err,
         return 0;
 }
 
+/* rm and ls take one "--owner TAG" (or --owner=TAG): taken out of the words here. */
+static int cmd_take_owner(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        for (size_t i = 1; i < t->n; i++) {
+                const char *v = NULL;
+                size_t used = 1;
+                int rc;
+
+                if (strcmp(t->v[i], "--owner") == 0) {
+                        if (i + 1 >= t->n)
+                                return cmd_fail(err, errlen, "option '--owner' needs a value");
+                        v = t->v[i + 1];
+                        used = 2;
+                } else if (strncmp(t->v[i], "--owner=", 8) == 0) {
+                        v = t->v[i] + 8;
+                } else {
+                        continue;
+                }
+                if (cmd->owner[0])
+                        return cmd_fail(err, errlen, "'--owner' given twice");
+                if ((rc = cmd_owner(v, cmd->kind == LD_CMD_LS, err, errlen)) < 0)
+                        return rc;
+                strcpy(cmd->owner, v);
+                memmove(&t->v[i], &t->v[i + used], (t->n - i - used) * sizeof(t->v[0]));
+                t->n -= used;
+                i--;
+        }
+        return 0;
+}
+
 static int cmd_parse_named(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min, char *err,
                            size_t errlen)
 {
         char *w[1];
-        int rc = cmd_positional(t, cmd, min, min, "NAME", w, err, errlen);
+        int rc = cmd->kind == LD_CMD_RM || cmd->kind == LD_CMD_LS
+                     ? cmd_take_owner(t, cmd, err, errlen)
+                     : 0;
+
+        if (rc == 0)
+                rc = cmd_positional(t, cmd, min, min, "NAME", w, err, errlen);
 
         if (rc < 0 || min == 0)
                 return rc;
@@ -541,6 +676,9 @@ void ld_spec_clear(struct ld_spec *s)
         free(s->publish);
         free(s->dns);
         free(s->remote_fqdn);
+        for (size_t i = 0; i < s->nowners; i++)
+                free(s->owners[i]);
+        free(s->owners);
         memset(s, 0, sizeof(*s));
 }
 
@@ -570,6 +708,8 @@ void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f)
         fprintf(f, "add %s", s->name);
         if (replace)
                 fputs(" --replace", f);
+        for (size_t i = 0; i < s->nowners; i++)
+                fprintf(f, " --owner %s", s->owners[i]);
         if (s->netns)
                 fprintf(f, " --netns %s", s->netns);
         if (s->pid)
@@ -615,7 +755,8 @@ void ld_cmd_format(const struct ld_cmd *cmd, FILE *f)
                         cmd->target);
                 return;
         default:
-                fprintf(f, "%s%s%s\n", ld_cmd_word(cmd->kind), cmd->name[0] ? " " : "", cmd->name);
+                fprintf(f, "%s%s%s%s%s\n", ld_cmd_word(cmd->kind), cmd->name[0] ? " " : "",
+                        cmd->name, cmd->owner[0] ? " --owner " : "", cmd->owner);
                 return;
         }
 }

@@ -12,6 +12,12 @@
 
 #define LD_NAME_MAX 63
 #define LD_LIST_MAX 1024 /* bound on each repeatable option of one container */
+#define LD_OWNER_LEN 128 /* an owner tag: 1-128 letters, digits, ':', '-', '_', '.' */
+#define LD_OWNERS_MAX 8  /* owners of one entry: one per route that registered it */
+/* A batch (linkdnsctl batch): at most this many lines (comments and blank ones included)
+ * and bytes of them; on the wire "batch LINES\n" and the lines. */
+#define LD_BATCH_LINES 1024
+#define LD_BATCH_BYTES 262144 /* 256 KiB */
 
 enum ld_cmd_kind {
         LD_CMD_ADD,
@@ -65,6 +71,8 @@ struct ld_spec {
         size_t ndns;
         char *remote_fqdn; /* NULL when not remote */
         struct ld_endpoint remote_peer;
+        char **owners; /* --owner TAGs, in the order they came; none for a manual entry */
+        size_t nowners;
 };
 
 struct ld_cmd {
@@ -75,6 +83,10 @@ struct ld_cmd {
         char name[LD_NAME_MAX + 1];   /* rm, show; FROM of link and unlink */
         char target[LD_NAME_MAX + 1]; /* link; unlink's optional TARGET */
         char alias[LD_NAME_MAX + 1];  /* link (TARGET when omitted); unlink */
+        char owner[LD_OWNER_LEN + 1]; /* rm --owner, ls --owner ("" when none) */
+        /* Not in the grammar: set by the control socket for a live add --replace of an
+         * entry of another owner whose namespace it found gone (ld_table_apply allows it). */
+        bool ns_gone;
 };
 
 /* Parses one line. Returns 0 for a command, 1 for a blank or comment line, or -EINVAL
@@ -96,5 +108,17 @@ void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
 void ld_nsid_print(const struct ld_nsid *id, FILE *f);
 void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f);
 const char *ld_proto_name(uint8_t proto);
+
+/* Owners (--owner TAG). Whether TAG is one (pattern: also "PREFIX:*", for ls). */
+bool ld_owner_valid(const char *tag, bool pattern);
+/* Whether spec has an owner that pattern names (equal, or "PREFIX:*" by prefix). */
+bool ld_owner_match(const struct ld_spec *s, const char *pattern);
+bool ld_owner_has(const struct ld_spec *s, const char *tag);
+/* Adds tag unless spec has it: 0, or -ENOSPC past LD_OWNERS_MAX, -ENOMEM. */
+int ld_owner_add(struct ld_spec *s, const char *tag);
+void ld_owner_remove(struct ld_spec *s, const char *tag);
+/* The container ID of a tag: what follows its first ':' ("" when none). Two routes
+ * registering one container (oci:ID, cni:ID) name the same ID. */
+const char *ld_owner_id(const char *tag);
 
 #endif

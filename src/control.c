@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #define CTL_LINE_MAX 65536
+#define CTL_BATCH_MAX (LD_BATCH_BYTES + 64) /* a batch's lines and its header */
+#define CTL_STR_(x) #x
+#define CTL_STR(x) CTL_STR_(x)
 #define CTL_COMPACT_MIN (64 * 1024) /* compact once the appended part passes this... */
 /* Connections at once: a client that connects and says nothing costs a descriptor, a timer
  * and a few hundred bytes; past the cap an old one makes room (ctl_make_room). */
@@ -43,17 +46,21 @@ struct ctl_conn {
         bool awaits_reload; /* answered once the reload ran */
         char *in;           /* allocated with the first byte, freed once the request is read */
         size_t inlen, incap;
+        size_t scanned;      /* bytes of in looked at for line ends */
+        size_t batch, lines; /* a batch: the lines announced (0: not one), the lines read */
         char *out;
         size_t outlen, outoff;
 };
 
-/* A change validated against the shadow table, waiting to be durable. */
+/* A change (one command, or a batch of them) validated against the shadow table, waiting
+ * to be durable: written as one record, acknowledged once. */
 struct ctl_item {
         struct ctl_item *next;
         struct ctl_conn *conn; /* NULL once the client went away */
-        char *line;            /* the canonical line, as written */
+        char *line;            /* the canonical lines, as written */
         size_t len;
-        struct ld_cmd cmd; /* line parsed: what is applied once it is durable */
+        struct ld_cmd *cmds; /* the lines parsed: what is applied once they are durable */
+        size_t ncmds;
 };
 
 struct ld_control {
@@ -81,7 +88,9 @@ struct ld_control {
 static void ctl_item_free(struct ctl_item *i)
 {
         free(i->line);
-        ld_cmd_clear(&i->cmd);
+        for (size_t k = 0; k < i->ncmds; k++)
+                ld_cmd_clear(&i->cmds[k]);
+        free(i->cmds);
         free(i);
 }
 
@@ -222,8 +231,8 @@ static void ctl_state_done(void *arg, int rc)
         }
         for (struct ctl_item *i = ctl->inflight, *next; i; i = next) {
                 next = i->next;
-                if (rc == 0)
-                        ctl_apply_live(ctl, &i->cmd);
+                for (size_t k = 0; rc == 0 && k < i->ncmds; k++)
+                        ctl_apply_live(ctl, &i->cmds[k]);
                 ctl_reply(i->conn, rc == 0 ? NULL : err, NULL, 0);
                 ctl_item_free(i);
         }
@@ -301,7 +310,7 @@ static void ctl_kick(struct ld_control *ctl)
         }
         if (!(f = open_memstream(&text, &len)))
                 return;
-        /* One record per change: each stands or falls whole on a crash. */
+        /* One record per change (a batch is one): each stands or falls whole on a crash. */
         for (struct ctl_item *i = ctl->queue; i; i = i->next)
                 ld_frame_write(f, i->line, i->len);
         fclose(f);
@@ -313,32 +322,34 @@ static void ctl_kick(struct ld_control *ctl)
 
 /* The line as it will be stored, and that line parsed again: the file must read back what
  * is acknowledged (a request within limits can grow past them once canonical), and the
- * parse is what the server applies once the line is durable. */
-static int ctl_canonical(const struct ld_cmd *cmd, struct ctl_item *item, char *err, size_t errlen)
+ * parse (stored) is what the server applies once the line is durable. */
+static int ctl_canonical(const struct ld_cmd *cmd, char **line, size_t *len, struct ld_cmd *stored,
+                         char *err, size_t errlen)
 {
         char *again = NULL, perr[512];
         size_t againlen = 0;
         bool same;
         FILE *f;
 
-        if (!(f = open_memstream(&item->line, &item->len)))
+        if (!(f = open_memstream(line, len)))
                 return -ENOMEM;
         ld_cmd_format(cmd, f);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        if (ld_cmd_parse(item->line, &item->cmd, perr, sizeof(perr)) != 0) {
+        if (ld_cmd_parse(*line, stored, perr, sizeof(perr)) != 0) {
                 snprintf(err, errlen, "the change as stored would not load back (%zu bytes): %s",
-                         item->len, perr);
+                         *len, perr);
                 return -EINVAL;
         }
+        stored->ns_gone = cmd->ns_gone;
         if (!(f = open_memstream(&again, &againlen)))
                 return -ENOMEM;
-        ld_cmd_format(&item->cmd, f);
+        ld_cmd_format(stored, f);
         if (fclose(f) != 0) {
                 free(again);
                 return -ENOMEM;
         }
-        same = againlen == item->len && memcmp(again, item->line, againlen) == 0;
+        same = againlen == *len && memcmp(again, *line, againlen) == 0;
         free(again);
         if (!same) {
                 snprintf(err, errlen, "the change as stored would not load back as given");
@@ -347,33 +358,157 @@ static int ctl_canonical(const struct ld_cmd *cmd, struct ctl_item *item, char *
         return 0;
 }
 
-static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd *cmd)
+/* For add --replace of an entry with owners: whether the namespace it was registered with
+ * is gone (missing, or another one stands at its path), which lets another owner take the
+ * name over (table.c decides). */
+static void ctl_ns_gone(struct ld_control *ctl, const struct ld_table *t, struct ld_cmd *cmd)
 {
-        struct ctl_item *item = calloc(1, sizeof(*item));
-        char err[700];
+        const struct ld_container *old;
+        struct ld_spec probe;
+        char err[256];
         int rc;
 
-        if (!item) {
+        if (cmd->kind != LD_CMD_ADD || !cmd->replace || !(old = ld_table_find(t, cmd->spec.name)) ||
+            !old->spec.nowners || !(old->spec.netns || old->spec.pid))
+                return;
+        memset(&probe, 0, sizeof(probe));
+        probe.netns = old->spec.netns; /* borrowed: the probe reads it, sets only nsid */
+        probe.pid = old->spec.pid;
+        probe.nsid = old->spec.nsid;
+        rc = ld_netns_probe(ctl->env.netns, &probe, err, sizeof(err));
+        cmd->ns_gone = rc == -ENOENT || rc == -ESTALE;
+}
+
+/* Checks one change against table (the shadow, or a batch's trial copy of it) and applies
+ * it there; its canonical line goes to out, its parse to stored. */
+static int ctl_check(struct ld_control *ctl, struct ld_table *table, struct ld_cmd *cmd, FILE *out,
+                     struct ld_cmd *stored, char *err, size_t errlen)
+{
+        char *line = NULL;
+        size_t len = 0;
+        int rc;
+
+        /* A live add naming a missing namespace is refused; the probe records the id of the
+         * one there, which the stored line carries. Then the table decides. */
+        rc = cmd->kind == LD_CMD_ADD ? ld_netns_probe(ctl->env.netns, &cmd->spec, err, errlen) : 0;
+        if (rc == 0) {
+                ctl_ns_gone(ctl, table, cmd);
+                if ((rc = ctl_canonical(cmd, &line, &len, stored, err, errlen)) == -ENOMEM)
+                        snprintf(err, errlen, "out of memory");
+        }
+        if (rc == 0)
+                rc = ld_table_apply(table, cmd, err, errlen);
+        if (rc == 0)
+                fwrite(line, 1, len, out);
+        free(line);
+        return rc;
+}
+
+static void ctl_enqueue(struct ld_control *ctl, struct ctl_conn *c, struct ctl_item *item)
+{
+        item->conn = c; /* its clock stopped with the read: the wait is the daemon's */
+        *ctl->qtail = item;
+        ctl->qtail = &item->next;
+        ctl_kick(ctl);
+}
+
+static struct ctl_item *ctl_item_new(size_t ncmds)
+{
+        struct ctl_item *item = calloc(1, sizeof(*item));
+
+        if (item && !(item->cmds = calloc(ncmds, sizeof(*item->cmds)))) {
+                free(item);
+                return NULL;
+        }
+        return item;
+}
+
+static void ctl_change(struct ld_control *ctl, struct ctl_conn *c, struct ld_cmd *cmd)
+{
+        struct ctl_item *item = ctl_item_new(1);
+        char err[700];
+        FILE *f;
+        int rc;
+
+        if (!item || !(f = open_memstream(&item->line, &item->len))) {
+                if (item)
+                        ctl_item_free(item);
                 ctl_reply(c, "out of memory", NULL, 0);
                 return;
         }
-        /* A live add naming a missing namespace is refused; the probe records the id of the
-         * one there, which the stored line carries. Then the shadow decides. */
-        rc = cmd->kind == LD_CMD_ADD ? ld_netns_probe(ctl->env.netns, &cmd->spec, err, sizeof(err))
-                                     : 0;
-        if (rc == 0 && (rc = ctl_canonical(cmd, item, err, sizeof(err))) == -ENOMEM)
+        item->ncmds = 1;
+        rc = ctl_check(ctl, ctl->shadow, cmd, f, &item->cmds[0], err, sizeof(err));
+        if (fclose(f) != 0 && rc == 0) {
+                rc = -ENOMEM;
                 snprintf(err, sizeof(err), "out of memory");
-        if (rc == 0)
-                rc = ld_table_apply(ctl->shadow, cmd, err, sizeof(err));
+        }
         if (rc < 0) {
                 ctl_reply(c, err, NULL, 0);
                 ctl_item_free(item);
                 return;
         }
-        item->conn = c; /* its clock stopped with the read: the wait is the daemon's */
-        *ctl->qtail = item;
-        ctl->qtail = &item->next;
-        ctl_kick(ctl);
+        ctl_enqueue(ctl, c, item);
+}
+
+/* Checks line number lineno of a batch against trial; 1 for a blank or comment line. */
+static int ctl_batch_line(struct ld_control *ctl, struct ld_table *trial, const char *line,
+                          size_t lineno, FILE *out, struct ctl_item *item, char *err, size_t errlen)
+{
+        struct ld_cmd cmd;
+        char msg[700];
+        int rc = ld_cmd_parse(line, &cmd, msg, sizeof(msg));
+
+        if (rc > 0)
+                return 1;
+        if (rc == 0 && !ld_cmd_is_change(&cmd)) {
+                snprintf(msg, sizeof(msg),
+                         "'%s' cannot be part of a batch (only add, rm, link, unlink)",
+                         ld_cmd_word(cmd.kind));
+                rc = -EINVAL;
+        }
+        if (rc == 0 && (rc = ctl_check(ctl, trial, &cmd, out, &item->cmds[item->ncmds], msg,
+                                       sizeof(msg))) == 0)
+                item->ncmds++;
+        ld_cmd_clear(&cmd);
+        if (rc < 0)
+                snprintf(err, errlen, "line %zu: %s", lineno, msg);
+        return rc;
+}
+
+/* A batch: body holds nlines lines (NUL-terminated ones). Every change is checked against
+ * a copy of the shadow as changed by the ones before it; all pass, or nothing happened. */
+static void ctl_batch(struct ld_control *ctl, struct ctl_conn *c, char *body, size_t nlines)
+{
+        struct ctl_item *item = ctl_item_new(nlines);
+        struct ld_table *trial = ctl_copy(ctl->shadow);
+        char err[800] = "out of memory";
+        FILE *f = item ? open_memstream(&item->line, &item->len) : NULL;
+        int rc = f && trial ? 0 : -ENOMEM;
+
+        for (size_t i = 0; rc >= 0 && i < nlines; i++) {
+                char *nl = strchr(body, '\n');
+                *nl = '\0';
+                rc = ctl_batch_line(ctl, trial, body, i + 1, f, item, err, sizeof(err));
+                body = nl + 1;
+        }
+        if (f && fclose(f) != 0 && rc >= 0) {
+                rc = -ENOMEM;
+                snprintf(err, sizeof(err), "out of memory");
+        }
+        if (rc >= 0 && item->ncmds == 0) {
+                rc = -EINVAL;
+                snprintf(err, sizeof(err), "batch: no commands");
+        }
+        if (rc < 0) {
+                ld_table_free(trial);
+                ctl_reply(c, err, NULL, 0);
+                if (item)
+                        ctl_item_free(item);
+                return;
+        }
+        ld_table_free(ctl->shadow);
+        ctl->shadow = trial;
+        ctl_enqueue(ctl, c, item);
 }
 
 static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct ld_cmd *cmd)
@@ -400,7 +535,7 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         x.tcp_connections = ld_tcp_count(ctl->env.tcp);
         x.namespaces = ld_netns_count(ctl->env.netns);
         if (cmd->kind == LD_CMD_LS)
-                ld_report_ls(eng, cmd->json, f);
+                ld_report_ls(eng, cmd->owner[0] ? cmd->owner : NULL, cmd->json, f);
         else if (cmd->kind == LD_CMD_SHOW)
                 ld_report_show(k, cmd->json, f);
         else
@@ -410,13 +545,95 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         free(buf);
 }
 
-static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *line)
+/* The most a request may hold: one line, or a batch's header and lines. */
+static size_t ctl_in_max(const struct ctl_conn *c)
+{
+        return c->batch ? CTL_BATCH_MAX : CTL_LINE_MAX;
+}
+
+/* Room for more of the request: grown as it arrives, so an idle client costs nothing. */
+static int ctl_in_grow(struct ctl_conn *c)
+{
+        size_t cap = c->incap ? c->incap * 2 : CTL_IN_FIRST;
+        char *in;
+
+        if (cap > ctl_in_max(c))
+                cap = ctl_in_max(c);
+        if (!(in = realloc(c->in, cap)))
+                return -ENOMEM;
+        c->in = in;
+        c->incap = cap;
+        return 0;
+}
+
+/* The first line "batch LINES" announces a batch: 1 (c->batch set), 0 for any other
+ * request, or -EINVAL with why. */
+static int ctl_batch_header(struct ctl_conn *c, const char *line, size_t len, const char **why)
+{
+        static const char word[] = "batch";
+        size_t n = 0, i = sizeof(word);
+
+        if (len < sizeof(word) - 1 || memcmp(line, word, sizeof(word) - 1) != 0 ||
+            (len > sizeof(word) - 1 && line[sizeof(word) - 1] != ' '))
+                return 0;
+        for (; i < len && line[i] >= '0' && line[i] <= '9' && n <= LD_BATCH_LINES; i++)
+                n = n * 10 + (size_t)(line[i] - '0');
+        if (len <= sizeof(word) || i != len || n == 0 || n > LD_BATCH_LINES) {
+                *why =
+                    "batch: the header must be 'batch LINES', LINES 1 to " CTL_STR(LD_BATCH_LINES);
+                return -EINVAL;
+        }
+        c->batch = n;
+        return 1;
+}
+
+/* Looks for the end of the request: 1 when it is whole (c->scanned is its length), 0 when
+ * more must come, -EINVAL with why. */
+static int ctl_scan(struct ctl_conn *c, const char **why)
+{
+        char *nl;
+
+        while ((nl = memchr(c->in + c->scanned, '\n', c->inlen - c->scanned))) {
+                size_t start = c->scanned;
+                int rc;
+
+                c->scanned = (size_t)(nl - c->in) + 1;
+                if (start == 0 && (rc = ctl_batch_header(c, c->in, c->scanned - 1, why)) <= 0)
+                        return rc < 0 ? rc : 1;
+                if (start == 0)
+                        continue;
+                if (++c->lines < c->batch)
+                        continue;
+                if (c->scanned != c->inlen) {
+                        *why = "batch: more lines than its header announced";
+                        return -EINVAL;
+                }
+                return 1;
+        }
+        c->scanned = c->inlen;
+        if (c->inlen == ctl_in_max(c) - 1) {
+                *why = c->batch ? "batch longer than " CTL_STR(LD_BATCH_BYTES) " bytes"
+                                : "request too long";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, char *req)
 {
         struct ld_cmd cmd;
         char err[512];
-        int rc = ld_cmd_parse(line, &cmd, err, sizeof(err));
+        int rc;
 
-        if (rc != 0) {
+        if (c->batch) {
+                if (!ctl->shadow)
+                        ctl_reply(c, "the table cannot be changed until a reload", NULL, 0);
+                else
+                        ctl_batch(ctl, c, strchr(req, '\n') + 1, c->batch);
+                return;
+        }
+        req[strcspn(req, "\n")] = '\0';
+        if ((rc = ld_cmd_parse(req, &cmd, err, sizeof(err))) != 0) {
                 ctl_reply(c, rc > 0 ? "empty request" : err, NULL, 0);
                 return;
         }
@@ -435,27 +652,13 @@ static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, const char *
         ld_cmd_clear(&cmd);
 }
 
-/* Room for more of the request: grown as it arrives, so an idle client costs nothing. */
-static int ctl_in_grow(struct ctl_conn *c)
-{
-        size_t cap = c->incap ? c->incap * 2 : CTL_IN_FIRST;
-        char *in;
-
-        if (cap > CTL_LINE_MAX)
-                cap = CTL_LINE_MAX;
-        if (!(in = realloc(c->in, cap)))
-                return -ENOMEM;
-        c->in = in;
-        c->incap = cap;
-        return 0;
-}
-
 static void ctl_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct ctl_conn *c = w->data;
-        size_t seen = c->inlen;
-        char *nl, *line;
+        const char *why = NULL;
+        char *req, msg[96];
         ssize_t n;
+        int rc;
         (void)revents;
 
         if (c->inlen + 1 >= c->incap && ctl_in_grow(c) < 0) {
@@ -463,30 +666,36 @@ static void ctl_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 return;
         }
         n = recv(w->fd, c->in + c->inlen, c->incap - 1 - c->inlen, 0);
+        if (n == 0 && c->batch) { /* a batch that lied about its count is told so */
+                snprintf(msg, sizeof(msg), "batch: ended after %zu of the %zu lines announced",
+                         c->lines, c->batch);
+                ctl_reply(c, msg, NULL, 0);
+                return;
+        }
         if (n <= 0) {
                 if (n == 0 || (errno != EAGAIN && errno != EINTR))
                         ctl_conn_close(c);
                 return;
         }
         c->inlen += (size_t)n;
-        if (!(nl = memchr(c->in + seen, '\n', c->inlen - seen))) {
-                if (c->inlen == CTL_LINE_MAX - 1)
-                        ctl_reply(c, "request too long", NULL, 0);
+        if ((rc = ctl_scan(c, &why)) <= 0) {
+                if (rc < 0)
+                        ctl_reply(c, why, NULL, 0);
                 return;
         }
-        if (memchr(c->in, '\0', (size_t)(nl - c->in))) {
+        if (memchr(c->in, '\0', c->scanned)) {
                 ctl_reply(c, "NUL byte in the request", NULL, 0);
                 return;
         }
-        *nl = '\0';
+        c->in[c->scanned] = '\0';
         ev_io_stop(loop, w);
         ev_timer_stop(loop, &c->timer);
         /* The request is read: its buffer goes now, the reply may close the connection. */
-        line = c->in;
+        req = c->in;
         c->in = NULL;
         c->inlen = c->incap = 0;
-        ctl_request(c->ctl, c, line);
-        free(line);
+        ctl_request(c->ctl, c, req);
+        free(req);
 }
 
 static void ctl_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)

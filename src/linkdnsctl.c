@@ -11,19 +11,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define CTL_STR_(x) #x
+#define CTL_STR(x) CTL_STR_(x)
+
 static const char ctl_usage[] =
     "Usage: linkdnsctl [--control PATH] COMMAND [ARGUMENT]...\n"
     "Changes and inspects the link table of a running linkdnsd.\n"
     "\n"
     "Commands (each takes --help):\n"
     "  add NAME [OPTION]...        register a container\n"
-    "  rm NAME                     remove it, its links and its listener\n"
+    "  rm NAME [--owner TAG]       remove it, its links and its listener\n"
     "  link FROM TARGET[:ALIAS]    FROM's view gets ALIAS for TARGET\n"
     "  unlink FROM ALIAS [TARGET]  remove links of FROM under ALIAS\n"
-    "  ls [--json]                 the table, in its canonical form\n"
+    "  ls [--owner TAG] [--json]   the table, in its canonical form\n"
     "  show NAME [--json]          what NAME's view resolves\n"
     "  stats [--json]              counters\n"
     "  reload                      re-read the state file, as SIGHUP does\n"
+    "  batch                       changes read from stdin, applied as one (all or none)\n"
     "\n"
     "  --control PATH   the socket (default $LINKDNS_CONTROL or /run/linkdns/control.sock)\n"
     "  --help, --version\n"
@@ -32,23 +36,31 @@ static const char ctl_usage[] =
 static const struct {
         const char *cmd, *help;
 } ctl_help[] = {
-    {"add", "Usage: linkdnsctl add NAME [--replace] [--netns PATH | --pid PID] [--addr IP]...\n"
-            "         [--expose PORT/PROTO]... [--publish HOSTPORT:PORT/PROTO]...\n"
+    {"add", "Usage: linkdnsctl add NAME [--replace] [--owner TAG] [--netns PATH | --pid PID]\n"
+            "         [--addr IP]... [--expose PORT/PROTO]... [--publish HOSTPORT:PORT/PROTO]...\n"
             "         [--dns ADDR[@PORT]]... [--remote FQDN@ADDR[@PORT]]\n"
             "Registers a container. --replace swaps an existing registration, keeping its\n"
-            "links. Example: linkdnsctl add db --pid 4242 --addr 172.17.0.5 --expose 5432/tcp\n"},
-    {"rm", "Usage: linkdnsctl rm NAME\nRemoves NAME, every link from or to it, and its "
-           "listener.\nExample: linkdnsctl rm db\n"},
+            "links. --owner records who registered it (e.g. oci:ID).\n"
+            "Example: linkdnsctl add db --pid 4242 --addr 172.17.0.5 --expose 5432/tcp\n"},
+    {"rm", "Usage: linkdnsctl rm NAME [--owner TAG]\nRemoves NAME, every link from or to it, "
+           "and its listener;\nwith --owner only if TAG owns it.\nExample: linkdnsctl rm db\n"},
     {"link", "Usage: linkdnsctl link FROM TARGET[:ALIAS]\nFROM's view gets ALIAS (default "
              "TARGET) for TARGET, as docker run --link.\nExample: linkdnsctl link web db:db\n"},
     {"unlink", "Usage: linkdnsctl unlink FROM ALIAS [TARGET]\nRemoves FROM's links under "
                "ALIAS (only the one to TARGET if given).\nExample: linkdnsctl unlink web db\n"},
-    {"ls", "Usage: linkdnsctl ls [--json]\nPrints the table in its canonical form.\n"},
+    {"ls", "Usage: linkdnsctl ls [--owner TAG] [--json]\nPrints the table in its canonical "
+           "form; with --owner the entries TAG owns\n(PREFIX:* for all tags of a prefix).\n"},
     {"show", "Usage: linkdnsctl show NAME [--json]\nPrints what NAME's view resolves.\n"},
     {"stats", "Usage: linkdnsctl stats [--json]\nPrints queries by view and rcode, refused, "
               "truncated,\nTCP connections, table size, uptime.\n"},
     {"reload", "Usage: linkdnsctl reload\nRe-reads the state file, as SIGHUP does; a bad "
                "file leaves the running table.\n"},
+    {"batch",
+     "Usage: linkdnsctl batch < FILE\nReads changes (add, rm, link, unlink), one a "
+     "line, '#' comments and blank\nlines skipped, and applies them as one change: "
+     "all or none, one durable\nwrite. At most " CTL_STR(LD_BATCH_LINES) " lines and " CTL_STR(
+         LD_BATCH_BYTES) " bytes.\nExample: printf 'add db\\nlink web db\\n' | "
+                         "linkdnsctl batch\n"},
 };
 
 static int ctl_fail(int code, const char *fmt, const char *arg)
@@ -70,7 +82,8 @@ static int ctl_command_help(const char *cmd)
         return ctl_fail(2, "unknown command '%s'", cmd);
 }
 
-static int ctl_send(const char *path, const char *line)
+/* req: the whole request, its last line ended by a newline. */
+static int ctl_send(const char *path, const char *req, size_t reqlen)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char buf[65536], *nl;
@@ -87,9 +100,7 @@ static int ctl_send(const char *path, const char *line)
                         strerror(errno));
                 return 1;
         }
-        sent = ld_durable_write_all(fd, line, strlen(line));
-        if (sent == 0)
-                sent = ld_durable_write_all(fd, "\n", 1);
+        sent = ld_durable_write_all(fd, req, reqlen);
         /* A daemon that refuses early (credentials, a request too long) says why before it
          * closes: read that verdict even when the send failed. */
         if (sent < 0)
@@ -123,10 +134,83 @@ static int ctl_send(const char *path, const char *line)
         return 0;
 }
 
+/* Checks one line of a batch here first, so that bad usage never reaches the daemon:
+ * 0 for a change, 1 for a blank or comment line, -1 when refused (said on stderr). */
+static int ctl_batch_check(const char *line, size_t lineno)
+{
+        char err[512], msg[600];
+        struct ld_cmd cmd;
+        int rc = ld_cmd_parse(line, &cmd, err, sizeof(err));
+
+        if (rc == 0 && !ld_cmd_is_change(&cmd)) {
+                snprintf(err, sizeof(err),
+                         "'%s' cannot be part of a batch (only add, rm, link, "
+                         "unlink)",
+                         ld_cmd_word(cmd.kind));
+                rc = -EINVAL;
+        }
+        ld_cmd_clear(&cmd);
+        if (rc >= 0)
+                return rc;
+        snprintf(msg, sizeof(msg), "line %zu: %s", lineno, err);
+        ctl_fail(2, "%s", msg);
+        return -1;
+}
+
+/* linkdnsctl batch: stdin, within the bounds, as "batch LINES\n" and the lines. */
+static int ctl_batch(const char *path)
+{
+        char *text = malloc(LD_BATCH_BYTES + 2), *req = NULL, head[32];
+        size_t len = 0, lines = 0, changes = 0, n;
+        int rc = 0;
+
+        if (!text)
+                return ctl_fail(1, "%s", "out of memory");
+        while (len <= LD_BATCH_BYTES && (n = fread(text + len, 1, LD_BATCH_BYTES + 1 - len, stdin)))
+                len += n;
+        if (len > LD_BATCH_BYTES)
+                rc = ctl_fail(2, "%s", "batch longer than " CTL_STR(LD_BATCH_BYTES) " bytes");
+        else if (memchr(text, '\0', len))
+                rc = ctl_fail(2, "%s", "NUL byte in the batch");
+        if (rc == 0 && len && text[len - 1] != '\n')
+                text[len++] = '\n';
+        text[len] = '\0';
+        for (char *p = text, *nl; rc == 0 && (nl = strchr(p, '\n')); p = nl + 1) {
+                *nl = '\0';
+                if (++lines > LD_BATCH_LINES) {
+                        rc = ctl_fail(2, "%s",
+                                      "batch of more than " CTL_STR(LD_BATCH_LINES) " lines");
+                        break;
+                }
+                if ((rc = ctl_batch_check(p, lines)) < 0) {
+                        rc = 2;
+                        break;
+                }
+                changes += rc == 0;
+                rc = 0;
+                *nl = '\n';
+        }
+        if (rc == 0 && changes == 0)
+                rc = ctl_fail(2, "%s", "batch: no commands on stdin");
+        if (rc == 0) {
+                n = (size_t)snprintf(head, sizeof(head), "batch %zu\n", lines);
+                if (!(req = malloc(n + len)))
+                        rc = ctl_fail(1, "%s", "out of memory");
+        }
+        if (rc == 0) {
+                memcpy(req, head, n);
+                memcpy(req + n, text, len);
+                rc = ctl_send(path, req, n + len);
+        }
+        free(req);
+        free(text);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         const char *path = getenv("LINKDNS_CONTROL");
-        char *line = NULL, err[512];
+        char *line = NULL, *req, err[512];
         size_t len = 0;
         struct ld_cmd cmd;
         int i = 1, rc;
@@ -156,6 +240,9 @@ int main(int argc, char **argv)
         for (int k = i + 1; k < argc; k++)
                 if (strcmp(argv[k], "--help") == 0)
                         return ctl_command_help(argv[i]);
+        if (strcmp(argv[i], "batch") == 0)
+                return i + 1 == argc ? ctl_batch(path)
+                                     : ctl_fail(2, "%s", "batch takes no argument (stdin)");
         if (!(f = open_memstream(&line, &len)))
                 return ctl_fail(1, "%s", "out of memory");
         for (int k = i; k < argc; k++) {
@@ -174,7 +261,14 @@ int main(int argc, char **argv)
                 free(line);
                 return ctl_fail(2, "%s", rc > 0 ? "missing COMMAND" : err);
         }
-        rc = ctl_send(path, line);
+        /* The newline that ends the request (the parse above measured the line alone). */
+        if (!(req = realloc(line, len + 1))) {
+                free(line);
+                return ctl_fail(1, "%s", "out of memory");
+        }
+        line = req;
+        line[len++] = '\n';
+        rc = ctl_send(path, line, len);
         free(line);
         return rc;
 }

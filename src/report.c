@@ -39,7 +39,13 @@ static void report_spec_json(FILE *f, const struct ld_spec *s)
 
         fputs("{\"name\":", f);
         report_str(f, s->name);
-        fputs(",\"netns\":", f);
+        fputs(",\"owners\":[", f);
+        for (size_t i = 0; i < s->nowners; i++) {
+                if (i)
+                        fputc(',', f);
+                report_str(f, s->owners[i]);
+        }
+        fputs("],\"netns\":", f);
         if (s->netns)
                 report_str(f, s->netns);
         else
@@ -76,29 +82,37 @@ static void report_spec_json(FILE *f, const struct ld_spec *s)
         fputc('}', f);
 }
 
-void ld_report_ls(const struct ld_engine *s, bool json, FILE *f)
+void ld_report_ls(const struct ld_engine *s, const char *owner, bool json, FILE *f)
 {
         const struct ld_table *t = s->table;
+        bool first = true;
 
         if (!json) {
-                ld_table_list(t, f);
+                ld_table_list(t, owner, f);
                 return;
         }
         fputs("{\"containers\":[", f);
         for (const struct ld_container *c = t->head; c; c = c->next) {
-                report_spec_json(f, &c->spec);
-                if (c->next)
+                if (owner && !ld_owner_match(&c->spec, owner))
+                        continue;
+                if (!first)
                         fputc(',', f);
+                report_spec_json(f, &c->spec);
+                first = false;
         }
         fputs("],\"links\":[", f);
+        first = true;
         for (const struct ld_link *l = t->lhead; l; l = l->next) {
-                fputs("{\"from\":", f);
+                if (owner && !ld_owner_match(&l->from->spec, owner))
+                        continue;
+                fputs(first ? "{\"from\":" : ",{\"from\":", f);
+                first = false;
                 report_str(f, l->from->spec.name);
                 fputs(",\"target\":", f);
                 report_str(f, l->target->spec.name);
                 fputs(",\"alias\":", f);
                 report_str(f, l->alias);
-                fputs(l->next ? "}," : "}", f);
+                fputc('}', f);
         }
         fputs("]}\n", f);
 }

@@ -14,7 +14,8 @@ struct ld_report_extra {
         size_t namespaces;
 };
 
-void ld_report_ls(const struct ld_engine *s, bool json, FILE *f);
+/* owner: only the entries it names (ls --owner; NULL: all). */
+void ld_report_ls(const struct ld_engine *s, const char *owner, bool json, FILE *f);
 void ld_report_show(const struct ld_container *c, bool json, FILE *f);
 void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x, bool json,
                      FILE *f);

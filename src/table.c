@@ -128,10 +128,96 @@ static int table_rcache_reset(struct ld_container *c)
         return c->remote ? 0 : -ENOMEM;
 }
 
+static void table_unlink_one(struct ld_table *t, struct ld_link *l);
+
+/* Whether spec and c's entry name the same container: a common owner, or owners of two
+ * routes with one container ID (oci:ID, cni:ID). */
+static bool table_owner_shared(const struct ld_spec *spec, const struct ld_container *c,
+                               bool *same_tag)
+{
+        bool shared = false;
+
+        *same_tag = false;
+        for (size_t i = 0; i < spec->nowners; i++) {
+                const char *id = ld_owner_id(spec->owners[i]);
+                *same_tag = *same_tag || ld_owner_has(&c->spec, spec->owners[i]);
+                for (size_t k = 0; id[0] && k < c->spec.nowners; k++)
+                        shared = shared || strcmp(id, ld_owner_id(c->spec.owners[k])) == 0;
+        }
+        return shared || *same_tag;
+}
+
+/* An add without --replace of an entry that another route of the same container
+ * registered: the entry gains the owner and keeps its registration. */
+static bool table_merges(const struct ld_container *c, const struct ld_cmd *cmd)
+{
+        bool same_tag;
+
+        return c && cmd->kind == LD_CMD_ADD && !cmd->replace && c->spec.nowners &&
+               table_owner_shared(&cmd->spec, c, &same_tag) && !same_tag;
+}
+
+static int table_owners_union(struct ld_spec *dst, const struct ld_spec *src, char *err,
+                              size_t errlen)
+{
+        for (size_t i = 0; i < src->nowners; i++) {
+                int rc = ld_owner_add(dst, src->owners[i]);
+                if (rc < 0) {
+                        snprintf(err, errlen,
+                                 rc == -ENOSPC ? "'%s' has too many owners (at most %d)"
+                                               : "out of memory",
+                                 dst->name, LD_OWNERS_MAX);
+                        return rc;
+                }
+        }
+        return 0;
+}
+
+/* The owner rules of an add of an existing entry c: 0 when done (merged), 1 to go on with
+ * the add (cmd->spec then carries the owners the entry keeps), or a refusal. */
+static int table_add_owned(struct ld_table *t, struct ld_container *c, struct ld_cmd *cmd,
+                           char *err, size_t errlen)
+{
+        bool same_tag;
+        int rc;
+
+        if (!c->spec.nowners)
+                return 1;
+        if (table_merges(c, cmd)) {
+                /* all or nothing: the room is checked first */
+                if (c->spec.nowners + cmd->spec.nowners > LD_OWNERS_MAX) {
+                        snprintf(err, errlen, "'%s' has too many owners (at most %d)", c->spec.name,
+                                 LD_OWNERS_MAX);
+                        return -ENOSPC;
+                }
+                return table_owners_union(&c->spec, &cmd->spec, err, errlen) < 0 ? -ENOMEM : 0;
+        }
+        if (!cmd->replace)
+                return 1; /* "already exists" */
+        if (table_owner_shared(&cmd->spec, c, &same_tag))
+                return (rc = table_owners_union(&cmd->spec, &c->spec, err, errlen)) < 0 ? rc : 1;
+        /* Another owner's entry: only a dead container's name is taken over (a file being
+         * replayed holds only what was checked so when it was live). */
+        if (!t->loading && (!(c->spec.netns || c->spec.pid) || !cmd->ns_gone)) {
+                snprintf(err, errlen,
+                         "'%s' is owned by '%s'%s: it is replaced only once its namespace is "
+                         "gone",
+                         c->spec.name, c->spec.owners[0],
+                         c->spec.netns || c->spec.pid ? "" : " and has no namespace");
+                return -EPERM;
+        }
+        while (c->from.n)
+                table_unlink_one(t, c->from.v[c->from.n - 1]);
+        return 1;
+}
+
 static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_container *c = ld_table_find(t, cmd->spec.name);
+        int rc;
 
+        if (c && (rc = table_add_owned(t, c, cmd, err, errlen)) <= 0)
+                return rc;
         if (c && !cmd->replace) {
                 snprintf(err, errlen, "'%s' already exists (use --replace)", cmd->spec.name);
                 return -EEXIST;
@@ -180,14 +266,46 @@ static void table_unlink_one(struct ld_table *t, struct ld_link *l)
         free(l);
 }
 
+/* rm --owner TAG: refused unless TAG owns c; 0 when only that owner goes, 1 to remove c. */
+static int table_rm_owned(struct ld_container *c, const struct ld_cmd *cmd, char *err,
+                          size_t errlen)
+{
+        if (!cmd->owner[0])
+                return 1;
+        if (!ld_owner_has(&c->spec, cmd->owner)) {
+                snprintf(err, errlen, "'%s' is not owned by '%s'%s%s%s", c->spec.name, cmd->owner,
+                         c->spec.nowners ? " but by '" : "",
+                         c->spec.nowners ? c->spec.owners[0] : "", c->spec.nowners ? "'" : "");
+                return -EPERM;
+        }
+        if (c->spec.nowners == 1)
+                return 1;
+        ld_owner_remove(&c->spec, cmd->owner);
+        return 0;
+}
+
+bool ld_table_owner_only(const struct ld_table *t, const struct ld_cmd *cmd)
+{
+        const struct ld_container *c;
+
+        if (cmd->kind == LD_CMD_ADD)
+                return table_merges(ld_table_find(t, cmd->spec.name), cmd);
+        if (cmd->kind != LD_CMD_RM || !cmd->owner[0] || !(c = ld_table_find(t, cmd->name)))
+                return false;
+        return c->spec.nowners > 1 && ld_owner_has(&c->spec, cmd->owner);
+}
+
 static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_container *c = ld_table_find(t, cmd->name);
+        int rc;
 
         if (!c) {
                 snprintf(err, errlen, "'%s' does not exist", cmd->name);
                 return -ENOENT;
         }
+        if ((rc = table_rm_owned(c, cmd, err, errlen)) <= 0)
+                return rc;
         while (c->from.n)
                 table_unlink_one(t, c->from.v[c->from.n - 1]);
         while (c->to.n) {
@@ -441,7 +559,9 @@ int ld_table_load_buf(const char *buf, size_t len, const char *name, bool views,
                 snprintf(err, errlen, "%s: out of memory", name);
                 return -ENOMEM;
         }
+        t->loading = true;
         rc = table_load_text(t, buf, len, &lineno, msg, sizeof(msg));
+        t->loading = false;
         t->line = 0;
         if (rc == 0 && views && (rc = table_finish(t)) < 0)
                 snprintf(err, errlen, "%s: out of memory", name);
@@ -489,11 +609,14 @@ int ld_table_load(const char *path, struct ld_table **out, char *err, size_t err
         return rc;
 }
 
-static void table_dump(const struct ld_table *t, bool ids, FILE *f)
+static void table_dump(const struct ld_table *t, bool ids, const char *owner, FILE *f)
 {
         for (const struct ld_container *c = t->head; c; c = c->next)
-                ld_spec_format(&c->spec, false, ids, f);
+                if (!owner || ld_owner_match(&c->spec, owner))
+                        ld_spec_format(&c->spec, false, ids, f);
         for (const struct ld_link *l = t->lhead; l; l = l->next) {
+                if (owner && !ld_owner_match(&l->from->spec, owner))
+                        continue;
                 if (strcmp(l->alias, l->target->spec.name) == 0)
                         fprintf(f, "link %s %s\n", l->from->spec.name, l->target->spec.name);
                 else
@@ -504,10 +627,10 @@ static void table_dump(const struct ld_table *t, bool ids, FILE *f)
 
 void ld_table_dump(const struct ld_table *t, FILE *f)
 {
-        table_dump(t, true, f);
+        table_dump(t, true, NULL, f);
 }
 
-void ld_table_list(const struct ld_table *t, FILE *f)
+void ld_table_list(const struct ld_table *t, const char *owner, FILE *f)
 {
-        table_dump(t, false, f);
+        table_dump(t, false, owner, f);
 }

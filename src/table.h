@@ -16,6 +16,7 @@ struct ld_table {
         size_t nlinks;
         uint32_t next_id;
         bool deferred; /* while loading: views are built once at the end */
+        bool loading;  /* replaying a file: an add --replace across owners was checked live */
         char *path;    /* the file it was loaded from, for messages */
         size_t line;   /* the line being replayed while loading */
         bool torn;     /* the load dropped a change cut short at the end: rewrite the file */
@@ -44,7 +45,11 @@ struct ld_rsrv *ld_rcache_srv(const struct ld_container *c, uint16_t port, uint8
 /* The canonical snapshot: add lines in order of registration, then link lines; with the
  * namespace ids (--ns-id) for the state file, without them for `ls`. */
 void ld_table_dump(const struct ld_table *t, FILE *f);
-void ld_table_list(const struct ld_table *t, FILE *f);
+/* owner: only entries with an owner it names (ld_owner_match) and their links; NULL: all. */
+void ld_table_list(const struct ld_table *t, const char *owner, FILE *f);
+/* Whether cmd changes only an entry's owners (an add merging a second route's owner, an rm
+ * of one owner of several): no registration leaves or enters. */
+bool ld_table_owner_only(const struct ld_table *t, const struct ld_cmd *cmd);
 
 struct ld_container *ld_table_find(const struct ld_table *t, const char *name);
 
