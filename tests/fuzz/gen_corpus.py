@@ -428,6 +428,19 @@ link c v6b:other
         "link c " + "n" * 63 + ":" + "A" * 63 + "\n"),
     "ok-no-final-newline": "add db --addr 127.20.5.2\nadd web --addr 127.20.5.3\nlink web db",
     "ok-crlf": "add db --addr 127.20.6.2\r\nadd web --addr 127.20.6.3\r\nlink web db\r\n",
+    "ok-owners": """\
+# owners (--owner): merges of two routes, rm of one owner, replace across owners
+add web --owner oci:aaaa --netns /run/netns/web --addr 127.20.7.1
+add db --owner cni:k8s.pod-1_x --addr 127.20.7.2
+add web --owner cni:aaaa --netns /run/netns/web --addr 127.20.7.1
+link web db
+add cache --owner=aardvark:net1 --owner aardvark:net2 --addr 127.20.7.3
+rm web --owner oci:aaaa
+add db --replace --owner cni:k8s.pod-1_x --addr 127.20.7.4
+add cache --replace --owner oci:bbbb --pid 1 --addr 127.20.7.5
+rm cache --owner oci:bbbb
+rm db --owner=cni:k8s.pod-1_x
+""",
 }
 
 BAD_LINES = {
@@ -501,6 +514,17 @@ BAD_LINES = {
         " --addr 127.21.%d.%d" % (i // 250, i % 250 + 1) for i in range(1100))
     + "\n",
     "bad-invalid-utf8": b"add x --addr 127.20.9.1 \xff\xfe\n",
+    "bad-owner-chars": "add x --owner oci:a/b\n",
+    "bad-owner-empty": "add x --owner=\n",
+    "bad-owner-long": "add x --owner " + "o" * 129 + "\n",
+    "bad-owner-pattern-in-add": "add x --owner oci:*\n",
+    "bad-owner-duplicate": "add x --owner oci:1 --owner oci:1\n",
+    "bad-owner-too-many": "add x" + "".join(" --owner o%d:1" % i for i in range(9)) + "\n",
+    "bad-owner-needs-value": "add x --owner\n",
+    "bad-rm-owner-mismatch": "add x --owner oci:1\nrm x --owner oci:2\n",
+    "bad-rm-owner-twice": "rm db --owner a:1 --owner a:2\n",
+    "bad-rm-owner-unowned": "rm db --owner oci:1\n",
+    "bad-owner-merge-other-id": "add x --owner oci:1\nadd x --owner cni:2\n",
 }
 
 # Lines a parser may accept or refuse; seeds either way.
@@ -522,6 +546,11 @@ EDGE_TABLES = {
     "edge-option-equals": PRELUDE + "add x --addr=127.20.9.1\n",
     "edge-json-flag": PRELUDE + "ls --json\n",
     "edge-lone-cr": "add db --addr 127.20.0.2\radd web --addr 127.20.0.3\n",
+    "edge-owner-max": PRELUDE + "add x --owner " + "o:" * 64 + " --owner " + "p" * 128 + "\n",
+    "edge-owner-ls-pattern": PRELUDE + "ls --owner oci:*\n",
+    "edge-owner-no-colon": PRELUDE + "add x --owner plain\nadd x --owner other\n",
+    "edge-owner-merge-max": PRELUDE + "add x" + "".join(" --owner o%d:1" % i for i in range(8))
+    + "\nadd x --owner z:1\n",
 }
 
 
