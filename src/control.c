@@ -400,6 +400,8 @@ static int ctl_check(struct ld_control *ctl, struct ld_table *table, struct ld_c
                 rc = ld_table_apply(table, cmd, err, errlen);
         if (rc == 0)
                 fwrite(line, 1, len, out);
+        else
+                ld_cmd_clear(stored); /* a batch counts only the changes that passed */
         free(line);
         return rc;
 }
