@@ -164,7 +164,7 @@ def test_batch_bounds(daemons):
     d.ok("add", "still-fine")
 
 
-def test_batch_sigkill_all_or_nothing(daemons, work):
+def test_batch_sigkill_all_or_nothing(daemons):
     """SIGKILL at moments around a big batch's append (a few hundred KB, so
     the write takes a while): after a restart the batch is there whole or
     not at all, and a batch acknowledged before the kill is there."""
