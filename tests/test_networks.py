@@ -1,0 +1,195 @@
+"""Networks (linkdns.links(5), "NETWORKS"): names scoped by the networks two
+containers share, aliases, PTR ranking, SRV, a network's own domain, and the
+table rules of net, unnet, attach and detach.
+
+Addresses: 127.61.0.0/16.
+"""
+
+import dns.rcode
+import pytest
+
+from conftest import addresses, module_daemon, rcode_text, records, reverse_name
+
+# front: web (front only), app (front and back); back: db (back only), db2 (replica)
+WEB = "127.61.1.2"
+APP_F = "127.61.1.3"
+APP_B = "127.61.2.3"
+DB = "127.61.2.4"
+DB2 = "127.61.2.5"
+LONE = "127.61.3.1"
+POD = "127.61.4.1"
+POD_B = "127.61.4.2"
+
+TABLE = """\
+net front
+net back --domain dns.podman
+add web
+add app --expose 8080/tcp
+add db --expose 5432/tcp
+add db2 --expose 5432/tcp
+add lone --addr %(LONE)s
+add pod
+attach web front --addr %(WEB)s --alias www
+attach app front --addr %(APP_F)s --alias api.v2
+attach app back --addr %(APP_B)s
+attach db back --addr %(DB)s --alias store --alias pg.data
+attach db2 back --addr %(DB2)s --alias store
+attach pod front --addr %(POD)s
+attach pod back --addr %(POD_B)s
+link lone app
+link web app:backend
+""" % dict(WEB=WEB, APP_F=APP_F, APP_B=APP_B, DB=DB, DB2=DB2, LONE=LONE,
+           POD=POD, POD_B=POD_B)
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    yield from module_daemon(TABLE)
+
+
+def ask(d, name, rdtype="A", source=WEB):
+    return d.query(name, rdtype, source=source)
+
+
+def test_front_sees_front_names(daemon):
+    assert addresses(ask(daemon, "app")) == [APP_F]
+    assert addresses(ask(daemon, "app.link.internal")) == [APP_F]
+    assert addresses(ask(daemon, "www", source=APP_F)) == [WEB]
+
+
+def test_front_never_sees_back(daemon):
+    # db is on back only: no name, no address, no PTR for web
+    for name in ("db", "db.link.internal", "db.dns.podman", "store", "store.dns.podman"):
+        r = ask(daemon, name)
+        assert addresses(r) == [], name
+        assert APP_B not in str(r)
+    for name in ("app", "backend", "app.link.internal"):
+        assert APP_B not in addresses(ask(daemon, name)), name
+    r = ask(daemon, reverse_name(APP_B), "PTR")
+    assert rcode_text(r) == "NXDOMAIN"
+    r = ask(daemon, reverse_name(DB), "PTR")
+    assert rcode_text(r) == "NXDOMAIN"
+
+
+def test_both_networks_see_both(daemon):
+    # app is on both: db on back, web on front; db sees app's back address only
+    assert addresses(ask(daemon, "db", source=APP_F)) == [DB]
+    assert addresses(ask(daemon, "web", source=APP_B)) == [WEB]
+    assert addresses(ask(daemon, "app", source=DB)) == [APP_B]
+    # pod shares both networks with app: both addresses
+    assert addresses(ask(daemon, "app", source=POD)) == sorted([APP_F, APP_B])
+
+
+def test_network_domain(daemon):
+    assert addresses(ask(daemon, "db.dns.podman", source=DB2)) == [DB]
+    assert addresses(ask(daemon, "app.dns.podman", source=DB2)) == [APP_B]
+    r = ask(daemon, "nosuch.dns.podman", source=DB2)
+    assert rcode_text(r) == "NXDOMAIN" and r.flags & 0x400
+    r = ask(daemon, "dns.podman", "SOA", source=DB2)
+    assert records(r.answer, "SOA")
+    # front names are under link.internal, back names under dns.podman only
+    assert rcode_text(ask(daemon, "db.link.internal", source=DB2)) == "NXDOMAIN"
+    # every view gets NXDOMAIN for an unknown name under a network domain
+    assert rcode_text(ask(daemon, "nosuch.dns.podman", source=LONE)) == "NXDOMAIN"
+
+
+def test_replicas_and_multilabel_aliases(daemon):
+    assert addresses(ask(daemon, "store", source=APP_B)) == sorted([DB, DB2])
+    assert addresses(ask(daemon, "store.dns.podman", source=APP_B)) == sorted([DB, DB2])
+    assert addresses(ask(daemon, "pg.data", source=DB2)) == [DB]
+    r = ask(daemon, "data", source=DB2)  # parent of pg.data: an empty non-terminal
+    assert rcode_text(r) == "NOERROR" and addresses(r) == []
+    assert addresses(ask(daemon, "api.v2", source=WEB)) == [APP_F]
+    r = ask(daemon, "v2", source=WEB)
+    assert rcode_text(r) == "NOERROR" and addresses(r) == []
+
+
+def test_links_next_to_networks(daemon):
+    # lone shares no network with app: the link answers all of app's addresses
+    assert addresses(ask(daemon, "app", source=LONE)) == sorted([APP_F, APP_B])
+    # web links to app and shares front: the link answers front's address only
+    assert addresses(ask(daemon, "backend", source=WEB)) == [APP_F]
+
+
+def test_own_name_first(daemon):
+    assert addresses(ask(daemon, "web", source=WEB)) == [WEB]
+
+
+def test_ptr_ranking(daemon):
+    def ptr(addr, source):
+        r = ask(daemon, reverse_name(addr), "PTR", source=source)
+        return [rd.target.to_text() for rd in records(r.answer, "PTR")]
+    assert ptr(WEB, WEB) == ["web.link.internal."]              # own
+    assert ptr(APP_F, WEB) == ["backend.link.internal."]        # link first
+    assert ptr(WEB, APP_F) == ["web.link.internal."]            # network (front: D)
+    assert ptr(DB, APP_B) == ["db.dns.podman."]                 # network's domain
+
+
+def test_srv(daemon):
+    r = ask(daemon, "_5432._tcp.db", "SRV", source=APP_B)
+    srv = records(r.answer, "SRV")
+    assert [(s.port, s.target.to_text()) for s in srv] == [(5432, "db.dns.podman.")]
+    assert addresses(r, section="additional") == [DB]
+    r = ask(daemon, "_8080._tcp.app", "SRV", source=WEB)
+    assert [(s.port, s.target.to_text()) for s in records(r.answer, "SRV")] == \
+        [(8080, "app.link.internal.")]
+    assert addresses(r, section="additional") == [APP_F]
+
+
+def test_table_rules(linkdns):
+    d = linkdns("net n1\nadd a\nadd b\nattach a n1 --addr 127.61.9.1\n")
+    p = d.ctl("net", "n2", "--internal", "--dns", "127.0.0.1")
+    assert p.returncode == 2 and "excludes" in p.stderr
+    p = d.ctl("unnet", "n1")
+    assert p.returncode == 1 and "'a'" in p.stderr
+    d.ok("net", "n1")  # identical: nothing to do
+    p = d.ctl("net", "n1", "--internal")
+    assert p.returncode == 1 and "exists" in p.stderr
+    p = d.ctl("attach", "b", "n1", "--addr", "127.61.9.1")
+    assert p.returncode == 1 and "already used" in p.stderr
+    p = d.ctl("attach", "a", "n1")
+    assert p.returncode == 1 and "already attached" in p.stderr
+    d.ok("net", "n1", "--replace", "--domain", "n1.test")
+    assert addresses(d.query("a.n1.test", source="127.61.9.1")) == ["127.61.9.1"]
+    d.ok("detach", "a", "n1")
+    assert addresses(d.query("a", source="127.61.9.1")) == []
+    d.ok("unnet", "n1")
+    p = d.ctl("unnet", "n1")
+    assert p.returncode == 1 and "does not exist" in p.stderr
+
+
+def test_owner_of_net(linkdns):
+    d = linkdns("net n1 --owner cni:x\n")
+    p = d.ctl("unnet", "n1", "--owner", "cni:y")
+    assert p.returncode == 1 and "owned" in p.stderr
+    d.ok("unnet", "n1", "--owner", "cni:x")
+
+
+def test_rm_and_replace_keep_or_drop_attachments(linkdns):
+    d = linkdns("net n\nadd a\nadd b\nattach a n --addr 127.61.8.1 --alias al\n"
+                "attach b n --addr 127.61.8.2\n")
+    d.ok("add", "a", "--replace", "--expose", "80/tcp")
+    assert addresses(d.query("al", source="127.61.8.2")) == ["127.61.8.1"]
+    d.ok("rm", "a")
+    assert addresses(d.query("al", source="127.61.8.2")) == []
+    assert "attach a" not in d.ok("ls")
+    d.ok("rm", "b")
+    d.ok("unnet", "n")
+
+
+def test_restart_same_answers(linkdns):
+    d = linkdns(TABLE)
+    names = [("app", WEB), ("store", APP_B), ("db.dns.podman", DB2), ("backend", WEB),
+             ("app", LONE), ("pg.data", DB2)]
+    before = [addresses(d.query(n, source=s)) for n, s in names]
+    listing = d.ok("ls")
+    assert listing.index("net front") < listing.index("add web") < \
+        listing.index("attach web front") < listing.index("link lone app")
+    d.ok("attach", "lone", "front", "--addr", "127.61.3.9")
+    d.ok("detach", "lone", "front")
+    with open(d.state) as f:
+        state = f.read()
+    d.stop()
+    d = linkdns(state)
+    assert d.ok("ls") == listing
+    assert [addresses(d.query(n, source=s)) for n, s in names] == before
