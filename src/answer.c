@@ -870,7 +870,8 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                             LD_RCODE_REFUSED; /* no container's source: the publish zone only */
         } else if (!answer_name(&a, vs)) {
                 a.rcode = LD_RCODE_REFUSED;
-                if (cfg->upstream)
+                /* a pod follows its first member's rule (forward.c) */
+                if (cfg->upstream && !ld_container_internal(vs.v[0]))
                         res.action = LD_ANSWER_FORWARD;
         }
         if (a.defer) {

@@ -152,6 +152,18 @@ static inline bool ld_container_share(const struct ld_container *c, const struct
         return false;
 }
 
+/* A container on networks that are all --internal, with no --dns of its own: never
+ * forwarded for. */
+static inline bool ld_container_internal(const struct ld_container *c)
+{
+        if (c->spec.ndns || c->natt == 0)
+                return false;
+        for (size_t i = 0; i < c->natt; i++)
+                if (!c->att[i]->net->spec.internal)
+                        return false;
+        return true;
+}
+
 /* Whether the asker sees t's i-th address: its own, all of them; a container it shares no
  * network with (a link), all of them; else those on networks the two share. */
 static inline bool ld_container_sees(const struct ld_container *asker,

@@ -360,18 +360,38 @@ static size_t fwd_build(const struct ld_query *q, uint8_t *out)
         return ld_wire_query(out, &qn, q->flags2 & 0x10, q->edns_do);
 }
 
-/* A container's own --dns servers serve its view; the defaults serve everyone else. */
+/* Appends the servers of eps not already in out (duplicates removed, order kept). */
+static int fwd_servers_add(struct ld_forward *f, const struct ld_endpoint *eps, size_t neps,
+                           struct fwd_server **out, int n)
+{
+        for (size_t k = 0; k < neps && n < FWD_MAX_SERVERS; k++) {
+                struct fwd_server *sv = fwd_server_get(f, &eps[k]);
+                bool dup = false;
+                for (int j = 0; j < n && !dup; j++)
+                        dup = out[j] == sv;
+                if (sv && !dup)
+                        out[n++] = sv;
+        }
+        return n;
+}
+
+/* A container's own --dns servers serve its view; else the --dns of its networks in attach
+ * order (a pod: its first member's); the defaults serve everyone else. */
 static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fwd_server **out)
 {
+        int n = 0;
+
         for (size_t i = 0; i < vs.n; i++) {
                 const struct ld_spec *s = &vs.v[i]->spec;
-                int n = 0;
-                for (size_t k = 0; k < s->ndns && n < FWD_MAX_SERVERS; k++)
-                        if ((out[n] = fwd_server_get(f, &s->dns[k])))
-                                n++;
                 if (s->ndns)
-                        return n;
+                        return fwd_servers_add(f, s->dns, s->ndns, out, 0);
         }
+        for (size_t i = 0; vs.n && i < vs.v[0]->natt; i++) {
+                const struct ld_netspec *ns = &vs.v[0]->att[i]->net->spec;
+                n = fwd_servers_add(f, ns->dns, ns->ndns, out, n);
+        }
+        if (n)
+                return n;
         memcpy(out, f->defaults, sizeof(f->defaults[0]) * (size_t)f->ndefaults);
         return f->ndefaults;
 }

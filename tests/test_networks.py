@@ -5,10 +5,17 @@ table rules of net, unnet, attach and detach.
 Addresses: 127.61.0.0/16.
 """
 
+import os
+import sys
+
 import dns.rcode
 import pytest
 
-from conftest import addresses, module_daemon, rcode_text, records, reverse_name
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "upstream"))
+
+from conftest import addresses, module_daemon, rcode_text, records, reverse_name  # noqa
+from harness import Recorder, fwd_linkdns  # noqa: F401
 
 # front: web (front only), app (front and back); back: db (back only), db2 (replica)
 WEB = "127.61.1.2"
@@ -193,3 +200,38 @@ def test_restart_same_answers(linkdns):
     d = linkdns(state)
     assert d.ok("ls") == listing
     assert [addresses(d.query(n, source=s)) for n, s in names] == before
+
+
+# -- forwarding order: own --dns, networks' --dns in attach order, defaults ------
+def test_dns_precedence_and_internal(fwd_linkdns):
+    default = Recorder("127.61.5.53", "192.0.2.1")
+    n1 = Recorder("127.61.5.54", "192.0.2.2")
+    n2 = Recorder("127.61.5.55", "192.0.2.3")
+    own = Recorder("127.61.5.56", "192.0.2.4")
+    try:
+        d = fwd_linkdns(
+            "net n1 --dns %s\nnet n2 --dns %s --dns %s\nnet plain\nnet inner --internal\n"
+            "add a\nadd b\nadd c --dns %s\nadd p\nadd i\nadd o\n"
+            "attach a n2 --addr 127.61.6.1\nattach a n1\n"
+            "attach b n1 --addr 127.61.6.2\nattach b n2\n"
+            "attach c n1 --addr 127.61.6.3\n"
+            "attach p plain --addr 127.61.6.4\n"
+            "attach i inner --addr 127.61.6.5\n"
+            "attach o inner --addr 127.61.6.6\nattach o plain\n"
+            % (n1.endpoint(), n2.endpoint(), n1.endpoint(), own.endpoint()),
+            "--upstream", default.endpoint())
+        ask = lambda src: addresses(d.query("x.example.test", source=src))  # noqa
+        assert ask("127.61.6.1") == ["192.0.2.3"]   # n2 first (attach order)
+        assert ask("127.61.6.2") == ["192.0.2.2"]   # n1 first
+        assert ask("127.61.6.3") == ["192.0.2.4"]   # its own --dns wins
+        assert ask("127.61.6.4") == ["192.0.2.1"]   # no --dns anywhere: defaults
+        assert ask("127.61.6.6") == ["192.0.2.1"]   # not only internal: defaults
+        before = [len(u.seen) for u in (default, n1, n2, own)]
+        r = d.query("y.example.test", source="127.61.6.5")
+        assert rcode_text(r) == "REFUSED"
+        assert [len(u.seen) for u in (default, n1, n2, own)] == before
+        # the internal container's own names still answer
+        assert addresses(d.query("i", source="127.61.6.5")) == ["127.61.6.5"]
+    finally:
+        for u in (default, n1, n2, own):
+            u.close()
