@@ -235,3 +235,27 @@ def test_dns_precedence_and_internal(fwd_linkdns):
     finally:
         for u in (default, n1, n2, own):
             u.close()
+
+
+def test_ls_show_stats(daemon):
+    import json
+    ls = json.loads(daemon.ok("ls", "--json"))
+    assert [n["name"] for n in ls["networks"]] == ["front", "back"]
+    assert ls["networks"][1]["domain"] == "dns.podman"
+    assert {"container": "db", "net": "back", "addrs": [DB],
+            "aliases": ["store", "pg.data"]} in ls["attachments"]
+    out = daemon.ok("show", "--net", "back")
+    assert out.splitlines()[0] == "net back --domain dns.podman"
+    assert "attach db back --addr %s --alias store --alias pg.data" % DB in out
+    j = json.loads(daemon.ok("show", "--net", "back", "--json"))
+    assert [m["container"] for m in j["members"]] == ["app", "db", "db2", "pod"]
+    p = daemon.ctl("show", "--net", "nosuch")
+    assert p.returncode == 1 and "does not exist" in p.stderr
+    show = json.loads(daemon.ok("show", "web", "--json"))
+    names = {(n["name"], n.get("net")): n["addresses"] for n in show["names"]}
+    assert names[("app", "front")] == [APP_F]
+    assert names[("backend", None)] == [APP_F]
+    assert APP_B not in daemon.ok("show", "web")
+    st = json.loads(daemon.ok("stats", "--json"))
+    assert st["networks"] == 2 and st["attachments"] == 7
+    assert "networks 2\n" in daemon.ok("stats")
