@@ -26,21 +26,20 @@ enum { SEC_AN, SEC_NS, SEC_AR };
 enum { ZONE_BARE = -2, ZONE_D = -1 };
 
 /* What one name matched for a view: the view's own entry (its name, links), else the
- * entries of the asker's networks holding it (names win over aliases). */
+ * entries of the asker's networks holding it (names win over aliases). The targets are
+ * t[0..nt) and, when several networks hold the name as an alias, the holders of more[]
+ * not already seen. */
 struct match {
         const struct ld_container *asker;
-        const struct ld_vname *ve;
-        const struct ld_nname *ne[LD_ATTACH_MAX];
-        size_t nn;
-        const struct ld_container *named; /* a network name's container */
-        const char *label;                /* the SRV target, under dom */
-        const uint8_t *dom;
+        struct ld_container *const *t;
+        size_t nt;
+        const struct ld_nname *const *more;
+        size_t nmore;
+        const char *label; /* the SRV target, under dom */
+        const uint8_t *dom; /* NULL: D */
         uint8_t dom_len;
-};
-
-struct mit {
-        size_t e;
-        uint32_t i;
+        struct ld_container *named; /* a network name's container (t points here) */
+        const struct ld_nname *ne[LD_ATTACH_MAX];
 };
 
 /* The reply being written: bounded by limit, which leaves room for the OPT record. */
@@ -171,50 +170,75 @@ static void negative(struct ans *a, uint8_t rcode)
         add_soa(a, SEC_NS);
 }
 
-/* The targets of a match, each once. */
-static struct ld_container *match_next(const struct match *m, struct mit *it)
+/* Whether t is among the holders of the entries before more[i] (t[] included). */
+static bool match_seen(const struct match *m, size_t i, const struct ld_container *t)
 {
-        if (m->ve)
-                return it->i < m->ve->ntargets ? m->ve->targets[it->i++] : NULL;
-        if (m->named)
-                return it->i++ == 0 ? (struct ld_container *)m->named : NULL;
-        for (; it->e < m->nn; it->e++, it->i = 0) {
-                while (it->i < m->ne[it->e]->naliased) {
-                        struct ld_container *t = m->ne[it->e]->aliased[it->i++];
-                        bool seen = false;
-                        for (size_t j = 0; j < it->e && !seen; j++)
-                                for (uint32_t k = 0; k < m->ne[j]->naliased && !seen; k++)
-                                        seen = m->ne[j]->aliased[k] == t;
-                        if (!seen)
-                                return t;
-                }
-        }
-        return NULL;
+        for (size_t k = 0; k < m->nt; k++)
+                if (m->t[k] == t)
+                        return true;
+        for (size_t j = 0; j < i; j++)
+                for (uint32_t k = 0; k < m->more[j]->naliased; k++)
+                        if (m->more[j]->aliased[k] == t)
+                                return true;
+        return false;
 }
 
-/* Calls fn for each address of family the asker sees over the match's targets. */
-#define MATCH_ADDRS(m, family, ad, body)                                                           \
+/* body for each target tv of the match, once each. */
+#define MATCH_EACH(m, tv, body)                                                                     \
         do {                                                                                       \
-                struct mit it_ = {0, 0};                                                           \
-                struct ld_container *t_;                                                           \
-                while ((t_ = match_next((m), &it_))) {                                             \
-                        size_t na_;                                                                \
-                        const struct ld_addr *as_ = ld_container_addrs(t_, &na_);                  \
-                        bool sh_ = ld_container_share((m)->asker, t_);                             \
-                        for (size_t i_ = 0; i_ < na_; i_++) {                                      \
-                                const struct ld_addr *ad = &as_[i_];                               \
-                                if (ad->family != (family) ||                                      \
-                                    !ld_container_sees((m)->asker, t_, i_, sh_))                   \
+                for (size_t k_ = 0; k_ < (m)->nt; k_++) {                                          \
+                        struct ld_container *tv = (m)->t[k_];                                       \
+                        body                                                                       \
+                }                                                                                  \
+                for (size_t j_ = 0; j_ < (m)->nmore; j_++)                                         \
+                        for (uint32_t k_ = 0; k_ < (m)->more[j_]->naliased; k_++) {                \
+                                struct ld_container *tv = (m)->more[j_]->aliased[k_];               \
+                                if (match_seen((m), j_, tv))                                        \
                                         continue;                                                  \
                                 body                                                               \
                         }                                                                          \
-                }                                                                                  \
         } while (0)
+
+/* body for each address of family the asker sees over the match's targets. */
+#define MATCH_ADDRS(m, family, ad, body)                                                           \
+        MATCH_EACH(m, t_, {                                                                        \
+                size_t na_;                                                                        \
+                const struct ld_addr *as_ = ld_container_addrs(t_, &na_);                          \
+                bool sh_ = (m)->asker->natt && t_->natt && ld_container_share((m)->asker, t_);     \
+                for (size_t i_ = 0; i_ < na_; i_++) {                                              \
+                        const struct ld_addr *ad = &as_[i_];                                       \
+                        if (ad->family != (family) || (sh_ && !ld_container_sees((m)->asker, t_, i_, sh_))) \
+                                continue;                                                          \
+                        body                                                                       \
+                }                                                                                  \
+        })
+
+/* A match that no network touches: every address of every target (the links' case,
+ * kept as lean as before networks: the hot path). */
+static bool match_plain(const struct match *m)
+{
+        return m->nmore == 0 && m->asker->natt == 0;
+}
+
+static size_t plain_count(struct ld_container *const *t, size_t nt, uint8_t family)
+{
+        size_t n = 0;
+
+        for (size_t k = 0; k < nt; k++) {
+                size_t na;
+                const struct ld_addr *addrs = ld_container_addrs(t[k], &na);
+                for (size_t i = 0; i < na; i++)
+                        n += addrs[i].family == family;
+        }
+        return n;
+}
 
 static size_t targets_count(const struct match *m, uint8_t family)
 {
         size_t n = 0;
 
+        if (match_plain(m))
+                return plain_count(m->t, m->nt, family);
         MATCH_ADDRS(m, family, ad, { (void)ad; n++; });
         return n;
 }
@@ -239,7 +263,22 @@ static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct mat
         if (total == 0)
                 return;
         skip = sec == SEC_AN ? a->rotate % total : 0;
-        for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t pass = 0; pass < 2 && match_plain(m); pass++) {
+                size_t k = 0;
+                for (size_t t = 0; t < m->nt; t++) {
+                        size_t na;
+                        const struct ld_addr *addrs = ld_container_addrs(m->t[t], &na);
+                        for (size_t i = 0; i < na; i++) {
+                                if (addrs[i].family != family)
+                                        continue;
+                                bool mine = pass == 0 ? k >= skip : k < skip;
+                                k++;
+                                if (mine && !add_addr(a, sec, owner_off, &addrs[i]))
+                                        return;
+                        }
+                }
+        }
+        for (size_t pass = 0; pass < 2 && !match_plain(m); pass++) {
                 size_t k = 0;
                 bool full = false;
                 MATCH_ADDRS(m, family, ad, {
@@ -268,38 +307,37 @@ static bool exposes(const struct ld_container *c, uint16_t port, uint8_t proto)
         return false;
 }
 
+static bool target_exposes(const struct ld_container *t, uint16_t port, uint8_t proto)
+{
+        const struct ld_spec *s = &t->spec;
+
+        if (t->remote)
+                return true; /* what a peer publishes is asked port by port */
+        if (port)
+                return exposes(t, port, proto);
+        for (size_t k = 0; k < s->nexpose; k++)
+                if (s->expose[k].proto == proto)
+                        return true;
+        for (size_t k = 0; k < s->npublish; k++)
+                if (s->publish[k].port.proto == proto)
+                        return true;
+        return false;
+}
+
 static bool any_exposes(const struct match *m, uint16_t port, uint8_t proto)
 {
-        struct mit it = {0, 0};
-        struct ld_container *t;
+        bool found = false;
 
-        while ((t = match_next(m, &it))) {
-                const struct ld_spec *s = &t->spec;
-                if (t->remote)
-                        return true; /* what a peer publishes is asked port by port */
-                if (port == 0) {
-                        for (size_t k = 0; k < s->nexpose; k++)
-                                if (s->expose[k].proto == proto)
-                                        return true;
-                        for (size_t k = 0; k < s->npublish; k++)
-                                if (s->publish[k].port.proto == proto)
-                                        return true;
-                } else if (exposes(t, port, proto)) {
-                        return true;
-                }
-        }
-        return false;
+        MATCH_EACH(m, t, { found = found || target_exposes(t, port, proto); });
+        return found;
 }
 
 /* The port an SRV answer names for port/proto: the port itself for a local target, the
  * peer's published host port for a remote one. */
-static enum srv_found srv_port(struct ans *a, const struct match *m, uint16_t port, uint8_t proto,
-                               uint16_t *out)
+static enum srv_found srv_port_of(struct ans *a, struct ld_container *t, uint16_t port,
+                                  uint8_t proto, uint16_t *out)
 {
-        struct mit it = {0, 0};
-        struct ld_container *t;
-
-        while ((t = match_next(m, &it))) {
+        {
                 struct ld_rsrv *r = t->remote ? ld_rcache_srv(t, port, proto) : NULL;
                 if (r)
                         r->wanted = true; /* kept and refreshed only while asked for */
@@ -321,6 +359,18 @@ static enum srv_found srv_port(struct ans *a, const struct match *m, uint16_t po
                 }
         }
         return SRV_NONE;
+}
+
+static enum srv_found srv_port(struct ans *a, const struct match *m, uint16_t port, uint8_t proto,
+                               uint16_t *out)
+{
+        enum srv_found found = SRV_NONE;
+
+        MATCH_EACH(m, t, {
+                if (found == SRV_NONE)
+                        found = srv_port_of(a, t, port, proto, out);
+        });
+        return found;
 }
 
 static const uint8_t *label_at(const struct ans *a, size_t i)
@@ -358,17 +408,28 @@ static uint16_t label_port(const struct ans *a, const uint8_t *label, uint8_t pr
 static bool remote_ready(struct ans *a, const struct match *m)
 {
         bool failed = false, have = false;
-        struct mit it = {0, 0};
-        struct ld_container *t;
+        struct ld_container *pending = NULL;
 
-        while ((t = match_next(m, &it))) {
-                const struct ld_rcache *r = t->remote;
+        for (size_t k = 0; k < m->nt; k++) {
+                const struct ld_rcache *r = m->t[k]->remote;
                 if (r && r->state == LD_RSTATE_PENDING) {
-                        a->defer = t;
+                        a->defer = m->t[k];
                         return false;
                 }
                 failed = failed || (r && r->state == LD_RSTATE_FAILED);
                 have = have || !r || r->state == LD_RSTATE_OK;
+        }
+        if (m->nmore)
+                MATCH_EACH(m, t, {
+                        const struct ld_rcache *r = t->remote;
+                        if (r && r->state == LD_RSTATE_PENDING && !pending)
+                                pending = t;
+                        failed = failed || (r && r->state == LD_RSTATE_FAILED);
+                        have = have || !r || r->state == LD_RSTATE_OK;
+                });
+        if (pending) {
+                a->defer = pending;
+                return false;
         }
         if (failed && !have) {
                 a->rcode = LD_RCODE_SERVFAIL;
@@ -396,6 +457,8 @@ static void answer_addresses(struct ans *a, const struct match *m)
 /* Dotted text as wire labels (no root). */
 static bool put_text(struct ans *a, const char *text)
 {
+        if (!strchr(text, '.'))
+                return put_label(a, text);
         for (const char *p = text; *p;) {
                 const char *dot = strchr(p, '.');
                 size_t l = dot ? (size_t)(dot - p) : strlen(p);
@@ -423,7 +486,8 @@ static void answer_srv(struct ans *a, const struct match *m, uint16_t port)
         rdlen_at = a->len - 2;
         ok = ok && put16(a, 0) && put16(a, 0) && put16(a, port);
         target_off = a->len;
-        ok = ok && put_text(a, m->label) && put(a, m->dom, m->dom_len);
+        ok = ok && put_text(a, m->label) &&
+             (m->dom ? put(a, m->dom, m->dom_len) : put(a, a->cfg->domain, a->cfg->domain_len));
         if (ok) {
                 size_t rdlen = a->len - rdlen_at - 2;
                 a->buf[rdlen_at] = (uint8_t)(rdlen >> 8);
@@ -451,21 +515,23 @@ static const uint8_t *net_domain(const struct ans *a, const struct ld_net *n, ui
 static bool match_view(const struct ans *a, const struct ld_container *c, const uint8_t *key,
                        size_t len, struct match *m)
 {
+        const struct ld_vname *ve = NULL;
+        size_t nn = 0;
+
         m->asker = c;
-        m->ve = NULL;
-        m->nn = 0;
-        m->named = NULL;
-        if (a->zone_dom != ZONE_BARE && a->zone_dom != ZONE_D)
-                goto nets;
-        m->ve = ld_view_name(a->cfg->views, c->id, key, len);
-        if (m->ve) {
-                m->label = m->ve->label;
-                m->dom = a->cfg->domain;
-                m->dom_len = a->cfg->domain_len;
-                if (m->ve->ntargets)
+        m->nmore = 0;
+        if (a->zone_dom < 0) { /* ZONE_BARE or ZONE_D: the view's own names */
+                ve = ld_view_name(a->cfg->views, c->id, key, len);
+                if (ve && ve->ntargets) {
+                        m->t = ve->targets;
+                        m->nt = ve->ntargets;
+                        m->label = ve->label;
+                        m->dom = NULL; /* D */
                         return true;
+                }
         }
-nets:
+        m->nt = 0;
+        m->named = NULL;
         for (size_t i = 0; i < c->natt; i++) {
                 const struct ld_net *n = c->att[i]->net;
                 const struct ld_nname *e;
@@ -473,26 +539,32 @@ nets:
                         continue;
                 if (!(e = ld_view_nname(a->cfg->views, n->id, key, len)))
                         continue;
-                if (m->nn == 0) {
+                if (nn == 0 || (e->named && !m->named)) {
                         m->label = e->label;
                         m->dom = net_domain(a, n, &m->dom_len);
                 }
-                if (e->named && !m->named) {
+                if (e->named && !m->named)
                         m->named = e->named;
-                        m->label = e->label;
-                        m->dom = net_domain(a, n, &m->dom_len);
-                }
-                m->ne[m->nn++] = e;
+                m->ne[nn++] = e;
         }
-        if (m->nn)
-                m->ve = NULL; /* a name wins over a link alias's empty parent */
-        return m->nn > 0 || m->ve;
+        if (m->named) { /* a container's name wins over others' aliases */
+                m->t = &m->named;
+                m->nt = 1;
+        } else if (nn) {
+                m->t = m->ne[0]->aliased;
+                m->nt = m->ne[0]->naliased;
+                m->more = m->ne + 1;
+                m->nmore = nn - 1;
+        } else if (ve) { /* the empty parent of a link's multi-label alias */
+                m->label = ve->label;
+                m->dom = NULL;
+        }
+        return nn || ve;
 }
 
-static bool view_lookup(const struct ans *a, struct ld_viewset vs, size_t from, size_t rel,
+static bool view_lookup(const struct ans *a, struct ld_viewset vs, size_t from, size_t end,
                         struct match *m)
 {
-        size_t end = rel < a->q->nlabels ? a->q->label_off[rel] : a->q->qname_len - 1u;
         size_t off = a->q->label_off[from];
 
         if (end - off > LD_KEY_MAX)
@@ -508,11 +580,13 @@ static bool view_lookup(const struct ans *a, struct ld_viewset vs, size_t from, 
 static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bool under_domain)
 {
         struct match m;
-        size_t k = 0;
+        size_t k = rel > a->cfg->views->max_labels ? rel - a->cfg->views->max_labels : 0;
         int proto;
         uint16_t port;
 
-        while (k < rel && !view_lookup(a, vs, k, rel, &m))
+        size_t end = rel < a->q->nlabels ? a->q->label_off[rel] : a->q->qname_len - 1u;
+
+        while (k < rel && !view_lookup(a, vs, k, end, &m))
                 k++;
         if (k == rel) {
                 if (under_domain)
@@ -709,6 +783,11 @@ static bool under_domain(struct ans *a)
 
         if (found)
                 best_labels = c->domain_labels;
+        if (found && v->ndoms == 0) { /* no network has a domain of its own */
+                a->zone_dom = ZONE_D;
+                a->zone_labels = best_labels;
+                return true;
+        }
         for (size_t i = 0; i < v->ndoms; i++) {
                 const struct ld_vdom *d = &v->doms[i];
                 if (d->refs && (!found || d->labels > best_labels) &&

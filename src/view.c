@@ -42,6 +42,7 @@ static uint64_t view_addr_hash(uint32_t view, const struct ld_addr *a)
 int ld_views_init(struct ld_views *v)
 {
         memset(v, 0, sizeof(*v));
+        v->max_labels = 1;
         if (ld_hash_init(&v->names) < 0 || ld_hash_init(&v->ptrs) < 0 ||
             ld_hash_init(&v->owners) < 0 || ld_hash_init(&v->nnames) < 0 ||
             ld_hash_init(&v->nptrs) < 0) {
@@ -159,12 +160,23 @@ static int view_add_target(struct ld_vname *e, struct ld_container *t)
 /* Adds label -> t to c's view; an existing name gains t as a replica when alias is set,
  * and is left alone otherwise (an alias wins over a target's own name). t NULL: an empty
  * non-terminal (the parent of a multi-label alias), which any real name fills. */
+static void view_note_labels(struct ld_views *v, const uint8_t *key, size_t len)
+{
+        size_t n = 0;
+
+        for (size_t off = 0; off < len; off += 1u + key[off])
+                n++;
+        if (n > v->max_labels)
+                v->max_labels = n;
+}
+
 static int view_put_key(struct ld_views *v, struct ld_container *c, const uint8_t *key, size_t len,
                         const char *label, struct ld_container *t, int alias)
 {
         struct ld_cview *cv = &c->cview;
         struct ld_vname *e = (struct ld_vname *)ld_view_name(v, c->id, key, len);
 
+        view_note_labels(v, key, len);
         if (e) {
                 if (e->ntargets == 0 && t)
                         e->label = label;
@@ -403,6 +415,7 @@ static struct ld_nname *view_nname_get(struct ld_views *v, const struct ld_net *
 {
         struct ld_nname *e = (struct ld_nname *)ld_view_nname(v, net->id, key, len);
 
+        view_note_labels(v, key, len);
         if (e)
                 return e;
         e = calloc(1, sizeof(*e));

@@ -92,6 +92,9 @@ struct ld_views {
         struct ld_hash nptrs;
         struct ld_vdom *doms;
         size_t ndoms;
+        /* The most labels any name key has had (1 until a multi-label alias): a question
+         * is looked up by its last this-many labels at most. Only grows. */
+        size_t max_labels;
 };
 
 int ld_views_init(struct ld_views *v);
