@@ -259,3 +259,20 @@ def test_ls_show_stats(daemon):
     st = json.loads(daemon.ok("stats", "--json"))
     assert st["networks"] == 2 and st["attachments"] == 7
     assert "networks 2\n" in daemon.ok("stats")
+
+
+def test_example_table(linkdns):
+    """zones/example-networks.links, as README's "Networks" shows it."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "zones", "example-networks.links")
+    with open(path) as f:
+        d = linkdns(f.read())
+    proxy, api_f, api_b, db, db2 = ("127.0.20.1", "127.0.20.2", "127.0.20.12",
+                                    "127.0.20.13", "127.0.20.14")
+    assert addresses(d.query("api", source=proxy)) == [api_f]
+    assert addresses(d.query("upstream", source=proxy)) == [api_f]
+    assert addresses(d.query("api.v2", source=proxy)) == [api_f]
+    assert addresses(d.query("store", source=proxy)) == []
+    assert addresses(d.query("api", source=db)) == [api_b]
+    assert addresses(d.query("store.dns.podman", source=api_b)) == sorted([db, db2])
+    assert addresses(d.query("proxy", source=api_f)) == [proxy]
