@@ -511,6 +511,15 @@ static const uint8_t *net_domain(const struct ans *a, const struct ld_net *n, ui
         return a->cfg->views->doms[n->dom].wire;
 }
 
+/* A network whose --domain spells the daemon's own, asked under D. */
+static bool net_in_d(const struct ans *a, const struct ld_net *n)
+{
+        const struct ld_vdom *d = n->dom >= 0 ? &a->cfg->views->doms[n->dom] : NULL;
+
+        return a->zone_dom == ZONE_D && d && d->len == a->cfg->domain_len &&
+               memcmp(d->wire, a->cfg->domain, d->len) == 0;
+}
+
 /* The key at labels [from, rel) of the question, looked up in one view. */
 static bool match_view(const struct ans *a, const struct ld_container *c, const uint8_t *key,
                        size_t len, struct match *m)
@@ -535,7 +544,7 @@ static bool match_view(const struct ans *a, const struct ld_container *c, const 
         for (size_t i = 0; i < c->natt; i++) {
                 const struct ld_net *n = c->att[i]->net;
                 const struct ld_nname *e;
-                if (a->zone_dom != ZONE_BARE && n->dom != a->zone_dom)
+                if (a->zone_dom != ZONE_BARE && n->dom != a->zone_dom && !net_in_d(a, n))
                         continue;
                 if (!(e = ld_view_nname(a->cfg->views, n->id, key, len)))
                         continue;

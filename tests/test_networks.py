@@ -276,3 +276,10 @@ def test_example_table(linkdns):
     assert addresses(d.query("api", source=db)) == [api_b]
     assert addresses(d.query("store.dns.podman", source=api_b)) == sorted([db, db2])
     assert addresses(d.query("proxy", source=api_f)) == [proxy]
+
+
+def test_domain_spelled_as_the_daemons(linkdns):
+    d = linkdns("net n --domain Link.Internal.\nadd a\nadd b\n"
+                "attach a n --addr 127.61.7.1\nattach b n --addr 127.61.7.2\n")
+    assert addresses(d.query("b.link.internal", source="127.61.7.1")) == ["127.61.7.2"]
+    assert "net n --domain link.internal\n" in d.ok("ls")
