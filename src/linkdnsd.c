@@ -321,7 +321,10 @@ int main(int argc, char **argv)
         d.disp.eng = &d.eng;
         d.tcp = ld_tcp_new(d.loop, &d.disp, d.opt.tcp_max, d.opt.tcp_idle);
         if (!d.opt.no_upstream) {
-                if (ld_forward_new(d.loop, &d.eng, d.opt.max_forwards, &d.disp.forward) < 0) {
+                if (ld_forward_new(d.loop, &d.eng, d.opt.max_forwards, &d.disp.forward) < 0 ||
+                    ld_forward_add_self(d.disp.forward, d.opt.listen, d.opt.nlisten) < 0 ||
+                    ld_forward_add_self(d.disp.forward, d.opt.netns_address,
+                                        d.opt.nnetns_address) < 0) {
                         ld_err("cannot set up forwarding");
                         daemon_fini(&d);
                         return 1;

@@ -283,3 +283,19 @@ def test_domain_spelled_as_the_daemons(linkdns):
                 "attach a n --addr 127.61.7.1\nattach b n --addr 127.61.7.2\n")
     assert addresses(d.query("b.link.internal", source="127.61.7.1")) == ["127.61.7.2"]
     assert "net n --domain link.internal\n" in d.ok("ls")
+
+
+def test_upstream_that_is_linkdnsd_is_ignored(fwd_linkdns):
+    default = Recorder("127.61.5.57", "192.0.2.9")
+    try:
+        d = fwd_linkdns("net n --dns 127.0.0.11\nadd a\nattach a n --addr 127.61.6.9\n",
+                        "--upstream", default.endpoint())
+        d.ok("add", "b", "--addr", "127.61.6.10", "--dns", "127.0.0.1@%d" % d.port)
+        # a's network names 127.0.0.11@53 (linkdnsd inside a container); b names the
+        # daemon's own --listen: both ignored, the defaults answer
+        assert addresses(d.query("x.example.test", source="127.61.6.9")) == ["192.0.2.9"]
+        assert addresses(d.query("x.example.test", source="127.61.6.10")) == ["192.0.2.9"]
+        d.wait_log(r"127\.0\.0\.1@%d is one of linkdnsd's own listening addresses" % d.port)
+        d.wait_log(r"127\.0\.0\.11@53 is one of linkdnsd's own listening addresses")
+    finally:
+        default.close()
