@@ -35,7 +35,7 @@ struct match {
         size_t nt;
         const struct ld_nname *const *more;
         size_t nmore;
-        const char *label; /* the SRV target, under dom */
+        const char *label;  /* the SRV target, under dom */
         const uint8_t *dom; /* NULL: D */
         uint8_t dom_len;
         struct ld_container *named; /* a network name's container (t points here) */
@@ -51,7 +51,7 @@ struct ans {
         uint16_t count[3];
         uint8_t rcode;
         bool aa, tc;
-        size_t domain_off; /* where the zone's apex stands in the reply, 0 until written */
+        size_t domain_off;   /* where the zone's apex stands in the reply, 0 until written */
         const uint8_t *zone; /* the zone asked: D, or a network's --domain */
         uint8_t zone_len, zone_labels;
         int zone_dom; /* ZONE_BARE, ZONE_D or a network domain's slot */
@@ -184,16 +184,16 @@ static bool match_seen(const struct match *m, size_t i, const struct ld_containe
 }
 
 /* body for each target tv of the match, once each. */
-#define MATCH_EACH(m, tv, body)                                                                     \
+#define MATCH_EACH(m, tv, body)                                                                    \
         do {                                                                                       \
                 for (size_t k_ = 0; k_ < (m)->nt; k_++) {                                          \
-                        struct ld_container *tv = (m)->t[k_];                                       \
+                        struct ld_container *tv = (m)->t[k_];                                      \
                         body                                                                       \
                 }                                                                                  \
                 for (size_t j_ = 0; j_ < (m)->nmore; j_++)                                         \
                         for (uint32_t k_ = 0; k_ < (m)->more[j_]->naliased; k_++) {                \
-                                struct ld_container *tv = (m)->more[j_]->aliased[k_];               \
-                                if (match_seen((m), j_, tv))                                        \
+                                struct ld_container *tv = (m)->more[j_]->aliased[k_];              \
+                                if (match_seen((m), j_, tv))                                       \
                                         continue;                                                  \
                                 body                                                               \
                         }                                                                          \
@@ -207,7 +207,8 @@ static bool match_seen(const struct match *m, size_t i, const struct ld_containe
                 bool sh_ = (m)->asker->natt && t_->natt && ld_container_share((m)->asker, t_);     \
                 for (size_t i_ = 0; i_ < na_; i_++) {                                              \
                         const struct ld_addr *ad = &as_[i_];                                       \
-                        if (ad->family != (family) || (sh_ && !ld_container_sees((m)->asker, t_, i_, sh_))) \
+                        if (ad->family != (family) ||                                              \
+                            (sh_ && !ld_container_sees((m)->asker, t_, i_, sh_)))                  \
                                 continue;                                                          \
                         body                                                                       \
                 }                                                                                  \
@@ -239,7 +240,10 @@ static size_t targets_count(const struct match *m, uint8_t family)
 
         if (match_plain(m))
                 return plain_count(m->t, m->nt, family);
-        MATCH_ADDRS(m, family, ad, { (void)ad; n++; });
+        MATCH_ADDRS(m, family, ad, {
+                (void)ad;
+                n++;
+        });
         return n;
 }
 

@@ -747,10 +747,10 @@ static const struct {
         const char *word;
         enum ld_cmd_kind kind;
 } cmd_words[] = {
-    {"add", LD_CMD_ADD}, {"rm", LD_CMD_RM},     {"link", LD_CMD_LINK},   {"unlink", LD_CMD_UNLINK},
-    {"net", LD_CMD_NET}, {"unnet", LD_CMD_UNNET}, {"attach", LD_CMD_ATTACH},
-    {"detach", LD_CMD_DETACH}, {"ls", LD_CMD_LS},   {"show", LD_CMD_SHOW},
-    {"stats", LD_CMD_STATS}, {"reload", LD_CMD_RELOAD},
+    {"add", LD_CMD_ADD},       {"rm", LD_CMD_RM},         {"link", LD_CMD_LINK},
+    {"unlink", LD_CMD_UNLINK}, {"net", LD_CMD_NET},       {"unnet", LD_CMD_UNNET},
+    {"attach", LD_CMD_ATTACH}, {"detach", LD_CMD_DETACH}, {"ls", LD_CMD_LS},
+    {"show", LD_CMD_SHOW},     {"stats", LD_CMD_STATS},   {"reload", LD_CMD_RELOAD},
 };
 
 static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
@@ -851,8 +851,8 @@ void ld_attspec_clear(struct ld_attspec *a)
         memset(a, 0, sizeof(*a));
 }
 
-static bool cmd_endpoints_equal(const struct ld_endpoint *a, size_t na,
-                                const struct ld_endpoint *b, size_t nb)
+static bool cmd_endpoints_equal(const struct ld_endpoint *a, size_t na, const struct ld_endpoint *b,
+                                size_t nb)
 {
         if (na != nb)
                 return false;

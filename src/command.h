@@ -12,15 +12,15 @@
 
 #define LD_NAME_MAX 63
 #define LD_LIST_MAX 1024 /* bound on each repeatable option of one container */
-#define LD_ALIAS_MAX 127   /* a (multi-label) alias: labels of 1-63, dotted */
+#define LD_ALIAS_MAX 127 /* a (multi-label) alias: labels of 1-63, dotted */
 #define LD_NETNAME_MAX 255 /* a network's name */
 #define LD_OWNER_MAX 255   /* an --owner TAG */
 #define LD_DOMAIN_MAX 253  /* a network's --domain, as text */
 /* Bounds on what networks add (linkdns.links(5)): every one applies per line or table. */
-#define LD_NET_MAX 4096         /* networks in one table */
-#define LD_NET_ENDPOINTS_MAX 16 /* --listen and --dns options of one network, each */
-#define LD_ATTACH_MAX 32        /* networks one container is attached to */
-#define LD_ATTACH_ADDRS_MAX 16  /* --addr options of one attach */
+#define LD_NET_MAX 4096          /* networks in one table */
+#define LD_NET_ENDPOINTS_MAX 16  /* --listen and --dns options of one network, each */
+#define LD_ATTACH_MAX 32         /* networks one container is attached to */
+#define LD_ATTACH_ADDRS_MAX 16   /* --addr options of one attach */
 #define LD_ATTACH_ALIASES_MAX 64 /* --alias options of one attach */
 
 enum ld_cmd_kind {
@@ -84,7 +84,7 @@ struct ld_spec {
 /* A network as written on a `net` line (owner also serves `unnet NAME --owner TAG`). */
 struct ld_netspec {
         char name[LD_NETNAME_MAX + 1];
-        char owner[LD_OWNER_MAX + 1]; /* "" when none */
+        char owner[LD_OWNER_MAX + 1];   /* "" when none */
         char domain[LD_DOMAIN_MAX + 1]; /* lower case, no final dot; "" for the daemon's */
         struct ld_endpoint *listen;
         size_t nlisten;

@@ -166,8 +166,8 @@ static inline bool ld_container_internal(const struct ld_container *c)
 
 /* Whether the asker sees t's i-th address: its own, all of them; a container it shares no
  * network with (a link), all of them; else those on networks the two share. */
-static inline bool ld_container_sees(const struct ld_container *asker,
-                                     const struct ld_container *t, size_t i, bool shared)
+static inline bool ld_container_sees(const struct ld_container *asker, const struct ld_container *t,
+                                     size_t i, bool shared)
 {
         if (asker == t || !shared || t->remote)
                 return true;

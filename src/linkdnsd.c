@@ -323,8 +323,8 @@ int main(int argc, char **argv)
         if (!d.opt.no_upstream) {
                 if (ld_forward_new(d.loop, &d.eng, d.opt.max_forwards, &d.disp.forward) < 0 ||
                     ld_forward_add_self(d.disp.forward, d.opt.listen, d.opt.nlisten) < 0 ||
-                    ld_forward_add_self(d.disp.forward, d.opt.netns_address,
-                                        d.opt.nnetns_address) < 0) {
+                    ld_forward_add_self(d.disp.forward, d.opt.netns_address, d.opt.nnetns_address) <
+                        0) {
                         ld_err("cannot set up forwarding");
                         daemon_fini(&d);
                         return 1;

@@ -204,8 +204,8 @@ static void report_targets_addrs(FILE *f, const struct ld_container *asker,
         }
 }
 
-static void report_name_addrs(FILE *f, const struct ld_container *asker,
-                              const struct ld_vname *e, bool json)
+static void report_name_addrs(FILE *f, const struct ld_container *asker, const struct ld_vname *e,
+                              bool json)
 {
         report_targets_addrs(f, asker, e->targets, e->ntargets, json);
 }

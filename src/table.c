@@ -428,8 +428,7 @@ static int table_net(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         if (ld_netspec_equal(&n->spec, &cmd->net))
                 return 0;
         if (!cmd->replace) {
-                snprintf(err, errlen, "network '%s' already exists (use --replace)",
-                         cmd->net.name);
+                snprintf(err, errlen, "network '%s' already exists (use --replace)", cmd->net.name);
                 return -EEXIST;
         }
         if (!table_owner_ok(n, cmd->net.owner, err, errlen))
@@ -511,8 +510,7 @@ static int table_attach_check(struct ld_table *t, const struct ld_container *c,
         return 0;
 }
 
-static struct ld_net *table_need_net(struct ld_table *t, const char *name, char *err,
-                                     size_t errlen)
+static struct ld_net *table_need_net(struct ld_table *t, const char *name, char *err, size_t errlen)
 {
         struct ld_net *n = ld_table_net(t, name);
 

@@ -31,8 +31,8 @@ struct ld_table {
 struct ld_table *ld_table_new(void);
 void ld_table_free(struct ld_table *t);
 
-/* Validates and applies one change (add, rm, link, unlink, net, unnet, attach, detach). Takes cmd->spec for add.
- * On refusal nothing changed and err holds one sentence. */
+/* Validates and applies one change (add, rm, link, unlink, net, unnet, attach, detach). Takes
+ * cmd->spec for add. On refusal nothing changed and err holds one sentence. */
 int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen);
 
 /* Replays a table file into a new table; err holds "FILE:LINE: problem" on failure.

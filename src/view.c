@@ -433,8 +433,7 @@ static struct ld_nname *view_nname_get(struct ld_views *v, const struct ld_net *
         return e;
 }
 
-static void view_nname_put(struct ld_views *v, struct ld_nname *e, struct ld_container *c,
-                           int role)
+static void view_nname_put(struct ld_views *v, struct ld_nname *e, struct ld_container *c, int role)
 {
         if (role == NN_NAMED && e->named == c)
                 e->named = NULL;
