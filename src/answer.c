@@ -35,6 +35,7 @@ struct match {
         size_t nt;
         const struct ld_nname *const *more;
         size_t nmore;
+        bool plain;         /* no network involved: every address of t[] (match_plain) */
         const char *label;  /* the SRV target, under dom */
         const uint8_t *dom; /* NULL: D */
         uint8_t dom_len;
@@ -216,9 +217,9 @@ static bool match_seen(const struct match *m, size_t i, const struct ld_containe
 
 /* A match that no network touches: every address of every target (the links' case,
  * kept as lean as before networks: the hot path). */
-static bool match_plain(const struct match *m)
+static inline bool match_plain(const struct match *m)
 {
-        return m->nmore == 0 && m->asker->natt == 0;
+        return m->plain;
 }
 
 static size_t plain_count(struct ld_container *const *t, size_t nt, uint8_t family)
@@ -234,7 +235,7 @@ static size_t plain_count(struct ld_container *const *t, size_t nt, uint8_t fami
         return n;
 }
 
-static size_t targets_count(const struct match *m, uint8_t family)
+static inline size_t targets_count(const struct match *m, uint8_t family)
 {
         size_t n = 0;
 
@@ -263,11 +264,13 @@ static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct mat
                       uint8_t family)
 {
         size_t total = targets_count(m, family), skip;
+        bool plain;
 
         if (total == 0)
                 return;
         skip = sec == SEC_AN ? a->rotate % total : 0;
-        for (size_t pass = 0; pass < 2 && match_plain(m); pass++) {
+        plain = match_plain(m);
+        for (size_t pass = 0; pass < 2 && plain; pass++) {
                 size_t k = 0;
                 for (size_t t = 0; t < m->nt; t++) {
                         size_t na;
@@ -282,7 +285,7 @@ static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct mat
                         }
                 }
         }
-        for (size_t pass = 0; pass < 2 && !match_plain(m); pass++) {
+        for (size_t pass = 0; pass < 2 && !plain; pass++) {
                 size_t k = 0;
                 bool full = false;
                 MATCH_ADDRS(m, family, ad, {
@@ -536,6 +539,7 @@ static bool match_view(const struct ans *a, const struct ld_container *c, const 
         if (a->zone_dom < 0) { /* ZONE_BARE or ZONE_D: the view's own names */
                 ve = ld_view_name(a->cfg->views, c->id, key, len);
                 if (ve && ve->ntargets) {
+                        m->plain = c->natt == 0;
                         m->t = ve->targets;
                         m->nt = ve->ntargets;
                         m->label = ve->label;
@@ -545,6 +549,7 @@ static bool match_view(const struct ans *a, const struct ld_container *c, const 
         }
         m->nt = 0;
         m->named = NULL;
+        m->plain = c->natt == 0; /* a link's empty parent, or nothing */
         for (size_t i = 0; i < c->natt; i++) {
                 const struct ld_net *n = c->att[i]->net;
                 const struct ld_nname *e;
