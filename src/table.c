@@ -547,6 +547,7 @@ static int table_attach(struct ld_table *t, struct ld_cmd *cmd, char *err, size_
         a->net = n;
         a->spec = cmd->att;
         memset(&cmd->att, 0, sizeof(cmd->att));
+        strcpy(a->spec.container, c->spec.name); /* as registered, for the snapshot */
         if (ld_views_join(&t->views, a) < 0) {
                 table_attach_free(a);
                 goto nomem;
