@@ -718,7 +718,7 @@ def test_ls_json_round_trip(daemons, namespaces, work):
     build_rich_table(d, ns)
     text = d.ls()
     doc = json.loads(d.ok("ls", "--json"))
-    assert set(doc) == {"containers", "links"}, doc
+    assert set(doc) == {"networks", "attachments", "containers", "links"}, doc
     for c in doc["containers"]:
         assert set(c) >= {"name", "netns", "pid", "addrs", "expose",
                           "publish", "dns", "remote"}, c
