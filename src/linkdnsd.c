@@ -311,8 +311,8 @@ int main(int argc, char **argv)
         ld_engine_set_zones(&d.eng, z);
         d.eng.log_queries = d.opt.log_queries;
         if (d.opt.check_config) {
-                printf("%s: %zu containers, %zu links: OK\n", d.opt.state, t->ncontainers,
-                       t->nlinks);
+                printf("%s: %zu containers, %zu links, %zu networks, %zu attachments: OK\n",
+                       d.opt.state, t->ncontainers, t->nlinks, t->nnets, t->natts);
                 ld_engine_fini(&d.eng);
                 return 0;
         }
