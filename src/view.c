@@ -408,7 +408,7 @@ void ld_views_net_drop(struct ld_views *v, struct ld_net *n)
         n->dom = -1;
 }
 
-enum { NN_NAMED, NN_ALIAS, NN_ENT };
+enum { NN_NAMED, NN_ALIAS, NN_ENT, NN_NONE /* held by nothing yet: freed if empty */ };
 
 static struct ld_nname *view_nname_get(struct ld_views *v, const struct ld_net *net,
                                        const uint8_t *key, size_t len, const char *label)
@@ -465,7 +465,7 @@ static int view_nname_hold(struct ld_views *v, struct ld_attach *a, const uint8_
                 struct ld_container **na =
                     realloc(e->aliased, (e->naliased + 1) * sizeof(*e->aliased));
                 if (!na) {
-                        view_nname_put(v, e, a->c, NN_ENT + 1);
+                        view_nname_put(v, e, a->c, NN_NONE);
                         return -ENOMEM;
                 }
                 e->aliased = na;
