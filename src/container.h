@@ -97,6 +97,10 @@ struct ld_net {
         struct ld_net *prev, *next; /* order of creation */
         struct ld_attvec members;   /* in attach order */
         int dom;                    /* its --domain's slot in the views, -1: the daemon's */
+        /* Who asks from the host at a network listener: no name, no address, attached to
+         * this network only (every container on it, its --dns, REFUSED when --internal). */
+        struct ld_container *host;
+        struct ld_attach *host_att;
 };
 
 struct ld_container {

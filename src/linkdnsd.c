@@ -5,6 +5,7 @@
 #include "forward.h"
 #include "listen.h"
 #include "log.h"
+#include "netlisten.h"
 #include "netns.h"
 #include "ready.h"
 #include "options.h"
@@ -28,6 +29,7 @@ struct daemon {
         struct ld_dispatch disp; /* the forward, remote and xfr handles */
         struct ld_tcp *tcp;
         struct ld_netns *netns;
+        struct ld_netlisten *netlisten; /* the networks' --listen */
         struct ld_control *control;
         struct ld_change change; /* every change of the served table, live or a reload */
         bool publish_dirty;      /* a change touched a published registration */
@@ -176,10 +178,19 @@ static void daemon_on_status(void *arg, const struct ld_change_event *ev)
                 daemon_status(arg, "READY=1\n");
 }
 
+/* Network listeners follow the networks, live or at a reload. */
+static void daemon_on_netlisten(void *arg, const struct ld_change_event *ev)
+{
+        struct daemon *d = arg;
+
+        if (d->netlisten && (ev->kind == LD_CHANGE_APPLIED || ev->kind == LD_CHANGE_REPLACED))
+                ld_netlisten_sync(d->netlisten, ev->table);
+}
+
 static void daemon_observe(struct daemon *d)
 {
-        ld_change_fn fns[] = {daemon_on_netns, daemon_on_remote, daemon_on_publish,
-                              daemon_on_rebuilt, daemon_on_status};
+        ld_change_fn fns[] = {daemon_on_netns,   daemon_on_remote,    daemon_on_publish,
+                              daemon_on_rebuilt, daemon_on_netlisten, daemon_on_status};
 
         ld_change_init(&d->change, &d->eng);
         for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
@@ -276,6 +287,8 @@ static void daemon_fini(struct daemon *d)
         ld_forward_free(d->disp.forward);
         d->disp.forward = NULL;
         ld_netns_free(d->netns);
+        ld_netlisten_free(d->netlisten);
+        d->netlisten = NULL;
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
         ld_tcp_free(d->tcp);
@@ -342,6 +355,12 @@ int main(int argc, char **argv)
                 return 1;
         }
         ld_netns_sync(d.netns, t, NULL);
+        if ((rc = ld_netlisten_new(d.loop, &d.eng, &d.disp, d.tcp, &d.netlisten)) < 0) {
+                ld_err("cannot set up network listeners: %s", strerror(-rc));
+                daemon_fini(&d);
+                return 1;
+        }
+        ld_netlisten_sync(d.netlisten, t);
         if (daemon_cross_host(&d) < 0) {
                 daemon_fini(&d);
                 return 1;

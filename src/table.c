@@ -382,6 +382,30 @@ static bool table_owner_ok(const struct ld_net *n, const char *owner, char *err,
         return false;
 }
 
+static void table_net_free(struct ld_net *n)
+{
+        free(n->members.v);
+        free(n->host);
+        free(n->host_att);
+        ld_netspec_clear(&n->spec);
+        free(n);
+}
+
+/* The host's pseudo-container of a network (container.h): a view id of its own, on n alone. */
+static int table_net_host(struct ld_table *t, struct ld_net *n)
+{
+        n->host = calloc(1, sizeof(*n->host));
+        n->host_att = calloc(1, sizeof(*n->host_att));
+        if (!n->host || !n->host_att)
+                return -ENOMEM;
+        n->host->id = ++t->next_id;
+        n->host_att->c = n->host;
+        n->host_att->net = n;
+        n->host->att[0] = n->host_att;
+        n->host->natt = 1;
+        return 0;
+}
+
 static int table_net_new(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_net *n;
@@ -397,16 +421,14 @@ static int table_net_new(struct ld_table *t, struct ld_cmd *cmd, char *err, size
         memset(&cmd->net, 0, sizeof(cmd->net));
         strcpy(n->lname, n->spec.name);
         n->id = ++t->next_net_id;
-        if (ld_views_net_add(&t->views, n) < 0) {
-                ld_netspec_clear(&n->spec);
-                free(n);
+        if (table_net_host(t, n) < 0 || ld_views_net_add(&t->views, n) < 0) {
+                table_net_free(n);
                 goto nomem;
         }
         if (ld_hash_insert(&t->nets, &n->hn,
                            ld_hash_bytes(LD_HASH_SEED, n->lname, strlen(n->lname))) < 0) {
                 ld_views_net_drop(&t->views, n);
-                ld_netspec_clear(&n->spec);
-                free(n);
+                table_net_free(n);
                 goto nomem;
         }
         LD_LIST_APPEND(t->nhead, t->ntail, n);
@@ -466,9 +488,7 @@ static int table_unnet(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t
         ld_hash_remove(&t->nets, &n->hn);
         LD_LIST_REMOVE_TAIL(t->nhead, t->ntail, n);
         t->nnets--;
-        free(n->members.v);
-        ld_netspec_clear(&n->spec);
-        free(n);
+        table_net_free(n);
         return 0;
 }
 
@@ -639,9 +659,7 @@ void ld_table_free(struct ld_table *t)
         }
         for (struct ld_net *n = t->nhead, *next; n; n = next) {
                 next = n->next;
-                free(n->members.v);
-                ld_netspec_clear(&n->spec);
-                free(n);
+                table_net_free(n);
         }
         for (struct ld_container *c = t->head, *next; c; c = next) {
                 next = c->next;

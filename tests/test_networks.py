@@ -299,3 +299,93 @@ def test_upstream_that_is_linkdnsd_is_ignored(fwd_linkdns):
         d.wait_log(r"127\.0\.0\.11@53 is one of linkdnsd's own listening addresses")
     finally:
         default.close()
+
+
+# -- network listeners (net --listen): at run time, the view by source --------------
+def test_network_listener(linkdns):
+    import socket
+    from conftest import free_port
+    port = free_port("127.61.30.1")
+    gw = "127.61.30.1@%d" % port
+    d = linkdns("net n --listen %s\nnet other\nadd a\nadd b\nadd x\n"
+                "attach a n --addr 127.61.31.1 --alias al\nattach b n --addr 127.61.31.2\n"
+                "attach x other --addr 127.61.31.9\n" % gw)
+    d.wait_log(r"network 'n': listening on 127\.61\.30\.1@%d" % port)
+
+    def ask(name, source, rdtype="A"):
+        import dns.message
+        import dns.query
+        q = dns.message.make_query(name, rdtype)
+        return dns.query.udp(q, "127.61.30.1", port=port, source=source, timeout=3)
+
+    # a container of n: its view
+    assert addresses(ask("b", "127.61.31.1")) == ["127.61.31.2"]
+    # the host (127.0.0.1 is an address of the daemon's namespace): every container on n
+    assert addresses(ask("al", "127.0.0.1")) == ["127.61.31.1"]
+    assert addresses(ask("b.link.internal", "127.0.0.1")) == ["127.61.31.2"]
+    # a source that is no container of n and no address of the host: REFUSED
+    assert rcode_text(ask("b", "127.61.31.200")) == "REFUSED"
+    # a container of another network is no container of n
+    assert rcode_text(ask("b", "127.61.31.9")) == "REFUSED"
+    # the shared listener keeps answering meanwhile; the network listener goes with --replace
+    d.ok("net", "n", "--replace")
+    d.wait_log(r"network 'n': closed 127\.61\.30\.1@%d" % port)
+    assert addresses(d.query("b", source="127.61.31.1")) == ["127.61.31.2"]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.61.30.1", port))  # free again
+    s.close()
+    mark = len(d.stderr)
+    d.ok("net", "n", "--replace", "--listen", gw)
+    d.wait_log(r"network 'n': listening on 127\.61\.30\.1@%d" % port, after=mark)
+    assert addresses(ask("b", "127.61.31.1")) == ["127.61.31.2"]
+
+
+def test_network_listener_internal_host_refused(fwd_linkdns):
+    from conftest import free_port
+    import dns.message
+    import dns.query
+    default = Recorder("127.61.5.58", "192.0.2.10")
+    try:
+        port = free_port("127.61.32.1")
+        d = fwd_linkdns("net n --internal --listen 127.61.32.1@%d\nadd a\n"
+                        "attach a n --addr 127.61.33.1\n" % port,
+                        "--upstream", default.endpoint())
+        d.wait_log(r"network 'n': listening")
+        q = dns.message.make_query("x.example.test", "A")
+        r = dns.query.udp(q, "127.61.32.1", port=port, source="127.0.0.1", timeout=3)
+        assert rcode_text(r) == "REFUSED" and default.seen == []
+        q = dns.message.make_query("a", "A")
+        r = dns.query.udp(q, "127.61.32.1", port=port, source="127.0.0.1", timeout=3)
+        assert addresses(r) == ["127.61.33.1"]
+    finally:
+        default.close()
+
+
+def test_network_listeners_come_and_go_undisturbing(linkdns):
+    import threading
+    from conftest import free_port
+    port = free_port("127.61.34.1")
+    d = linkdns("net n\nadd a\nattach a n --addr 127.61.35.1\n")
+    stop, lost, asked = threading.Event(), [], []
+
+    def loop():
+        while not stop.is_set():
+            asked.append(1)
+            try:
+                if addresses(d.query("a", source="127.61.35.1")) != ["127.61.35.1"]:
+                    lost.append("wrong")
+            except Exception as e:  # noqa: BLE001 - a lost query is what we count
+                lost.append(repr(e))
+
+    th = threading.Thread(target=loop)
+    th.start()
+    try:
+        for _ in range(20):
+            d.ok("net", "n", "--replace", "--listen", "127.61.34.1@%d" % port)
+            d.ok("net", "n", "--replace")
+    finally:
+        stop.set()
+        th.join()
+    assert asked and not lost, lost[:5]
+    assert d.stderr.count("network 'n': listening on") == 20
+    assert d.stderr.count("network 'n': closed") == 20
