@@ -23,6 +23,25 @@ enum {
 enum { T_IXFR = 251, T_AXFR = 252 };
 enum { C_IN = 1, C_ANY = 255 };
 enum { SEC_AN, SEC_NS, SEC_AR };
+enum { ZONE_BARE = -2, ZONE_D = -1 };
+
+/* What one name matched for a view: the view's own entry (its name, links), else the
+ * entries of the asker's networks holding it (names win over aliases). The targets are
+ * t[0..nt) and, when several networks hold the name as an alias, the holders of more[]
+ * not already seen. */
+struct match {
+        const struct ld_container *asker;
+        struct ld_container *const *t;
+        size_t nt;
+        const struct ld_nname *const *more;
+        size_t nmore;
+        bool plain;         /* no network involved: every address of t[] (match_plain) */
+        const char *label;  /* the SRV target, under dom */
+        const uint8_t *dom; /* NULL: D */
+        uint8_t dom_len;
+        struct ld_container *named; /* a network name's container (t points here) */
+        const struct ld_nname *ne[LD_ATTACH_MAX];
+};
 
 /* The reply being written: bounded by limit, which leaves room for the OPT record. */
 struct ans {
@@ -33,7 +52,10 @@ struct ans {
         uint16_t count[3];
         uint8_t rcode;
         bool aa, tc;
-        size_t domain_off; /* where D stands in the reply, 0 until written */
+        size_t domain_off;   /* where the zone's apex stands in the reply, 0 until written */
+        const uint8_t *zone; /* the zone asked: D, or a network's --domain */
+        uint8_t zone_len, zone_labels;
+        int zone_dom; /* ZONE_BARE, ZONE_D or a network domain's slot */
         uint32_t rotate;
         struct ld_container *defer; /* a remote whose peer must answer first */
         uint16_t defer_port;
@@ -93,7 +115,7 @@ static bool put_domain(struct ans *a)
         if (a->domain_off)
                 return put_ptr(a, a->domain_off);
         size_t off = a->len;
-        if (!put(a, a->cfg->domain, a->cfg->domain_len))
+        if (!put(a, a->zone, a->zone_len))
                 return false;
         if (off < 0x4000)
                 a->domain_off = off;
@@ -149,21 +171,80 @@ static void negative(struct ans *a, uint8_t rcode)
         add_soa(a, SEC_NS);
 }
 
-static size_t addr_count(const struct ld_container *c, uint8_t family)
+/* Whether t is among the holders of the entries before more[i] (t[] included). */
+static bool match_seen(const struct match *m, size_t i, const struct ld_container *t)
 {
-        size_t n = 0, na;
-        const struct ld_addr *addrs = ld_container_addrs(c, &na);
+        for (size_t k = 0; k < m->nt; k++)
+                if (m->t[k] == t)
+                        return true;
+        for (size_t j = 0; j < i; j++)
+                for (uint32_t k = 0; k < m->more[j]->naliased; k++)
+                        if (m->more[j]->aliased[k] == t)
+                                return true;
+        return false;
+}
 
-        for (size_t i = 0; i < na; i++)
-                n += addrs[i].family == family;
+/* body for each target tv of the match, once each. */
+#define MATCH_EACH(m, tv, body)                                                                    \
+        do {                                                                                       \
+                for (size_t k_ = 0; k_ < (m)->nt; k_++) {                                          \
+                        struct ld_container *tv = (m)->t[k_];                                      \
+                        body                                                                       \
+                }                                                                                  \
+                for (size_t j_ = 0; j_ < (m)->nmore; j_++)                                         \
+                        for (uint32_t k_ = 0; k_ < (m)->more[j_]->naliased; k_++) {                \
+                                struct ld_container *tv = (m)->more[j_]->aliased[k_];              \
+                                if (match_seen((m), j_, tv))                                       \
+                                        continue;                                                  \
+                                body                                                               \
+                        }                                                                          \
+        } while (0)
+
+/* body for each address of family the asker sees over the match's targets. */
+#define MATCH_ADDRS(m, family, ad, body)                                                           \
+        MATCH_EACH(m, t_, {                                                                        \
+                size_t na_;                                                                        \
+                const struct ld_addr *as_ = ld_container_addrs(t_, &na_);                          \
+                bool sh_ = (m)->asker->natt && t_->natt && ld_container_share((m)->asker, t_);     \
+                for (size_t i_ = 0; i_ < na_; i_++) {                                              \
+                        const struct ld_addr *ad = &as_[i_];                                       \
+                        if (ad->family != (family) ||                                              \
+                            (sh_ && !ld_container_sees((m)->asker, t_, i_, sh_)))                  \
+                                continue;                                                          \
+                        body                                                                       \
+                }                                                                                  \
+        })
+
+/* A match that no network touches: every address of every target (the links' case,
+ * kept as lean as before networks: the hot path). */
+static inline bool match_plain(const struct match *m)
+{
+        return m->plain;
+}
+
+static size_t plain_count(struct ld_container *const *t, size_t nt, uint8_t family)
+{
+        size_t n = 0;
+
+        for (size_t k = 0; k < nt; k++) {
+                size_t na;
+                const struct ld_addr *addrs = ld_container_addrs(t[k], &na);
+                for (size_t i = 0; i < na; i++)
+                        n += addrs[i].family == family;
+        }
         return n;
 }
 
-static size_t targets_count(const struct ld_vname *e, uint8_t family)
+static inline size_t targets_count(const struct match *m, uint8_t family)
 {
         size_t n = 0;
-        for (uint32_t i = 0; i < e->ntargets; i++)
-                n += addr_count(e->targets[i], family);
+
+        if (match_plain(m))
+                return plain_count(m->t, m->nt, family);
+        MATCH_ADDRS(m, family, ad, {
+                (void)ad;
+                n++;
+        });
         return n;
 }
 
@@ -179,19 +260,21 @@ static bool add_addr(struct ans *a, int sec, size_t owner_off, const struct ld_a
 
 /* Every address of family over the targets, starting at a rotating one so that
  * clients spread over replicas and addresses. */
-static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct ld_vname *e,
+static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct match *m,
                       uint8_t family)
 {
-        size_t total = targets_count(e, family), skip;
+        size_t total = targets_count(m, family), skip;
+        bool plain;
 
         if (total == 0)
                 return;
         skip = sec == SEC_AN ? a->rotate % total : 0;
-        for (size_t pass = 0; pass < 2; pass++) {
+        plain = match_plain(m);
+        for (size_t pass = 0; pass < 2 && plain; pass++) {
                 size_t k = 0;
-                for (uint32_t t = 0; t < e->ntargets; t++) {
+                for (size_t t = 0; t < m->nt; t++) {
                         size_t na;
-                        const struct ld_addr *addrs = ld_container_addrs(e->targets[t], &na);
+                        const struct ld_addr *addrs = ld_container_addrs(m->t[t], &na);
                         for (size_t i = 0; i < na; i++) {
                                 if (addrs[i].family != family)
                                         continue;
@@ -202,14 +285,21 @@ static void add_addrs(struct ans *a, int sec, size_t owner_off, const struct ld_
                         }
                 }
         }
+        for (size_t pass = 0; pass < 2 && !plain; pass++) {
+                size_t k = 0;
+                bool full = false;
+                MATCH_ADDRS(m, family, ad, {
+                        bool mine = pass == 0 ? k >= skip : k < skip;
+                        k++;
+                        if (!full && mine && !add_addr(a, sec, owner_off, ad))
+                                full = true;
+                });
+                if (full)
+                        return;
+        }
 }
 
 enum srv_found { SRV_NONE, SRV_FOUND, SRV_WAIT, SRV_FAIL };
-
-/* The port an SRV answer names for port/proto: the port itself for a local target, the
- * peer's published host port for a remote one. */
-static enum srv_found srv_port(struct ans *a, const struct ld_vname *e, uint16_t port,
-                               uint8_t proto, uint16_t *out);
 
 static bool exposes(const struct ld_container *c, uint16_t port, uint8_t proto)
 {
@@ -224,31 +314,37 @@ static bool exposes(const struct ld_container *c, uint16_t port, uint8_t proto)
         return false;
 }
 
-static bool any_exposes(const struct ld_vname *e, uint16_t port, uint8_t proto)
+static bool target_exposes(const struct ld_container *t, uint16_t port, uint8_t proto)
 {
-        for (uint32_t i = 0; i < e->ntargets; i++) {
-                const struct ld_spec *s = &e->targets[i]->spec;
-                if (e->targets[i]->remote)
-                        return true; /* what a peer publishes is asked port by port */
-                if (port == 0) {
-                        for (size_t k = 0; k < s->nexpose; k++)
-                                if (s->expose[k].proto == proto)
-                                        return true;
-                        for (size_t k = 0; k < s->npublish; k++)
-                                if (s->publish[k].port.proto == proto)
-                                        return true;
-                } else if (exposes(e->targets[i], port, proto)) {
+        const struct ld_spec *s = &t->spec;
+
+        if (t->remote)
+                return true; /* what a peer publishes is asked port by port */
+        if (port)
+                return exposes(t, port, proto);
+        for (size_t k = 0; k < s->nexpose; k++)
+                if (s->expose[k].proto == proto)
                         return true;
-                }
-        }
+        for (size_t k = 0; k < s->npublish; k++)
+                if (s->publish[k].port.proto == proto)
+                        return true;
         return false;
 }
 
-static enum srv_found srv_port(struct ans *a, const struct ld_vname *e, uint16_t port,
-                               uint8_t proto, uint16_t *out)
+static bool any_exposes(const struct match *m, uint16_t port, uint8_t proto)
 {
-        for (uint32_t i = 0; i < e->ntargets; i++) {
-                struct ld_container *t = e->targets[i];
+        bool found = false;
+
+        MATCH_EACH(m, t, { found = found || target_exposes(t, port, proto); });
+        return found;
+}
+
+/* The port an SRV answer names for port/proto: the port itself for a local target, the
+ * peer's published host port for a remote one. */
+static enum srv_found srv_port_of(struct ans *a, struct ld_container *t, uint16_t port,
+                                  uint8_t proto, uint16_t *out)
+{
+        {
                 struct ld_rsrv *r = t->remote ? ld_rcache_srv(t, port, proto) : NULL;
                 if (r)
                         r->wanted = true; /* kept and refreshed only while asked for */
@@ -270,6 +366,18 @@ static enum srv_found srv_port(struct ans *a, const struct ld_vname *e, uint16_t
                 }
         }
         return SRV_NONE;
+}
+
+static enum srv_found srv_port(struct ans *a, const struct match *m, uint16_t port, uint8_t proto,
+                               uint16_t *out)
+{
+        enum srv_found found = SRV_NONE;
+
+        MATCH_EACH(m, t, {
+                if (found == SRV_NONE)
+                        found = srv_port_of(a, t, port, proto, out);
+        });
+        return found;
 }
 
 static const uint8_t *label_at(const struct ans *a, size_t i)
@@ -304,18 +412,31 @@ static uint16_t label_port(const struct ans *a, const uint8_t *label, uint8_t pr
 
 /* Remote targets: wait for a peer that has not answered yet; SERVFAIL when it is down past
  * --stale and nothing else answers. Returns false when the answer stops here. */
-static bool remote_ready(struct ans *a, const struct ld_vname *e)
+static bool remote_ready(struct ans *a, const struct match *m)
 {
         bool failed = false, have = false;
+        struct ld_container *pending = NULL;
 
-        for (uint32_t i = 0; i < e->ntargets; i++) {
-                const struct ld_rcache *r = e->targets[i]->remote;
+        for (size_t k = 0; k < m->nt; k++) {
+                const struct ld_rcache *r = m->t[k]->remote;
                 if (r && r->state == LD_RSTATE_PENDING) {
-                        a->defer = e->targets[i];
+                        a->defer = m->t[k];
                         return false;
                 }
                 failed = failed || (r && r->state == LD_RSTATE_FAILED);
                 have = have || !r || r->state == LD_RSTATE_OK;
+        }
+        if (m->nmore)
+                MATCH_EACH(m, t, {
+                        const struct ld_rcache *r = t->remote;
+                        if (r && r->state == LD_RSTATE_PENDING && !pending)
+                                pending = t;
+                        failed = failed || (r && r->state == LD_RSTATE_FAILED);
+                        have = have || !r || r->state == LD_RSTATE_OK;
+                });
+        if (pending) {
+                a->defer = pending;
+                return false;
         }
         if (failed && !have) {
                 a->rcode = LD_RCODE_SERVFAIL;
@@ -324,27 +445,42 @@ static bool remote_ready(struct ans *a, const struct ld_vname *e)
         return true;
 }
 
-static void answer_addresses(struct ans *a, const struct ld_vname *e)
+static void answer_addresses(struct ans *a, const struct match *m)
 {
         uint16_t qt = a->q->qtype;
         bool any = qt == T_ANY;
 
-        if (!remote_ready(a, e))
+        if (!remote_ready(a, m))
                 return;
         a->aa = true;
-        if (qt == T_A || (any && targets_count(e, AF_INET)))
-                add_addrs(a, SEC_AN, LD_DNS_HEADER, e, AF_INET);
+        if (qt == T_A || (any && targets_count(m, AF_INET)))
+                add_addrs(a, SEC_AN, LD_DNS_HEADER, m, AF_INET);
         else if (qt == T_AAAA || any)
-                add_addrs(a, SEC_AN, LD_DNS_HEADER, e, AF_INET6);
+                add_addrs(a, SEC_AN, LD_DNS_HEADER, m, AF_INET6);
         if (a->count[SEC_AN] == 0 && !a->tc)
                 negative(a, LD_RCODE_NOERROR);
 }
 
-/* SRV 0 0 PORT N.D. with the targets' addresses in the additional section. */
-static void answer_srv(struct ans *a, const struct ld_vname *e, uint16_t port)
+/* Dotted text as wire labels (no root). */
+static bool put_text(struct ans *a, const char *text)
 {
-        size_t start = a->len, target_off;
-        uint16_t rdlen = (uint16_t)(6 + 1 + e->len + a->cfg->domain_len);
+        if (!strchr(text, '.'))
+                return put_label(a, text);
+        for (const char *p = text; *p;) {
+                const char *dot = strchr(p, '.');
+                size_t l = dot ? (size_t)(dot - p) : strlen(p);
+                uint8_t len = (uint8_t)l;
+                if (!put(a, &len, 1) || !put(a, p, l))
+                        return false;
+                p += l + (dot ? 1 : 0);
+        }
+        return true;
+}
+
+/* SRV 0 0 PORT N.D. with the targets' addresses in the additional section. */
+static void answer_srv(struct ans *a, const struct match *m, uint16_t port)
+{
+        size_t start = a->len, target_off, rdlen_at;
         bool ok;
 
         a->aa = true;
@@ -353,59 +489,145 @@ static void answer_srv(struct ans *a, const struct ld_vname *e, uint16_t port)
                 return;
         }
         /* RFC 2782: the target is never compressed; later owners may point at it. */
-        ok = put_ptr(a, LD_DNS_HEADER) && put_rr(a, T_SRV, a->cfg->ttl, rdlen) && put16(a, 0) &&
-             put16(a, 0) && put16(a, port);
+        ok = put_ptr(a, LD_DNS_HEADER) && put_rr(a, T_SRV, a->cfg->ttl, 0);
+        rdlen_at = a->len - 2;
+        ok = ok && put16(a, 0) && put16(a, 0) && put16(a, port);
         target_off = a->len;
-        ok = ok && put_label(a, e->label) && put(a, a->cfg->domain, a->cfg->domain_len);
+        ok = ok && put_text(a, m->label) &&
+             (m->dom ? put(a, m->dom, m->dom_len) : put(a, a->cfg->domain, a->cfg->domain_len));
+        if (ok) {
+                size_t rdlen = a->len - rdlen_at - 2;
+                a->buf[rdlen_at] = (uint8_t)(rdlen >> 8);
+                a->buf[rdlen_at + 1] = (uint8_t)rdlen;
+        }
         if (!rr_end(a, SEC_AN, start, ok))
                 return;
         if (target_off >= 0x4000)
                 return;
-        add_addrs(a, SEC_AR, target_off, e, AF_INET);
-        add_addrs(a, SEC_AR, target_off, e, AF_INET6);
+        add_addrs(a, SEC_AR, target_off, m, AF_INET);
+        add_addrs(a, SEC_AR, target_off, m, AF_INET6);
 }
 
-static const struct ld_vname *view_lookup(const struct ans *a, struct ld_viewset vs,
-                                          const uint8_t *label)
+static const uint8_t *net_domain(const struct ans *a, const struct ld_net *n, uint8_t *len)
 {
-        for (size_t i = 0; i < vs.n; i++) {
-                const struct ld_vname *e =
-                    ld_view_name(a->cfg->views, vs.v[i]->id, (const char *)label + 1, label[0]);
-                if (e)
-                        return e;
+        if (n->dom < 0) {
+                *len = a->cfg->domain_len;
+                return a->cfg->domain;
         }
-        return NULL;
+        *len = a->cfg->views->doms[n->dom].len;
+        return a->cfg->views->doms[n->dom].wire;
 }
 
-/* rel labels before D (or the whole name): the last is a view name or nothing of ours. */
+/* A network whose --domain spells the daemon's own, asked under D. */
+static bool net_in_d(const struct ans *a, const struct ld_net *n)
+{
+        const struct ld_vdom *d = n->dom >= 0 ? &a->cfg->views->doms[n->dom] : NULL;
+
+        return a->zone_dom == ZONE_D && d && d->len == a->cfg->domain_len &&
+               memcmp(d->wire, a->cfg->domain, d->len) == 0;
+}
+
+/* The key at labels [from, rel) of the question, looked up in one view. */
+static bool match_view(const struct ans *a, const struct ld_container *c, const uint8_t *key,
+                       size_t len, struct match *m)
+{
+        const struct ld_vname *ve = NULL;
+        size_t nn = 0;
+
+        m->asker = c;
+        m->nmore = 0;
+        if (a->zone_dom < 0) { /* ZONE_BARE or ZONE_D: the view's own names */
+                ve = ld_view_name(a->cfg->views, c->id, key, len);
+                if (ve && ve->ntargets) {
+                        m->plain = c->natt == 0;
+                        m->t = ve->targets;
+                        m->nt = ve->ntargets;
+                        m->label = ve->label;
+                        m->dom = NULL; /* D */
+                        return true;
+                }
+        }
+        m->nt = 0;
+        m->named = NULL;
+        m->plain = c->natt == 0; /* a link's empty parent, or nothing */
+        for (size_t i = 0; i < c->natt; i++) {
+                const struct ld_net *n = c->att[i]->net;
+                const struct ld_nname *e;
+                if (a->zone_dom != ZONE_BARE && n->dom != a->zone_dom && !net_in_d(a, n))
+                        continue;
+                if (!(e = ld_view_nname(a->cfg->views, n->id, key, len)))
+                        continue;
+                if (nn == 0 || (e->named && !m->named)) {
+                        m->label = e->label;
+                        m->dom = net_domain(a, n, &m->dom_len);
+                }
+                if (e->named && !m->named)
+                        m->named = e->named;
+                m->ne[nn++] = e;
+        }
+        if (m->named) { /* a container's name wins over others' aliases */
+                m->t = &m->named;
+                m->nt = 1;
+        } else if (nn) {
+                m->t = m->ne[0]->aliased;
+                m->nt = m->ne[0]->naliased;
+                m->more = m->ne + 1;
+                m->nmore = nn - 1;
+        } else if (ve) { /* the empty parent of a link's multi-label alias */
+                m->label = ve->label;
+                m->dom = NULL;
+        }
+        return nn || ve;
+}
+
+static bool view_lookup(const struct ans *a, struct ld_viewset vs, size_t from, size_t end,
+                        struct match *m)
+{
+        size_t off = a->q->label_off[from];
+
+        if (end - off > LD_KEY_MAX)
+                return false;
+        for (size_t i = 0; i < vs.n; i++)
+                if (match_view(a, vs.v[i], a->q->lname + off, end - off, m))
+                        return true;
+        return false;
+}
+
+/* rel labels before the zone (or the whole name): the longest suffix the view holds is a
+ * name; what stands before it is SRV labels or nothing of ours. */
 static bool answer_view_name(struct ans *a, struct ld_viewset vs, size_t rel, bool under_domain)
 {
-        const struct ld_vname *e = view_lookup(a, vs, label_at(a, rel - 1));
+        struct match m;
+        size_t k = rel > a->cfg->views->max_labels ? rel - a->cfg->views->max_labels : 0;
         int proto;
         uint16_t port;
 
-        if (!e) {
+        size_t end = rel < a->q->nlabels ? a->q->label_off[rel] : a->q->qname_len - 1u;
+
+        while (k < rel && !view_lookup(a, vs, k, end, &m))
+                k++;
+        if (k == rel) {
                 if (under_domain)
                         negative(a, LD_RCODE_NXDOMAIN);
                 return under_domain;
         }
-        if (rel == 1) {
-                answer_addresses(a, e);
+        if (k == 0) {
+                answer_addresses(a, &m);
                 return true;
         }
-        proto = rel <= 3 ? label_proto(label_at(a, rel - 2)) : -1;
+        proto = k <= 2 ? label_proto(label_at(a, k - 1)) : -1;
         if (proto < 0) {
                 negative(a, LD_RCODE_NXDOMAIN);
-        } else if (rel == 2) {
+        } else if (k == 1) {
                 negative(a,
-                         any_exposes(e, 0, (uint8_t)proto) ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN);
+                         any_exposes(&m, 0, (uint8_t)proto) ? LD_RCODE_NOERROR : LD_RCODE_NXDOMAIN);
         } else {
                 uint16_t answer_port = 0;
                 port = label_port(a, label_at(a, 0), (uint8_t)proto);
-                switch (port ? srv_port(a, e, port, (uint8_t)proto, &answer_port) : SRV_NONE) {
+                switch (port ? srv_port(a, &m, port, (uint8_t)proto, &answer_port) : SRV_NONE) {
                 case SRV_FOUND:
-                        if (remote_ready(a, e))
-                                answer_srv(a, e, answer_port);
+                        if (remote_ready(a, &m))
+                                answer_srv(a, &m, answer_port);
                         break;
                 case SRV_NONE:
                         negative(a, LD_RCODE_NXDOMAIN);
@@ -431,12 +653,12 @@ static void answer_apex(struct ans *a)
                 negative(a, LD_RCODE_NOERROR);
 }
 
-static void answer_ptr(struct ans *a, const char *label)
+static void answer_ptr(struct ans *a, const char *label, const uint8_t *dom, uint8_t dom_len)
 {
         size_t start = a->len;
-        uint16_t rdlen = (uint16_t)(1 + strlen(label) + a->cfg->domain_len);
+        uint16_t rdlen = (uint16_t)(1 + strlen(label) + dom_len);
         bool ok = put_ptr(a, LD_DNS_HEADER) && put_rr(a, T_PTR, a->cfg->ttl, rdlen) &&
-                  put_label(a, label) && put(a, a->cfg->domain, a->cfg->domain_len);
+                  put_text(a, label) && put(a, dom, dom_len);
 
         a->aa = true;
         rr_end(a, SEC_AN, start, ok);
@@ -453,17 +675,27 @@ static void local_negative(struct ans *a, uint8_t rcode, size_t apex)
  * and private ranges end here (NXDOMAIN), everything else is forwarded. */
 static bool answer_reverse(struct ans *a, struct ld_viewset vs, const struct ld_reverse *r)
 {
-        if (r->full) {
-                for (size_t i = 0; i < vs.n; i++) {
-                        const struct ld_vptr *p = ld_view_ptr(a->cfg->views, vs.v[i]->id, &r->addr);
-                        if (p) {
-                                if (a->q->qtype == T_PTR || a->q->qtype == T_ANY)
-                                        answer_ptr(a, p->label);
-                                else
-                                        negative(a, LD_RCODE_NOERROR);
-                                return true;
+        for (size_t i = 0; r->full && i < vs.n; i++) {
+                const struct ld_vptr *p = ld_view_ptr(a->cfg->views, vs.v[i]->id, &r->addr);
+                const char *label = p ? p->label : NULL;
+                const uint8_t *dom = a->cfg->domain;
+                uint8_t dom_len = a->cfg->domain_len;
+                /* else the first of its networks, in attach order, that reaches it */
+                for (size_t k = 0; !label && k < vs.v[i]->natt; k++) {
+                        const struct ld_net *n = vs.v[i]->att[k]->net;
+                        const struct ld_nptr *np = ld_view_nptr(a->cfg->views, n->id, &r->addr);
+                        if (np) {
+                                label = np->att->c->spec.name;
+                                dom = net_domain(a, n, &dom_len);
                         }
                 }
+                if (!label)
+                        continue;
+                if (a->q->qtype == T_PTR || a->q->qtype == T_ANY)
+                        answer_ptr(a, label, dom, dom_len);
+                else
+                        negative(a, LD_RCODE_NOERROR);
+                return true;
         }
         if (r->local) {
                 if (r->apex && a->q->qtype == T_SOA) {
@@ -546,18 +778,50 @@ static bool answer_localhost(struct ans *a)
         return true;
 }
 
-static bool under_domain(const struct ans *a)
+static bool under_zone(const struct ans *a, const uint8_t *zone, uint8_t len, uint8_t labels)
 {
-        const struct ld_answer_cfg *c = a->cfg;
         const struct ld_query *q = a->q;
 
-        if (q->nlabels < c->domain_labels)
+        if (q->nlabels < labels)
                 return false;
-        if (c->domain_labels == 0)
+        if (labels == 0)
                 return true;
-        size_t off = q->label_off[q->nlabels - c->domain_labels];
-        return q->qname_len - off == c->domain_len &&
-               memcmp(q->lname + off, c->domain, c->domain_len) == 0;
+        size_t off = q->label_off[q->nlabels - labels];
+        return q->qname_len - off == len && memcmp(q->lname + off, zone, len) == 0;
+}
+
+/* The zone the question is under: the most specific of D and the networks' domains. */
+static bool under_domain(struct ans *a)
+{
+        const struct ld_answer_cfg *c = a->cfg;
+        const struct ld_views *v = c->views;
+        int best = -1;
+        uint8_t best_labels = 0;
+        bool found = under_zone(a, c->domain, c->domain_len, c->domain_labels);
+
+        if (found)
+                best_labels = c->domain_labels;
+        if (found && v->ndoms == 0) { /* no network has a domain of its own */
+                a->zone_dom = ZONE_D;
+                a->zone_labels = best_labels;
+                return true;
+        }
+        for (size_t i = 0; i < v->ndoms; i++) {
+                const struct ld_vdom *d = &v->doms[i];
+                if (d->refs && (!found || d->labels > best_labels) &&
+                    under_zone(a, d->wire, d->len, d->labels)) {
+                        found = true;
+                        best = (int)i;
+                        best_labels = d->labels;
+                }
+        }
+        if (!found)
+                return false;
+        a->zone_dom = best < 0 ? ZONE_D : best;
+        a->zone = best < 0 ? c->domain : v->doms[best].wire;
+        a->zone_len = best < 0 ? c->domain_len : v->doms[best].len;
+        a->zone_labels = best_labels;
+        return true;
 }
 
 /* Returns false when the name is not ours: the caller forwards it. */
@@ -567,7 +831,7 @@ static bool answer_name(struct ans *a, struct ld_viewset vs)
         size_t rel;
 
         if (under_domain(a)) {
-                rel = a->q->nlabels - a->cfg->domain_labels;
+                rel = a->q->nlabels - a->zone_labels;
                 a->domain_off = LD_DNS_HEADER + (rel ? a->q->label_off[rel] : 0);
                 if (rel == 0)
                         answer_apex(a);
@@ -670,7 +934,14 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
 {
         struct ld_answer_result res = {.action = LD_ANSWER_SEND};
         size_t hard = reply_limit(q, tcp, cap);
-        struct ans a = {.cfg = cfg, .q = q, .buf = out, .len = LD_DNS_HEADER, .rotate = rotate};
+        struct ans a = {.cfg = cfg,
+                        .q = q,
+                        .buf = out,
+                        .len = LD_DNS_HEADER,
+                        .rotate = rotate,
+                        .zone = cfg->domain,
+                        .zone_len = cfg->domain_len,
+                        .zone_dom = ZONE_BARE};
         int early;
 
         if (st == LD_QUERY_DROP || hard < LD_DNS_HEADER + LD_OPT_LEN) {
@@ -696,7 +967,8 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                             LD_RCODE_REFUSED; /* no container's source: the publish zone only */
         } else if (!answer_name(&a, vs)) {
                 a.rcode = LD_RCODE_REFUSED;
-                if (cfg->upstream)
+                /* a pod follows its first member's rule (forward.c) */
+                if (cfg->upstream && !ld_container_internal(vs.v[0]))
                         res.action = LD_ANSWER_FORWARD;
         }
         if (a.defer) {

@@ -158,11 +158,11 @@ static int cmd_remote(const char *s, struct ld_spec *spec, char *err, size_t err
 }
 
 /* Appends one element to a bounded array that grows by doubling. */
-static void *cmd_push(void *arr, size_t *n, size_t size, const char *opt, char *err, size_t errlen,
-                      int *rc)
+static void *cmd_push(void *arr, size_t *n, size_t max, size_t size, const char *opt, char *err,
+                      size_t errlen, int *rc)
 {
-        if (*n >= LD_LIST_MAX) {
-                *rc = cmd_fail(err, errlen, "too many %s options (at most %d)", opt, LD_LIST_MAX);
+        if (*n >= max) {
+                *rc = cmd_fail(err, errlen, "too many %s options (at most %zu)", opt, max);
                 return NULL;
         }
         if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
@@ -178,13 +178,14 @@ static void *cmd_push(void *arr, size_t *n, size_t size, const char *opt, char *
         return arr;
 }
 
-#define CMD_PUSH(arr, n, opt)                                                                      \
+#define CMD_PUSH_MAX(arr, n, max, opt)                                                             \
         do {                                                                                       \
-                void *na_ = cmd_push((arr), &(n), sizeof(*(arr)), (opt), err, errlen, &rc);        \
+                void *na_ = cmd_push((arr), &(n), (max), sizeof(*(arr)), (opt), err, errlen, &rc); \
                 if (!na_)                                                                          \
                         return rc;                                                                 \
                 (arr) = na_;                                                                       \
         } while (0)
+#define CMD_PUSH(arr, n, opt) CMD_PUSH_MAX(arr, n, LD_LIST_MAX, opt)
 
 static int cmd_add_addr(struct ld_spec *s, const char *v, char *err, size_t errlen)
 {
@@ -333,14 +334,19 @@ bool ld_owner_has(const struct ld_spec *s, const char *tag)
         return false;
 }
 
-bool ld_owner_match(const struct ld_spec *s, const char *pattern)
+bool ld_owner_tag_match(const char *tag, const char *pattern)
 {
         size_t len = strlen(pattern);
 
-        if (len < 2 || strcmp(pattern + len - 2, ":*") != 0)
-                return ld_owner_has(s, pattern);
+        if (len >= 2 && strcmp(pattern + len - 2, ":*") == 0)
+                return strncmp(tag, pattern, len - 1) == 0;
+        return strcmp(tag, pattern) == 0;
+}
+
+bool ld_owner_match(const struct ld_spec *s, const char *pattern)
+{
         for (size_t i = 0; i < s->nowners; i++)
-                if (strncmp(s->owners[i], pattern, len - 1) == 0)
+                if (ld_owner_tag_match(s->owners[i], pattern))
                         return true;
         return false;
 }
@@ -516,6 +522,242 @@ static int cmd_positional(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min, 
         return 0;
 }
 
+bool ld_alias_valid(const char *s)
+{
+        size_t len = strlen(s), label = 0;
+
+        if (len == 0 || len > LD_ALIAS_MAX)
+                return false;
+        for (size_t i = 0; i <= len; i++) {
+                if (i == len || s[i] == '.') {
+                        if (label == 0 || label > 63)
+                                return false;
+                        label = 0;
+                } else if (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_') {
+                        label++;
+                } else {
+                        return false;
+                }
+        }
+        return true;
+}
+
+static int cmd_alias(const char *s, char *out, char *err, size_t errlen)
+{
+        if (!ld_alias_valid(s))
+                return cmd_fail(err, errlen,
+                                "invalid alias '%s' (dotted labels of 1-63 letters, digits, '-' "
+                                "or '_', at most %d in all)",
+                                s, LD_ALIAS_MAX);
+        strcpy(out, s);
+        return 0;
+}
+
+/* Network names: their own namespace, one word of letters, digits, '-', '_' and '.'. */
+static int cmd_netname(const char *s, char *out, char *err, size_t errlen)
+{
+        size_t len = strlen(s);
+        bool ok = len >= 1 && len <= LD_NETNAME_MAX;
+
+        for (size_t i = 0; ok && i < len; i++)
+                ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.';
+        if (!ok)
+                return cmd_fail(err, errlen,
+                                "invalid network name '%s' (1-%d letters, digits, '-', '_' or '.')",
+                                s, LD_NETNAME_MAX);
+        strcpy(out, s);
+        return 0;
+}
+
+/* Reads "--opt VALUE" or "--opt=VALUE" at t->v[*i] for opt; NULL (and *matched false) when
+ * the token is another option. */
+static const char *cmd_opt_value(struct cmd_tokens *t, size_t *i, const char *opt, bool *matched)
+{
+        const char *tok = t->v[*i];
+        size_t n = strlen(opt);
+
+        *matched = strncmp(tok, opt, n) == 0 && (tok[n] == '\0' || tok[n] == '=');
+        if (!*matched)
+                return NULL;
+        if (tok[n] == '=')
+                return tok + n + 1;
+        if (*i + 1 >= t->n)
+                return NULL;
+        return t->v[++*i];
+}
+
+static int cmd_endpoint_push(struct ld_endpoint **arr, size_t *n, const char *opt, const char *v,
+                             char *err, size_t errlen)
+{
+        struct ld_endpoint e;
+        int rc;
+
+        if (ld_endpoint_parse(v, 53, &e) < 0)
+                return cmd_fail(err, errlen, "invalid %s '%s' (ADDR[@PORT])", opt, v);
+        for (size_t k = 0; k < *n; k++)
+                if (ld_endpoint_equal(&(*arr)[k], &e))
+                        return cmd_fail(err, errlen, "duplicate %s '%s'", opt, v);
+        CMD_PUSH_MAX(*arr, *n, LD_NET_ENDPOINTS_MAX, opt);
+        (*arr)[*n - 1] = e;
+        return 0;
+}
+
+static int cmd_net_domain(struct ld_netspec *n, const char *v, char *err, size_t errlen)
+{
+        size_t len = strlen(v);
+
+        if (n->domain[0])
+                return cmd_fail(err, errlen, "'--domain' given twice");
+        if (!cmd_fqdn_valid(v) || len > LD_DOMAIN_MAX)
+                return cmd_fail(err, errlen, "invalid domain '%s'", v);
+        for (size_t i = 0; i < len; i++)
+                n->domain[i] = (char)tolower((unsigned char)v[i]);
+        if (len > 0 && n->domain[len - 1] == '.')
+                len--;
+        n->domain[len] = '\0';
+        return 0;
+}
+
+/* One option of a net line at t->v[*i]; 1 when tok is none of them. */
+static int cmd_net_option(struct cmd_tokens *t, size_t *i, struct ld_cmd *cmd, char *err,
+                          size_t errlen)
+{
+        struct ld_netspec *n = &cmd->net;
+        const char *v;
+        bool m;
+
+        if (strcmp(t->v[*i], "--replace") == 0 && cmd->kind == LD_CMD_NET) {
+                cmd->replace = true;
+                return 0;
+        }
+        if (strcmp(t->v[*i], "--internal") == 0 && cmd->kind == LD_CMD_NET) {
+                n->internal = true;
+                return 0;
+        }
+        if ((v = cmd_opt_value(t, i, "--owner", &m)) || m) {
+                if (!v)
+                        return cmd_fail(err, errlen, "option '--owner' needs a value");
+                if (n->owner[0])
+                        return cmd_fail(err, errlen, "'--owner' given twice");
+                if (cmd_owner(v, false, err, errlen) < 0)
+                        return -EINVAL;
+                strcpy(n->owner, v); /* fits: ld_owner_valid bounds it */
+                return 0;
+        }
+        if (cmd->kind != LD_CMD_NET)
+                return 1;
+        if ((v = cmd_opt_value(t, i, "--domain", &m)) || m)
+                return v ? cmd_net_domain(n, v, err, errlen)
+                         : cmd_fail(err, errlen, "option '--domain' needs a value");
+        if ((v = cmd_opt_value(t, i, "--listen", &m)) || m)
+                return v ? cmd_endpoint_push(&n->listen, &n->nlisten, "--listen", v, err, errlen)
+                         : cmd_fail(err, errlen, "option '--listen' needs a value");
+        if ((v = cmd_opt_value(t, i, "--dns", &m)) || m)
+                return v ? cmd_endpoint_push(&n->dns, &n->ndns, "--dns", v, err, errlen)
+                         : cmd_fail(err, errlen, "option '--dns' needs a value");
+        return 1;
+}
+
+/* net NAME [--replace] [--owner TAG] [--domain D] [--listen ADDR[@PORT]]...
+ *     [--dns ADDR[@PORT]]... [--internal]; unnet NAME [--owner TAG] */
+static int cmd_parse_net(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        bool have_name = false;
+        int rc;
+
+        for (size_t i = 1; i < t->n; i++) {
+                const char *tok = t->v[i];
+
+                if (tok[0] != '-' || tok[1] == '\0') {
+                        if (have_name)
+                                return cmd_fail(err, errlen, "unexpected argument '%s'", tok);
+                        if ((rc = cmd_netname(tok, cmd->net.name, err, errlen)) < 0)
+                                return rc;
+                        have_name = true;
+                        continue;
+                }
+                rc = cmd_net_option(t, &i, cmd, err, errlen);
+                if (rc > 0)
+                        return cmd_fail(err, errlen, "unknown option '%s'", tok);
+                if (rc < 0)
+                        return rc;
+        }
+        if (!have_name)
+                return cmd_fail(err, errlen, "%s: missing NAME", t->v[0]);
+        if (cmd->net.internal && cmd->net.ndns)
+                return cmd_fail(err, errlen,
+                                "--internal excludes --dns (an internal network is never "
+                                "forwarded for)");
+        return 0;
+}
+
+static int cmd_att_addr(struct ld_attspec *a, const char *v, char *err, size_t errlen)
+{
+        struct ld_addr ad;
+        int rc;
+
+        if (ld_addr_parse(v, &ad) < 0)
+                return cmd_fail(err, errlen, "invalid address '%s'", v);
+        for (size_t i = 0; i < a->naddrs; i++)
+                if (ld_addr_equal(&a->addrs[i], &ad))
+                        return cmd_fail(err, errlen, "duplicate address '%s'", v);
+        CMD_PUSH_MAX(a->addrs, a->naddrs, LD_ATTACH_ADDRS_MAX, "--addr");
+        a->addrs[a->naddrs - 1] = ad;
+        return 0;
+}
+
+static int cmd_att_alias(struct ld_attspec *a, const char *v, char *err, size_t errlen)
+{
+        ld_alias al;
+        int rc = cmd_alias(v, al, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        for (size_t i = 0; i < a->naliases; i++)
+                if (strcasecmp(a->aliases[i], al) == 0)
+                        return cmd_fail(err, errlen, "duplicate alias '%s'", v);
+        CMD_PUSH_MAX(a->aliases, a->naliases, LD_ATTACH_ALIASES_MAX, "--alias");
+        strcpy(a->aliases[a->naliases - 1], al);
+        return 0;
+}
+
+/* attach CONTAINER NET [--addr IP]... [--alias NAME]...; detach CONTAINER NET */
+static int cmd_parse_attach(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_attspec *a = &cmd->att;
+        size_t npos = 0;
+        int rc;
+
+        for (size_t i = 1; i < t->n; i++) {
+                const char *tok = t->v[i], *v;
+                bool m;
+
+                if (tok[0] != '-' || tok[1] == '\0') {
+                        if (npos == 2)
+                                return cmd_fail(err, errlen, "unexpected argument '%s'", tok);
+                        rc = npos++ == 0 ? cmd_name(tok, a->container, err, errlen)
+                                         : cmd_netname(tok, a->net, err, errlen);
+                        if (rc < 0)
+                                return rc;
+                        continue;
+                }
+                if (cmd->kind == LD_CMD_ATTACH && ((v = cmd_opt_value(t, &i, "--addr", &m)) || m))
+                        rc = v ? cmd_att_addr(a, v, err, errlen)
+                               : cmd_fail(err, errlen, "option '--addr' needs a value");
+                else if (cmd->kind == LD_CMD_ATTACH &&
+                         ((v = cmd_opt_value(t, &i, "--alias", &m)) || m))
+                        rc = v ? cmd_att_alias(a, v, err, errlen)
+                               : cmd_fail(err, errlen, "option '--alias' needs a value");
+                else
+                        rc = cmd_fail(err, errlen, "unknown option '%s'", tok);
+                if (rc < 0)
+                        return rc;
+        }
+        if (npos < 2)
+                return cmd_fail(err, errlen, "%s: missing CONTAINER NET", t->v[0]);
+        return 0;
+}
+
 static int cmd_parse_link(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         char *w[2], *colon;
@@ -530,7 +772,7 @@ static int cmd_parse_link(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, s
                 *colon = '\0';
         if ((rc = cmd_name(w[1], cmd->target, err, errlen)) < 0)
                 return rc;
-        if ((rc = cmd_name(colon ? colon + 1 : w[1], cmd->alias, err, errlen)) < 0)
+        if ((rc = cmd_alias(colon ? colon + 1 : w[1], cmd->alias, err, errlen)) < 0)
                 return rc;
         if (strcasecmp(cmd->alias, cmd->name) == 0)
                 return cmd_fail(err, errlen, "alias '%s' equals the container's own name",
@@ -548,7 +790,7 @@ static int cmd_parse_unlink(struct cmd_tokens *t, struct ld_cmd *cmd, char *err,
         if (rc < 0)
                 return rc;
         if ((rc = cmd_name(w[0], cmd->name, err, errlen)) < 0 ||
-            (rc = cmd_name(w[1], cmd->alias, err, errlen)) < 0)
+            (rc = cmd_alias(w[1], cmd->alias, err, errlen)) < 0)
                 return rc;
         if (w[2] && (rc = cmd_name(w[2], cmd->target, err, errlen)) < 0)
                 return rc;
@@ -601,12 +843,42 @@ static int cmd_parse_named(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min,
         return cmd_name(w[0], cmd->name, err, errlen);
 }
 
+/* show NAME | show --net NAME, each with --json */
+static int cmd_parse_show(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        for (size_t i = 1; i < t->n; i++) {
+                const char *v;
+                bool m;
+
+                if ((v = cmd_opt_value(t, &i, "--net", &m)) || m) {
+                        if (!v)
+                                return cmd_fail(err, errlen, "option '--net' needs a value");
+                        for (size_t k = i + 1; k < t->n; k++)
+                                if (strcmp(t->v[k], "--json") == 0)
+                                        cmd->json = true;
+                                else
+                                        return cmd_fail(err, errlen, "unexpected argument '%s'",
+                                                        t->v[k]);
+                        for (size_t k = 1; k + 1 < i; k++)
+                                if (strcmp(t->v[k], "--json") == 0)
+                                        cmd->json = true;
+                                else
+                                        return cmd_fail(err, errlen, "unexpected argument '%s'",
+                                                        t->v[k]);
+                        return cmd_netname(v, cmd->net.name, err, errlen);
+                }
+        }
+        return cmd_parse_named(t, cmd, 1, err, errlen);
+}
+
 static const struct {
         const char *word;
         enum ld_cmd_kind kind;
 } cmd_words[] = {
-    {"add", LD_CMD_ADD}, {"rm", LD_CMD_RM},     {"link", LD_CMD_LINK},   {"unlink", LD_CMD_UNLINK},
-    {"ls", LD_CMD_LS},   {"show", LD_CMD_SHOW}, {"stats", LD_CMD_STATS}, {"reload", LD_CMD_RELOAD},
+    {"add", LD_CMD_ADD},       {"rm", LD_CMD_RM},         {"link", LD_CMD_LINK},
+    {"unlink", LD_CMD_UNLINK}, {"net", LD_CMD_NET},       {"unnet", LD_CMD_UNNET},
+    {"attach", LD_CMD_ATTACH}, {"detach", LD_CMD_DETACH}, {"ls", LD_CMD_LS},
+    {"show", LD_CMD_SHOW},     {"stats", LD_CMD_STATS},   {"reload", LD_CMD_RELOAD},
 };
 
 static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
@@ -622,8 +894,15 @@ static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, siz
                         return cmd_parse_link(t, cmd, err, errlen);
                 case LD_CMD_UNLINK:
                         return cmd_parse_unlink(t, cmd, err, errlen);
-                case LD_CMD_RM:
+                case LD_CMD_NET:
+                case LD_CMD_UNNET:
+                        return cmd_parse_net(t, cmd, err, errlen);
+                case LD_CMD_ATTACH:
+                case LD_CMD_DETACH:
+                        return cmd_parse_attach(t, cmd, err, errlen);
                 case LD_CMD_SHOW:
+                        return cmd_parse_show(t, cmd, err, errlen);
+                case LD_CMD_RM:
                         return cmd_parse_named(t, cmd, 1, err, errlen);
                 default:
                         return cmd_parse_named(t, cmd, 0, err, errlen);
@@ -665,7 +944,7 @@ const char *ld_cmd_word(enum ld_cmd_kind kind)
 
 bool ld_cmd_is_change(const struct ld_cmd *cmd)
 {
-        return cmd->kind <= LD_CMD_UNLINK;
+        return cmd->kind <= LD_CMD_DETACH;
 }
 
 void ld_spec_clear(struct ld_spec *s)
@@ -689,9 +968,82 @@ void ld_spec_move(struct ld_spec *dst, struct ld_spec *src)
         memset(src, 0, sizeof(*src));
 }
 
+void ld_netspec_clear(struct ld_netspec *n)
+{
+        free(n->listen);
+        free(n->dns);
+        memset(n, 0, sizeof(*n));
+}
+
+void ld_attspec_clear(struct ld_attspec *a)
+{
+        free(a->addrs);
+        free(a->aliases);
+        memset(a, 0, sizeof(*a));
+}
+
+static bool cmd_endpoints_equal(const struct ld_endpoint *a, size_t na, const struct ld_endpoint *b,
+                                size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (!ld_endpoint_equal(&a[i], &b[i]))
+                        return false;
+        return true;
+}
+
+bool ld_netspec_equal(const struct ld_netspec *a, const struct ld_netspec *b)
+{
+        return strcmp(a->name, b->name) == 0 && strcmp(a->owner, b->owner) == 0 &&
+               strcmp(a->domain, b->domain) == 0 && a->internal == b->internal &&
+               cmd_endpoints_equal(a->listen, a->nlisten, b->listen, b->nlisten) &&
+               cmd_endpoints_equal(a->dns, a->ndns, b->dns, b->ndns);
+}
+
+void ld_netspec_format(const struct ld_netspec *n, bool replace, FILE *f)
+{
+        char buf[LD_ENDPOINT_STRLEN];
+
+        fprintf(f, "net %s", n->name);
+        if (replace)
+                fputs(" --replace", f);
+        if (n->owner[0])
+                fprintf(f, " --owner %s", n->owner);
+        if (n->domain[0])
+                fprintf(f, " --domain %s", n->domain);
+        for (size_t i = 0; i < n->nlisten; i++) {
+                ld_endpoint_format(&n->listen[i], buf, sizeof(buf));
+                fprintf(f, " --listen %s", buf);
+        }
+        for (size_t i = 0; i < n->ndns; i++) {
+                ld_endpoint_format(&n->dns[i], buf, sizeof(buf));
+                fprintf(f, " --dns %s", buf);
+        }
+        if (n->internal)
+                fputs(" --internal", f);
+        fputc('\n', f);
+}
+
+void ld_attspec_format(const struct ld_attspec *a, FILE *f)
+{
+        char buf[LD_ADDR_STRLEN];
+
+        fprintf(f, "attach %s %s", a->container, a->net);
+        for (size_t i = 0; i < a->naddrs; i++) {
+                ld_addr_format(&a->addrs[i], buf, sizeof(buf));
+                fprintf(f, " --addr %s", buf);
+        }
+        for (size_t i = 0; i < a->naliases; i++)
+                fprintf(f, " --alias %s", a->aliases[i]);
+        fputc('\n', f);
+}
+
 void ld_cmd_clear(struct ld_cmd *cmd)
 {
         ld_spec_clear(&cmd->spec);
+        ld_netspec_clear(&cmd->net);
+        ld_attspec_clear(&cmd->att);
         memset(cmd, 0, sizeof(*cmd));
 }
 
@@ -753,6 +1105,26 @@ void ld_cmd_format(const struct ld_cmd *cmd, FILE *f)
         case LD_CMD_UNLINK:
                 fprintf(f, "unlink %s %s%s%s\n", cmd->name, cmd->alias, cmd->target[0] ? " " : "",
                         cmd->target);
+                return;
+        case LD_CMD_NET:
+                ld_netspec_format(&cmd->net, cmd->replace, f);
+                return;
+        case LD_CMD_UNNET:
+                fprintf(f, "unnet %s%s%s\n", cmd->net.name, cmd->net.owner[0] ? " --owner " : "",
+                        cmd->net.owner);
+                return;
+        case LD_CMD_ATTACH:
+                ld_attspec_format(&cmd->att, f);
+                return;
+        case LD_CMD_DETACH:
+                fprintf(f, "detach %s %s\n", cmd->att.container, cmd->att.net);
+                return;
+        case LD_CMD_SHOW:
+                if (cmd->net.name[0]) {
+                        fprintf(f, "show --net %s%s\n", cmd->net.name, cmd->json ? " --json" : "");
+                        return;
+                }
+                fprintf(f, "show %s%s\n", cmd->name, cmd->json ? " --json" : "");
                 return;
         default:
                 fprintf(f, "%s%s%s%s%s\n", ld_cmd_word(cmd->kind), cmd->name[0] ? " " : "",

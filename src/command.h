@@ -18,12 +18,25 @@
  * and bytes of them; on the wire "batch LINES\n" and the lines. */
 #define LD_BATCH_LINES 1024
 #define LD_BATCH_BYTES 262144 /* 256 KiB */
+#define LD_ALIAS_MAX 127      /* a (multi-label) alias: labels of 1-63, dotted */
+#define LD_NETNAME_MAX 255    /* a network's name */
+#define LD_DOMAIN_MAX 253     /* a network's --domain, as text */
+/* Bounds on what networks add (linkdns.links(5)): every one applies per line or table. */
+#define LD_NET_MAX 4096          /* networks in one table */
+#define LD_NET_ENDPOINTS_MAX 16  /* --listen and --dns options of one network, each */
+#define LD_ATTACH_MAX 32         /* networks one container is attached to */
+#define LD_ATTACH_ADDRS_MAX 16   /* --addr options of one attach */
+#define LD_ATTACH_ALIASES_MAX 64 /* --alias options of one attach */
 
 enum ld_cmd_kind {
         LD_CMD_ADD,
         LD_CMD_RM,
         LD_CMD_LINK,
         LD_CMD_UNLINK,
+        LD_CMD_NET,
+        LD_CMD_UNNET,
+        LD_CMD_ATTACH,
+        LD_CMD_DETACH,
         /* read-only, control socket only */
         LD_CMD_LS,
         LD_CMD_SHOW,
@@ -75,6 +88,31 @@ struct ld_spec {
         size_t nowners;
 };
 
+/* A network as written on a `net` line (owner also serves `unnet NAME --owner TAG`). */
+struct ld_netspec {
+        char name[LD_NETNAME_MAX + 1];
+        char owner[LD_OWNER_LEN + 1];   /* "" when none */
+        char domain[LD_DOMAIN_MAX + 1]; /* lower case, no final dot; "" for the daemon's */
+        struct ld_endpoint *listen;
+        size_t nlisten;
+        struct ld_endpoint *dns;
+        size_t ndns;
+        bool internal;
+};
+
+/* One alias (of a link or an attachment): dotted labels as written. */
+typedef char ld_alias[LD_ALIAS_MAX + 1];
+
+/* An attachment as written on an `attach` line (net holds NET on `detach` too). */
+struct ld_attspec {
+        char container[LD_NAME_MAX + 1];
+        char net[LD_NETNAME_MAX + 1];
+        struct ld_addr *addrs;
+        size_t naddrs;
+        ld_alias *aliases;
+        size_t naliases;
+};
+
 struct ld_cmd {
         enum ld_cmd_kind kind;
         bool replace;
@@ -82,11 +120,13 @@ struct ld_cmd {
         struct ld_spec spec;          /* add */
         char name[LD_NAME_MAX + 1];   /* rm, show; FROM of link and unlink */
         char target[LD_NAME_MAX + 1]; /* link; unlink's optional TARGET */
-        char alias[LD_NAME_MAX + 1];  /* link (TARGET when omitted); unlink */
         char owner[LD_OWNER_LEN + 1]; /* rm --owner, ls --owner ("" when none) */
         /* Not in the grammar: set by the control socket for a live add --replace of an
          * entry of another owner whose namespace it found gone (ld_table_apply allows it). */
         bool ns_gone;
+        ld_alias alias;        /* link (TARGET when omitted); unlink */
+        struct ld_netspec net; /* net, unnet (name, owner); show --net (name) */
+        struct ld_attspec att; /* attach, detach (container, net) */
 };
 
 /* Parses one line. Returns 0 for a command, 1 for a blank or comment line, or -EINVAL
@@ -100,6 +140,14 @@ void ld_spec_clear(struct ld_spec *s);
 /* Moves src into dst (dst cleared first); src is left empty. */
 void ld_spec_move(struct ld_spec *dst, struct ld_spec *src);
 bool ld_name_valid(const char *s, size_t len);
+/* Dotted labels of 1-63 letters, digits, '-' or '_', at most LD_ALIAS_MAX in all. */
+bool ld_alias_valid(const char *s);
+void ld_netspec_clear(struct ld_netspec *n);
+void ld_attspec_clear(struct ld_attspec *a);
+/* Whether two net lines say the same (a repeated identical `net` is a no-op). */
+bool ld_netspec_equal(const struct ld_netspec *a, const struct ld_netspec *b);
+void ld_netspec_format(const struct ld_netspec *n, bool replace, FILE *f);
+void ld_attspec_format(const struct ld_attspec *a, FILE *f);
 /* Writes cmd's canonical line (linkdns.links(5): options in grammar order, `:ALIAS` omitted
  * when equal to TARGET, RFC 5952 addresses), newline included. */
 void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
@@ -113,6 +161,8 @@ const char *ld_proto_name(uint8_t proto);
 bool ld_owner_valid(const char *tag, bool pattern);
 /* Whether spec has an owner that pattern names (equal, or "PREFIX:*" by prefix). */
 bool ld_owner_match(const struct ld_spec *s, const char *pattern);
+/* One tag against TAG or PREFIX:*. */
+bool ld_owner_tag_match(const char *tag, const char *pattern);
 bool ld_owner_has(const struct ld_spec *s, const char *tag);
 /* Adds tag unless spec has it: 0, or -ENOSPC past LD_OWNERS_MAX, -ENOMEM. */
 int ld_owner_add(struct ld_spec *s, const char *tag);

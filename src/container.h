@@ -14,6 +14,7 @@
 struct ld_container;
 struct ld_vname;
 struct ld_vptr;
+struct ld_nptr;
 
 /* One container's share of the index, owned by the container (view.c builds it). */
 struct ld_cview {
@@ -27,7 +28,7 @@ struct ld_cview {
 struct ld_link {
         struct ld_container *from;
         struct ld_container *target;
-        char alias[LD_NAME_MAX + 1];
+        ld_alias alias;
         struct ld_link *prev, *next; /* the table's links in order of creation */
 };
 
@@ -65,6 +66,43 @@ struct ld_rcache {
         size_t nsrv;
 };
 
+struct ld_net;
+struct ld_nname;
+
+/* A container on a network: its addresses and aliases there. */
+struct ld_attach {
+        struct ld_container *c;
+        struct ld_net *net;
+        struct ld_attspec spec;
+        struct ld_attach *prev, *next; /* the table's attachments in order of creation */
+        /* The network's name entries it holds (view.c): its name, its aliases, and the
+         * parents of multi-label aliases; and its (network, address) PTR entries. */
+        struct ld_nname **held;
+        size_t nheld;
+        struct ld_nptr *ptrs;
+        size_t nptrs;
+};
+
+/* A pointer array that grows, for a network's members. */
+struct ld_attvec {
+        struct ld_attach **v;
+        size_t n, cap;
+};
+
+struct ld_net {
+        struct ld_hash_node hn; /* the table's network index */
+        struct ld_netspec spec;
+        char lname[LD_NETNAME_MAX + 1];
+        uint32_t id;                /* its name entries' key; never reused */
+        struct ld_net *prev, *next; /* order of creation */
+        struct ld_attvec members;   /* in attach order */
+        int dom;                    /* its --domain's slot in the views, -1: the daemon's */
+        /* Who asks from the host at a network listener: no name, no address, attached to
+         * this network only (every container on it, its --dns, REFUSED when --internal). */
+        struct ld_container *host;
+        struct ld_attach *host_att;
+};
+
 struct ld_container {
         struct ld_hash_node hn; /* the table's name index */
         struct ld_spec spec;
@@ -79,6 +117,13 @@ struct ld_container {
          * the refusal last logged are netns.c's: nothing here is runtime state of a module
          * (its identity, spec.nsid, is part of the registration). */
         struct ld_rcache *remote; /* NULL for a local container */
+        /* Its networks in attach order, and every address it has: add --addr ones, then
+         * each attachment's (net[i] names the network of addrs[i], NULL for add's). */
+        struct ld_attach *att[LD_ATTACH_MAX];
+        size_t natt;
+        struct ld_addr *addrs;
+        const struct ld_net **addr_net;
+        size_t naddrs;
         size_t line; /* where it was registered in the file loaded, for messages; 0 if live */
 };
 
@@ -89,8 +134,48 @@ static inline const struct ld_addr *ld_container_addrs(const struct ld_container
                 *n = c->remote->state == LD_RSTATE_OK ? c->remote->naddrs : 0;
                 return c->remote->addrs;
         }
-        *n = c->spec.naddrs;
-        return c->spec.addrs;
+        *n = c->naddrs;
+        return c->addrs;
+}
+
+/* Whether c is attached to net. */
+static inline bool ld_container_on(const struct ld_container *c, const struct ld_net *net)
+{
+        for (size_t i = 0; i < c->natt; i++)
+                if (c->att[i]->net == net)
+                        return true;
+        return false;
+}
+
+/* Whether c and t share a network. */
+static inline bool ld_container_share(const struct ld_container *c, const struct ld_container *t)
+{
+        for (size_t i = 0; i < t->natt; i++)
+                if (ld_container_on(c, t->att[i]->net))
+                        return true;
+        return false;
+}
+
+/* A container on networks that are all --internal, with no --dns of its own: never
+ * forwarded for. */
+static inline bool ld_container_internal(const struct ld_container *c)
+{
+        if (c->spec.ndns || c->natt == 0)
+                return false;
+        for (size_t i = 0; i < c->natt; i++)
+                if (!c->att[i]->net->spec.internal)
+                        return false;
+        return true;
+}
+
+/* Whether the asker sees t's i-th address: its own, all of them; a container it shares no
+ * network with (a link), all of them; else those on networks the two share. */
+static inline bool ld_container_sees(const struct ld_container *asker, const struct ld_container *t,
+                                     size_t i, bool shared)
+{
+        if (asker == t || !shared || t->remote)
+                return true;
+        return t->addr_net[i] && ld_container_on(asker, t->addr_net[i]);
 }
 
 #endif

@@ -519,11 +519,18 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         struct ld_report_extra x = {0, 0, 0};
         struct timespec now;
         const struct ld_container *k = NULL;
-        char *buf = NULL, err[128];
+        const struct ld_net *net = NULL;
+        char *buf = NULL, err[LD_NETNAME_MAX + 64];
         size_t len = 0;
         FILE *f;
 
-        if (cmd->kind == LD_CMD_SHOW && !(k = ld_table_find(eng->table, cmd->name))) {
+        if (cmd->kind == LD_CMD_SHOW && cmd->net.name[0] &&
+            !(net = ld_table_net(eng->table, cmd->net.name))) {
+                snprintf(err, sizeof(err), "network '%s' does not exist", cmd->net.name);
+                ctl_reply(c, err, NULL, 0);
+                return;
+        }
+        if (cmd->kind == LD_CMD_SHOW && !net && !(k = ld_table_find(eng->table, cmd->name))) {
                 snprintf(err, sizeof(err), "'%s' does not exist", cmd->name);
                 ctl_reply(c, err, NULL, 0);
                 return;
@@ -538,6 +545,8 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         x.namespaces = ld_netns_count(ctl->env.netns);
         if (cmd->kind == LD_CMD_LS)
                 ld_report_ls(eng, cmd->owner[0] ? cmd->owner : NULL, cmd->json, f);
+        else if (net)
+                ld_report_net(net, cmd->json, f);
         else if (cmd->kind == LD_CMD_SHOW)
                 ld_report_show(k, cmd->json, f);
         else

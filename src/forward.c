@@ -42,6 +42,7 @@
 
 #include <ares.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ struct fwd_server {
         struct ld_evares tcp;
         double dead_until;
         double caps_off_until; /* it answered in another case: no 0x20 till then */
+        bool self;             /* one of linkdnsd's own listeners: never asked */
 };
 
 struct fwd_req {
@@ -100,12 +102,55 @@ struct ld_forward {
         struct ld_xpool *pool;    /* the UDP sockets of exchanges */
         struct fwd_share *shares; /* forwards in flight by view: open addressing */
         uint32_t mask;
+        struct ld_endpoint *self; /* the daemon's own listening addresses */
+        size_t nself;
 };
 
 /* A view's forwards in flight; n == 0: a free slot. */
 struct fwd_share {
         uint32_t key, n;
 };
+
+/* Whether addr is one of the daemon's namespace's own (loopback, or an interface's). */
+static bool fwd_local_addr(const struct ld_addr *addr)
+{
+        struct ifaddrs *ifs, *i;
+        bool found = false;
+
+        if ((addr->family == AF_INET && addr->bytes[0] == 127) ||
+            (addr->family == AF_INET6 && ld_addr_len(addr) == 16 &&
+             memcmp(addr->bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0))
+                return true;
+        if (getifaddrs(&ifs) < 0)
+                return false;
+        for (i = ifs; i && !found; i = i->ifa_next) {
+                struct ld_addr a;
+                found = i->ifa_addr && ld_addr_from_sockaddr(i->ifa_addr, &a) == 0 &&
+                        ld_addr_equal(&a, addr);
+        }
+        freeifaddrs(ifs);
+        return found;
+}
+
+/* An upstream that is linkdnsd itself: one of its listening addresses, or reached by a
+ * wildcard listener of its namespace on that port. Asked, it would loop. */
+static bool fwd_is_self(const struct ld_forward *f, const struct ld_endpoint *ep)
+{
+        static const uint8_t zero[16];
+
+        for (size_t i = 0; i < f->nself; i++) {
+                const struct ld_endpoint *s = &f->self[i];
+                if (s->port != ep->port)
+                        continue;
+                if (ld_addr_equal(&s->addr, &ep->addr))
+                        return true;
+                if (s->addr.family == ep->addr.family &&
+                    memcmp(s->addr.bytes, zero, ld_addr_len(&s->addr)) == 0 &&
+                    fwd_local_addr(&ep->addr))
+                        return true;
+        }
+        return false;
+}
 
 static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_endpoint *ep)
 {
@@ -125,6 +170,12 @@ static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_e
         }
         s->next = f->servers;
         f->servers = s;
+        s->self = fwd_is_self(f, ep);
+        if (s->self) {
+                char buf[LD_ENDPOINT_STRLEN];
+                ld_endpoint_format(ep, buf, sizeof(buf));
+                ld_warn("upstream %s is one of linkdnsd's own listening addresses: ignored", buf);
+        }
         return s;
 }
 
@@ -360,18 +411,39 @@ static size_t fwd_build(const struct ld_query *q, uint8_t *out)
         return ld_wire_query(out, &qn, q->flags2 & 0x10, q->edns_do);
 }
 
-/* A container's own --dns servers serve its view; the defaults serve everyone else. */
+/* Appends the servers of eps not already in out (duplicates removed, order kept). */
+static int fwd_servers_add(struct ld_forward *f, const struct ld_endpoint *eps, size_t neps,
+                           struct fwd_server **out, int n)
+{
+        for (size_t k = 0; k < neps && n < FWD_MAX_SERVERS; k++) {
+                struct fwd_server *sv = fwd_server_get(f, &eps[k]);
+                bool dup = false;
+                for (int j = 0; j < n && !dup; j++)
+                        dup = out[j] == sv;
+                if (sv && !dup && !sv->self)
+                        out[n++] = sv;
+        }
+        return n;
+}
+
+/* A container's own --dns servers serve its view; else the --dns of its networks in attach
+ * order (a pod: its first member's); the defaults serve everyone else. */
 static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fwd_server **out)
 {
-        for (size_t i = 0; i < vs.n; i++) {
+        int n = 0;
+
+        for (size_t i = 0; i < vs.n && n == 0; i++) { /* n stays 0 if all are ignored */
                 const struct ld_spec *s = &vs.v[i]->spec;
-                int n = 0;
-                for (size_t k = 0; k < s->ndns && n < FWD_MAX_SERVERS; k++)
-                        if ((out[n] = fwd_server_get(f, &s->dns[k])))
-                                n++;
-                if (s->ndns)
-                        return n;
+                n = fwd_servers_add(f, s->dns, s->ndns, out, 0);
         }
+        if (n)
+                return n;
+        for (size_t i = 0; vs.n && i < vs.v[0]->natt; i++) {
+                const struct ld_netspec *ns = &vs.v[0]->att[i]->net->spec;
+                n = fwd_servers_add(f, ns->dns, ns->ndns, out, n);
+        }
+        if (n)
+                return n;
         memcpy(out, f->defaults, sizeof(f->defaults[0]) * (size_t)f->ndefaults);
         return f->ndefaults;
 }
@@ -453,9 +525,22 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
         }
         f->ndefaults = 0;
         for (size_t i = 0; i < n && i < FWD_MAX_SERVERS; i++)
-                if ((f->defaults[f->ndefaults] = fwd_server_get(f, &eps[i])))
+                if ((f->defaults[f->ndefaults] = fwd_server_get(f, &eps[i])) &&
+                    !f->defaults[f->ndefaults]->self)
                         f->ndefaults++;
         return f->ndefaults;
+}
+
+int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n)
+{
+        struct ld_endpoint *ns = realloc(f->self, (f->nself + n + 1) * sizeof(*ns));
+
+        if (!ns)
+                return -ENOMEM;
+        memcpy(ns + f->nself, eps, n * sizeof(*eps));
+        f->self = ns;
+        f->nself += n;
+        return 0;
 }
 
 int ld_forward_new(struct ev_loop *loop, struct ld_engine *eng, unsigned max_inflight,
@@ -502,5 +587,6 @@ void ld_forward_free(struct ld_forward *f)
         ares_library_cleanup();
         ld_xpool_free(f->pool);
         free(f->shares);
+        free(f->self);
         free(f);
 }

@@ -23,8 +23,13 @@ static const char ctl_usage[] =
     "  rm NAME [--owner TAG]       remove it, its links and its listener\n"
     "  link FROM TARGET[:ALIAS]    FROM's view gets ALIAS for TARGET\n"
     "  unlink FROM ALIAS [TARGET]  remove links of FROM under ALIAS\n"
+    "  net NAME [OPTION]...        declare a network\n"
+    "  unnet NAME                  remove a network nobody is attached to\n"
+    "  attach CONTAINER NET [OPTION]...  put CONTAINER on NET\n"
+    "  detach CONTAINER NET        take it off\n"
     "  ls [--owner TAG] [--json]   the table, in its canonical form\n"
     "  show NAME [--json]          what NAME's view resolves\n"
+    "  show --net NAME [--json]    a network and its members\n"
     "  stats [--json]              counters\n"
     "  reload                      re-read the state file, as SIGHUP does\n"
     "  batch                       changes read from stdin, applied as one (all or none)\n"
@@ -48,15 +53,28 @@ static const struct {
              "TARGET) for TARGET, as docker run --link.\nExample: linkdnsctl link web db:db\n"},
     {"unlink", "Usage: linkdnsctl unlink FROM ALIAS [TARGET]\nRemoves FROM's links under "
                "ALIAS (only the one to TARGET if given).\nExample: linkdnsctl unlink web db\n"},
+    {"net", "Usage: linkdnsctl net NAME [--replace] [--owner TAG] [--domain D]\n"
+            "         [--listen ADDR[@PORT]]... [--dns ADDR[@PORT]]... [--internal]\n"
+            "Declares a network: every container on it resolves the others. --replace keeps\n"
+            "its attachments. Example: linkdnsctl net back --domain dns.podman\n"},
+    {"unnet", "Usage: linkdnsctl unnet NAME [--owner TAG]\nRemoves a network; refused while "
+              "containers are attached.\nExample: linkdnsctl unnet back\n"},
+    {"attach", "Usage: linkdnsctl attach CONTAINER NET [--addr IP]... [--alias NAME]...\n"
+               "Puts CONTAINER on NET with these addresses and network-scoped aliases.\n"
+               "Example: linkdnsctl attach db back --addr 10.89.0.5 --alias pg\n"},
+    {"detach", "Usage: linkdnsctl detach CONTAINER NET\nTakes CONTAINER off NET.\n"
+               "Example: linkdnsctl detach db back\n"},
     {"ls", "Usage: linkdnsctl ls [--owner TAG] [--json]\nPrints the table in its canonical "
            "form; with --owner the entries TAG owns\n(PREFIX:* for all tags of a prefix).\n"},
-    {"show", "Usage: linkdnsctl show NAME [--json]\nPrints what NAME's view resolves.\n"},
+    {"show", "Usage: linkdnsctl show NAME [--json] | show --net NAME [--json]\nPrints what "
+             "NAME's view resolves, or a network and its members.\n"},
     {"stats", "Usage: linkdnsctl stats [--json]\nPrints queries by view and rcode, refused, "
               "truncated,\nTCP connections, table size, uptime.\n"},
     {"reload", "Usage: linkdnsctl reload\nRe-reads the state file, as SIGHUP does; a bad "
                "file leaves the running table.\n"},
     {"batch",
-     "Usage: linkdnsctl batch < FILE\nReads changes (add, rm, link, unlink), one a "
+     "Usage: linkdnsctl batch < FILE\nReads changes (add, rm, link, unlink, net, unnet,\nattach, "
+     "detach), one a "
      "line, '#' comments and blank\nlines skipped, and applies them as one change: "
      "all or none, one durable\nwrite. At most " CTL_STR(LD_BATCH_LINES) " lines and " CTL_STR(
          LD_BATCH_BYTES) " bytes.\nExample: printf 'add db\\nlink web db\\n' | "

@@ -5,6 +5,7 @@
 #include "forward.h"
 #include "listen.h"
 #include "log.h"
+#include "netlisten.h"
 #include "netns.h"
 #include "ready.h"
 #include "options.h"
@@ -28,6 +29,7 @@ struct daemon {
         struct ld_dispatch disp; /* the forward, remote and xfr handles */
         struct ld_tcp *tcp;
         struct ld_netns *netns;
+        struct ld_netlisten *netlisten; /* the networks' --listen */
         struct ld_control *control;
         struct ld_change change; /* every change of the served table, live or a reload */
         bool publish_dirty;      /* a change touched a published registration */
@@ -176,10 +178,19 @@ static void daemon_on_status(void *arg, const struct ld_change_event *ev)
                 daemon_status(arg, "READY=1\n");
 }
 
+/* Network listeners follow the networks, live or at a reload. */
+static void daemon_on_netlisten(void *arg, const struct ld_change_event *ev)
+{
+        struct daemon *d = arg;
+
+        if (d->netlisten && (ev->kind == LD_CHANGE_APPLIED || ev->kind == LD_CHANGE_REPLACED))
+                ld_netlisten_sync(d->netlisten, ev->table);
+}
+
 static void daemon_observe(struct daemon *d)
 {
-        ld_change_fn fns[] = {daemon_on_netns, daemon_on_remote, daemon_on_publish,
-                              daemon_on_rebuilt, daemon_on_status};
+        ld_change_fn fns[] = {daemon_on_netns,   daemon_on_remote,    daemon_on_publish,
+                              daemon_on_rebuilt, daemon_on_netlisten, daemon_on_status};
 
         ld_change_init(&d->change, &d->eng);
         for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
@@ -276,6 +287,8 @@ static void daemon_fini(struct daemon *d)
         ld_forward_free(d->disp.forward);
         d->disp.forward = NULL;
         ld_netns_free(d->netns);
+        ld_netlisten_free(d->netlisten);
+        d->netlisten = NULL;
         for (size_t i = 0; i < d->nlisteners; i++)
                 ld_listener_free(d->listeners[i]);
         ld_tcp_free(d->tcp);
@@ -311,8 +324,8 @@ int main(int argc, char **argv)
         ld_engine_set_zones(&d.eng, z);
         d.eng.log_queries = d.opt.log_queries;
         if (d.opt.check_config) {
-                printf("%s: %zu containers, %zu links: OK\n", d.opt.state, t->ncontainers,
-                       t->nlinks);
+                printf("%s: %zu containers, %zu links, %zu networks, %zu attachments: OK\n",
+                       d.opt.state, t->ncontainers, t->nlinks, t->nnets, t->natts);
                 ld_engine_fini(&d.eng);
                 return 0;
         }
@@ -321,7 +334,10 @@ int main(int argc, char **argv)
         d.disp.eng = &d.eng;
         d.tcp = ld_tcp_new(d.loop, &d.disp, d.opt.tcp_max, d.opt.tcp_idle);
         if (!d.opt.no_upstream) {
-                if (ld_forward_new(d.loop, &d.eng, d.opt.max_forwards, &d.disp.forward) < 0) {
+                if (ld_forward_new(d.loop, &d.eng, d.opt.max_forwards, &d.disp.forward) < 0 ||
+                    ld_forward_add_self(d.disp.forward, d.opt.listen, d.opt.nlisten) < 0 ||
+                    ld_forward_add_self(d.disp.forward, d.opt.netns_address, d.opt.nnetns_address) <
+                        0) {
                         ld_err("cannot set up forwarding");
                         daemon_fini(&d);
                         return 1;
@@ -339,6 +355,12 @@ int main(int argc, char **argv)
                 return 1;
         }
         ld_netns_sync(d.netns, t, NULL);
+        if ((rc = ld_netlisten_new(d.loop, &d.eng, &d.disp, d.tcp, &d.netlisten)) < 0) {
+                ld_err("cannot set up network listeners: %s", strerror(-rc));
+                daemon_fini(&d);
+                return 1;
+        }
+        ld_netlisten_sync(d.netlisten, t);
         if (daemon_cross_host(&d) < 0) {
                 daemon_fini(&d);
                 return 1;

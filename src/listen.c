@@ -184,6 +184,8 @@ static struct ld_viewset listen_client_views(struct ld_client *c, const struct l
 {
         struct ld_listener *l = (struct ld_listener *)c;
 
+        if (l->views)
+                return l->views(l->views_arg, src);
         return l->fixed ? *l->fixed : ld_engine_views_of(l->d->eng, src);
 }
 

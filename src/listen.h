@@ -27,6 +27,9 @@ struct ld_listener {
         struct ld_endpoint ep;
         /* NULL on a shared listener; a namespace listener's containers, kept current by netns */
         const struct ld_viewset *fixed;
+        /* A network listener's choice (netlisten.c), instead of either */
+        struct ld_viewset (*views)(void *arg, const struct ld_addr *src);
+        void *views_arg;
 };
 
 /* Creates and binds a UDP and a TCP socket at ep in the calling thread's namespace.

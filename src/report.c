@@ -82,6 +82,74 @@ static void report_spec_json(FILE *f, const struct ld_spec *s)
         fputc('}', f);
 }
 
+static void report_endpoints(FILE *f, const struct ld_endpoint *e, size_t n)
+{
+        char buf[LD_ENDPOINT_STRLEN];
+
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+                ld_endpoint_format(&e[i], buf, sizeof(buf));
+                fprintf(f, "%s\"%s\"", i ? "," : "", buf);
+        }
+        fputc(']', f);
+}
+
+static void report_net_json(FILE *f, const struct ld_netspec *n)
+{
+        fputs("{\"name\":", f);
+        report_str(f, n->name);
+        fputs(",\"owner\":", f);
+        if (n->owner[0])
+                report_str(f, n->owner);
+        else
+                fputs("null", f);
+        fputs(",\"domain\":", f);
+        if (n->domain[0])
+                report_str(f, n->domain);
+        else
+                fputs("null", f);
+        fputs(",\"listen\":", f);
+        report_endpoints(f, n->listen, n->nlisten);
+        fputs(",\"dns\":", f);
+        report_endpoints(f, n->dns, n->ndns);
+        fprintf(f, ",\"internal\":%s}", n->internal ? "true" : "false");
+}
+
+static void report_attach_json(FILE *f, const struct ld_attspec *a)
+{
+        fputs("{\"container\":", f);
+        report_str(f, a->container);
+        fputs(",\"net\":", f);
+        report_str(f, a->net);
+        fputs(",\"addrs\":", f);
+        report_addrs(f, a->addrs, a->naddrs);
+        fputs(",\"aliases\":[", f);
+        for (size_t i = 0; i < a->naliases; i++) {
+                fputs(i ? "," : "", f);
+                report_str(f, a->aliases[i]);
+        }
+        fputs("]}", f);
+}
+
+/* show --net NAME: the network and its members in attach order. */
+void ld_report_net(const struct ld_net *n, bool json, FILE *f)
+{
+        if (!json) {
+                ld_netspec_format(&n->spec, false, f);
+                for (size_t i = 0; i < n->members.n; i++)
+                        ld_attspec_format(&n->members.v[i]->spec, f);
+                return;
+        }
+        fputs("{\"net\":", f);
+        report_net_json(f, &n->spec);
+        fputs(",\"members\":[", f);
+        for (size_t i = 0; i < n->members.n; i++) {
+                fputs(i ? "," : "", f);
+                report_attach_json(f, &n->members.v[i]->spec);
+        }
+        fputs("]}\n", f);
+}
+
 void ld_report_ls(const struct ld_engine *s, const char *owner, bool json, FILE *f)
 {
         const struct ld_table *t = s->table;
@@ -91,7 +159,25 @@ void ld_report_ls(const struct ld_engine *s, const char *owner, bool json, FILE 
                 ld_table_list(t, owner, f);
                 return;
         }
-        fputs("{\"containers\":[", f);
+        fputs("{\"networks\":[", f);
+        for (const struct ld_net *n = t->nhead; n; n = n->next) {
+                if (!ld_table_net_listed(n, owner))
+                        continue;
+                fputs(first ? "" : ",", f);
+                report_net_json(f, &n->spec);
+                first = false;
+        }
+        fputs("],\"attachments\":[", f);
+        first = true;
+        for (const struct ld_attach *a = t->ahead; a; a = a->next) {
+                if (owner && !ld_owner_match(&a->c->spec, owner))
+                        continue;
+                fputs(first ? "" : ",", f);
+                report_attach_json(f, &a->spec);
+                first = false;
+        }
+        first = true;
+        fputs("],\"containers\":[", f);
         for (const struct ld_container *c = t->head; c; c = c->next) {
                 if (owner && !ld_owner_match(&c->spec, owner))
                         continue;
@@ -117,18 +203,64 @@ void ld_report_ls(const struct ld_engine *s, const char *owner, bool json, FILE 
         fputs("]}\n", f);
 }
 
-static void report_name_addrs(FILE *f, const struct ld_vname *e, bool json)
+/* The addresses of targets that the asker sees (answer.c's rule). */
+static void report_targets_addrs(FILE *f, const struct ld_container *asker,
+                                 struct ld_container *const *targets, size_t n, bool json)
 {
         char buf[LD_ADDR_STRLEN];
         bool first = true;
 
-        for (uint32_t i = 0; i < e->ntargets; i++) {
+        for (uint32_t i = 0; i < n; i++) {
                 size_t na;
-                const struct ld_addr *addrs = ld_container_addrs(e->targets[i], &na);
+                const struct ld_addr *addrs = ld_container_addrs(targets[i], &na);
+                bool shared = ld_container_share(asker, targets[i]);
                 for (size_t k = 0; k < na; k++) {
+                        if (!ld_container_sees(asker, targets[i], k, shared))
+                                continue;
                         ld_addr_format(&addrs[k], buf, sizeof(buf));
                         fprintf(f, json ? "%s\"%s\"" : "%s%s", first ? "" : json ? "," : " ", buf);
                         first = false;
+                }
+        }
+}
+
+static void report_name_addrs(FILE *f, const struct ld_container *asker, const struct ld_vname *e,
+                              bool json)
+{
+        report_targets_addrs(f, asker, e->targets, e->ntargets, json);
+}
+
+/* One name of c's networks: the container (or the alias holder) and what c sees of it. */
+static void report_net_name(FILE *f, const struct ld_container *c, const struct ld_net *n,
+                            const char *name, struct ld_container *t, bool json, bool *first)
+{
+        if (json) {
+                fprintf(f, "%s{\"name\":", *first ? "" : ",");
+                report_str(f, name);
+                fputs(",\"net\":", f);
+                report_str(f, n->spec.name);
+                fputs(",\"targets\":[", f);
+                report_str(f, t->spec.name);
+                fputs("],\"addresses\":[", f);
+                report_targets_addrs(f, c, &t, 1, true);
+                fputs("]}", f);
+        } else {
+                fprintf(f, "%s (net %s) -> %s: ", name, n->spec.name, t->spec.name);
+                report_targets_addrs(f, c, &t, 1, false);
+                fputc('\n', f);
+        }
+        *first = false;
+}
+
+static void report_show_nets(FILE *f, const struct ld_container *c, bool json, bool first)
+{
+        for (size_t i = 0; i < c->natt; i++) {
+                const struct ld_net *n = c->att[i]->net;
+                for (size_t k = 0; k < n->members.n; k++) {
+                        const struct ld_attach *a = n->members.v[k];
+                        report_net_name(f, c, n, a->c->spec.name, a->c, json, &first);
+                        for (size_t j = 0; j < a->spec.naliases; j++)
+                                report_net_name(f, c, n, a->spec.aliases[j], a->c, json, &first);
                 }
         }
 }
@@ -150,7 +282,7 @@ void ld_report_show(const struct ld_container *c, bool json, FILE *f)
                         for (uint32_t k = 0; k < e->ntargets; k++)
                                 fprintf(f, "%s\"%s\"", k ? "," : "", e->targets[k]->spec.name);
                         fputs("],\"addresses\":[", f);
-                        report_name_addrs(f, e, true);
+                        report_name_addrs(f, c, e, true);
                         fputs("]}", f);
                         continue;
                 }
@@ -158,9 +290,10 @@ void ld_report_show(const struct ld_container *c, bool json, FILE *f)
                 for (uint32_t k = 0; k < e->ntargets; k++)
                         fprintf(f, " %s", e->targets[k]->spec.name);
                 fputs(": ", f);
-                report_name_addrs(f, e, false);
+                report_name_addrs(f, c, e, false);
                 fputc('\n', f);
         }
+        report_show_nets(f, c, json, cv->nnames == 0);
         if (json)
                 fputs("]}\n", f);
 }
@@ -174,12 +307,13 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
 
         if (json) {
                 fprintf(f,
-                        "{\"uptime\":%.0f,\"containers\":%zu,\"links\":%zu,\"namespaces\":%zu,"
+                        "{\"uptime\":%.0f,\"containers\":%zu,\"links\":%zu,\"networks\":%zu,"
+                        "\"attachments\":%zu,\"namespaces\":%zu,"
                         "\"queries\":%llu,\"dropped\":%llu,\"truncated\":%llu,"
                         "\"tcp_connections\":%u,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"
                         "\"forwarded\":%llu,\"forward_failed\":%llu,\"forward_overflow\":%llu,"
                         "\"transfers\":%llu,\"rcode\":{",
-                        x->uptime, t->ncontainers, t->nlinks, x->namespaces,
+                        x->uptime, t->ncontainers, t->nlinks, t->nnets, t->natts, x->namespaces,
                         (unsigned long long)st->queries, (unsigned long long)st->dropped,
                         (unsigned long long)st->truncated, x->tcp_connections,
                         (unsigned long long)st->tcp_accepted, (unsigned long long)st->tcp_refused,
@@ -196,8 +330,10 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
                 fputs("}}\n", f);
                 return;
         }
-        fprintf(f, "uptime %.0f\ncontainers %zu\nlinks %zu\nnamespaces %zu\nqueries %llu\n",
-                x->uptime, t->ncontainers, t->nlinks, x->namespaces,
+        fprintf(f,
+                "uptime %.0f\ncontainers %zu\nlinks %zu\nnetworks %zu\nattachments %zu\n"
+                "namespaces %zu\nqueries %llu\n",
+                x->uptime, t->ncontainers, t->nlinks, t->nnets, t->natts, x->namespaces,
                 (unsigned long long)st->queries);
         for (int i = 0; i < 6; i++)
                 fprintf(f, "rcode.%s %llu\n", rcodes[i], (unsigned long long)st->rcode[i]);

@@ -42,6 +42,23 @@ struct ld_container *ld_table_find(const struct ld_table *t, const char *name)
         return NULL;
 }
 
+bool ld_table_net_listed(const struct ld_net *n, const char *owner)
+{
+        return !owner || (n->spec.owner[0] && ld_owner_tag_match(n->spec.owner, owner));
+}
+
+struct ld_net *ld_table_net(const struct ld_table *t, const char *name)
+{
+        uint64_t h = ld_hash_bytes(LD_HASH_SEED, name, strlen(name));
+
+        for (struct ld_hash_node *n = ld_hash_bucket(&t->nets, h); n; n = n->next) {
+                struct ld_net *net = (struct ld_net *)n;
+                if (n->hash == h && strcmp(net->lname, name) == 0)
+                        return net;
+        }
+        return NULL;
+}
+
 static int linkvec_push(struct ld_linkvec *v, struct ld_link *l)
 {
         if (v->n == v->cap) {
@@ -111,6 +128,8 @@ static void table_rcache_free(struct ld_container *c)
  * themselves, the views and the name index are the caller's to undo. */
 static void table_container_free(struct ld_container *c)
 {
+        free(c->addrs);
+        free(c->addr_net);
         free(c->from.v);
         free(c->to.v);
         table_rcache_free(c);
@@ -129,6 +148,7 @@ static int table_rcache_reset(struct ld_container *c)
 }
 
 static void table_unlink_one(struct ld_table *t, struct ld_link *l);
+static void table_detach_one(struct ld_table *t, struct ld_attach *a);
 
 /* Whether spec and c's entry name the same container: a common owner, or owners of two
  * routes with one container ID (oci:ID, cni:ID). */
@@ -206,9 +226,62 @@ static int table_add_owned(struct ld_table *t, struct ld_container *c, struct ld
                          c->spec.netns || c->spec.pid ? "" : " and has no namespace");
                 return -EPERM;
         }
+        /* the dead container's links from it and its attachments go; links to it stay */
         while (c->from.n)
                 table_unlink_one(t, c->from.v[c->from.n - 1]);
+        while (c->natt)
+                table_detach_one(t, c->att[c->natt - 1]);
         return 1;
+}
+
+/* c's addresses: add --addr ones, then each attachment's in attach order, once each. */
+static int table_addrs(struct ld_container *c)
+{
+        size_t max = c->spec.naddrs, n = 0;
+        struct ld_addr *addrs;
+        const struct ld_net **nets;
+
+        for (size_t i = 0; i < c->natt; i++)
+                max += c->att[i]->spec.naddrs;
+        addrs = malloc((max ? max : 1) * sizeof(*addrs));
+        nets = malloc((max ? max : 1) * sizeof(*nets));
+        if (!addrs || !nets) {
+                free(addrs);
+                free(nets);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i <= c->natt; i++) {
+                const struct ld_addr *src = i == 0 ? c->spec.addrs : c->att[i - 1]->spec.addrs;
+                size_t ns = i == 0 ? c->spec.naddrs : c->att[i - 1]->spec.naddrs;
+                for (size_t k = 0; k < ns; k++) {
+                        size_t j = 0;
+                        while (j < n && !ld_addr_equal(&addrs[j], &src[k]))
+                                j++;
+                        if (j < n)
+                                continue;
+                        addrs[n] = src[k];
+                        nets[n++] = i == 0 ? NULL : c->att[i - 1]->net;
+                }
+        }
+        free(c->addrs);
+        free(c->addr_net);
+        c->addrs = addrs;
+        c->addr_net = nets;
+        c->naddrs = n;
+        return 0;
+}
+
+/* After c's addresses changed: who owns what, and the views that show them. */
+static int table_readdress(struct ld_table *t, struct ld_container *c)
+{
+        int rc;
+
+        ld_views_disown(&t->views, c);
+        rc = table_addrs(c);
+        if (ld_views_own(&t->views, c) < 0)
+                rc = -ENOMEM;
+        table_rebuild_around(t, c);
+        return rc;
 }
 
 static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
@@ -226,7 +299,8 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 ld_views_disown(&t->views, c);
                 ld_spec_move(&c->spec, &cmd->spec);
                 c->line = t->line;
-                if (table_rcache_reset(c) < 0 || ld_views_own(&t->views, c) < 0)
+                if (table_rcache_reset(c) < 0 || table_addrs(c) < 0 ||
+                    ld_views_own(&t->views, c) < 0)
                         goto nomem;
                 table_rebuild_around(t, c);
                 return 0;
@@ -238,7 +312,7 @@ static int table_add(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         c->line = t->line;
         table_lower(c->lname, c->spec.name);
         c->id = ++t->next_id;
-        if (table_rcache_reset(c) < 0 ||
+        if (table_rcache_reset(c) < 0 || table_addrs(c) < 0 ||
             ld_hash_insert(&t->names, &c->hn, table_name_hash(c->lname)) < 0) {
                 table_container_free(c);
                 goto nomem;
@@ -295,6 +369,33 @@ bool ld_table_owner_only(const struct ld_table *t, const struct ld_cmd *cmd)
         return c->spec.nowners > 1 && ld_owner_has(&c->spec, cmd->owner);
 }
 
+static void table_attach_free(struct ld_attach *a)
+{
+        ld_attspec_clear(&a->spec);
+        free(a);
+}
+
+/* Takes a off its network and container; c's addresses are the caller's to redo. */
+static void table_detach_one(struct ld_table *t, struct ld_attach *a)
+{
+        struct ld_container *c = a->c;
+        struct ld_attvec *m = &a->net->members;
+        size_t i = 0;
+
+        ld_views_leave(&t->views, a);
+        while (i < m->n && m->v[i] != a)
+                i++;
+        memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof(*m->v));
+        m->n--;
+        for (i = 0; i < c->natt && c->att[i] != a; i++)
+                ;
+        memmove(&c->att[i], &c->att[i + 1], (c->natt - i - 1) * sizeof(*c->att));
+        c->natt--;
+        LD_LIST_REMOVE_TAIL(t->ahead, t->atail, a);
+        t->natts--;
+        table_attach_free(a);
+}
+
 static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_container *c = ld_table_find(t, cmd->name);
@@ -306,6 +407,8 @@ static int table_rm(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t er
         }
         if ((rc = table_rm_owned(c, cmd, err, errlen)) <= 0)
                 return rc;
+        while (c->natt)
+                table_detach_one(t, c->att[c->natt - 1]);
         while (c->from.n)
                 table_unlink_one(t, c->from.v[c->from.n - 1]);
         while (c->to.n) {
@@ -397,6 +500,238 @@ static int table_unlink(struct ld_table *t, struct ld_cmd *cmd, char *err, size_
         return 0;
 }
 
+static bool table_owner_ok(const struct ld_net *n, const char *owner, char *err, size_t errlen)
+{
+        if (!owner[0] || strcmp(n->spec.owner, owner) == 0)
+                return true;
+        snprintf(err, errlen, "network '%s' is owned by '%s', not '%s'", n->spec.name,
+                 n->spec.owner[0] ? n->spec.owner : "nobody", owner);
+        return false;
+}
+
+static void table_net_free(struct ld_net *n)
+{
+        free(n->members.v);
+        free(n->host);
+        free(n->host_att);
+        ld_netspec_clear(&n->spec);
+        free(n);
+}
+
+/* The host's pseudo-container of a network (container.h): a view id of its own, on n alone. */
+static int table_net_host(struct ld_table *t, struct ld_net *n)
+{
+        n->host = calloc(1, sizeof(*n->host));
+        n->host_att = calloc(1, sizeof(*n->host_att));
+        if (!n->host || !n->host_att)
+                return -ENOMEM;
+        n->host->id = ++t->next_id;
+        n->host_att->c = n->host;
+        n->host_att->net = n;
+        n->host->att[0] = n->host_att;
+        n->host->natt = 1;
+        return 0;
+}
+
+static int table_net_new(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_net *n;
+
+        if (t->nnets >= LD_NET_MAX) {
+                snprintf(err, errlen, "too many networks (at most %d)", LD_NET_MAX);
+                return -ENOSPC;
+        }
+        n = calloc(1, sizeof(*n));
+        if (!n)
+                goto nomem;
+        n->spec = cmd->net;
+        memset(&cmd->net, 0, sizeof(cmd->net));
+        strcpy(n->lname, n->spec.name);
+        n->id = ++t->next_net_id;
+        if (table_net_host(t, n) < 0 || ld_views_net_add(&t->views, n) < 0) {
+                table_net_free(n);
+                goto nomem;
+        }
+        if (ld_hash_insert(&t->nets, &n->hn,
+                           ld_hash_bytes(LD_HASH_SEED, n->lname, strlen(n->lname))) < 0) {
+                ld_views_net_drop(&t->views, n);
+                table_net_free(n);
+                goto nomem;
+        }
+        LD_LIST_APPEND(t->nhead, t->ntail, n);
+        t->nnets++;
+        return 0;
+nomem:
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+}
+
+/* A net line: new, the same again (nothing to do), or --replace (attachments kept). */
+static int table_net(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_net *n = ld_table_net(t, cmd->net.name);
+        struct ld_netspec old;
+
+        if (!n)
+                return table_net_new(t, cmd, err, errlen);
+        if (ld_netspec_equal(&n->spec, &cmd->net))
+                return 0;
+        if (!cmd->replace) {
+                snprintf(err, errlen, "network '%s' already exists (use --replace)", cmd->net.name);
+                return -EEXIST;
+        }
+        if (!table_owner_ok(n, cmd->net.owner, err, errlen))
+                return -EPERM;
+        old = n->spec;
+        ld_views_net_drop(&t->views, n);
+        n->spec = cmd->net;
+        if (ld_views_net_add(&t->views, n) < 0) {
+                n->spec = old;
+                if (ld_views_net_add(&t->views, n) < 0)
+                        n->dom = -1; /* the slot it had was freed: it is the only user */
+                snprintf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        cmd->net = old; /* the command frees the old spec */
+        return 0;
+}
+
+static int table_unnet(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_net *n = ld_table_net(t, cmd->net.name);
+
+        if (!n) {
+                snprintf(err, errlen, "network '%s' does not exist", cmd->net.name);
+                return -ENOENT;
+        }
+        if (!table_owner_ok(n, cmd->net.owner, err, errlen))
+                return -EPERM;
+        if (n->members.n) {
+                snprintf(err, errlen, "network '%s' has %zu container(s) attached ('%s' first)",
+                         n->spec.name, n->members.n, n->members.v[0]->c->spec.name);
+                return -EBUSY;
+        }
+        ld_views_net_drop(&t->views, n);
+        ld_hash_remove(&t->nets, &n->hn);
+        LD_LIST_REMOVE_TAIL(t->nhead, t->ntail, n);
+        t->nnets--;
+        table_net_free(n);
+        return 0;
+}
+
+/* One network namespace: the same --netns path, the same --pid, or the same recorded id. */
+static bool table_same_ns(const struct ld_spec *a, const struct ld_spec *b)
+{
+        if (a->nsid.boot[0] && b->nsid.boot[0])
+                return strcmp(a->nsid.boot, b->nsid.boot) == 0 && a->nsid.ino == b->nsid.ino;
+        if (a->netns && b->netns)
+                return strcmp(a->netns, b->netns) == 0;
+        return a->pid && a->pid == b->pid;
+}
+
+static int table_attach_check(struct ld_table *t, const struct ld_container *c,
+                              const struct ld_net *n, const struct ld_attspec *as, char *err,
+                              size_t errlen)
+{
+        char buf[LD_ADDR_STRLEN];
+
+        if (ld_container_on(c, n)) {
+                snprintf(err, errlen, "'%s' is already attached to '%s' (detach it first)",
+                         c->spec.name, n->spec.name);
+                return -EEXIST;
+        }
+        if (c->natt >= LD_ATTACH_MAX) {
+                snprintf(err, errlen, "'%s' is on too many networks (at most %d)", c->spec.name,
+                         LD_ATTACH_MAX);
+                return -ENOSPC;
+        }
+        for (size_t i = 0; i < as->naddrs; i++) {
+                const struct ld_nptr *p = ld_view_nptr(&t->views, n->id, &as->addrs[i]);
+                if (p && !table_same_ns(&p->att->c->spec, &c->spec)) {
+                        ld_addr_format(&as->addrs[i], buf, sizeof(buf));
+                        snprintf(err, errlen, "address %s is already used on '%s' by '%s'", buf,
+                                 n->spec.name, p->att->c->spec.name);
+                        return -EADDRINUSE;
+                }
+        }
+        return 0;
+}
+
+static struct ld_net *table_need_net(struct ld_table *t, const char *name, char *err, size_t errlen)
+{
+        struct ld_net *n = ld_table_net(t, name);
+
+        if (!n)
+                snprintf(err, errlen, "network '%s' does not exist", name);
+        return n;
+}
+
+static int table_attach(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_container *c = table_need(t, cmd->att.container, err, errlen);
+        struct ld_net *n = c ? table_need_net(t, cmd->att.net, err, errlen) : NULL;
+        struct ld_attach *a;
+        struct ld_attvec *m;
+        int rc;
+
+        if (!n)
+                return -ENOENT;
+        if ((rc = table_attach_check(t, c, n, &cmd->att, err, errlen)) < 0)
+                return rc;
+        m = &n->members;
+        if (m->n == m->cap) {
+                size_t ncap = m->cap ? m->cap * 2 : 4;
+                struct ld_attach **nv = realloc(m->v, ncap * sizeof(*nv));
+                if (!nv)
+                        goto nomem;
+                m->v = nv;
+                m->cap = ncap;
+        }
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                goto nomem;
+        a->c = c;
+        a->net = n;
+        a->spec = cmd->att;
+        memset(&cmd->att, 0, sizeof(cmd->att));
+        strcpy(a->spec.container, c->spec.name); /* as registered, for the snapshot */
+        if (ld_views_join(&t->views, a) < 0) {
+                table_attach_free(a);
+                goto nomem;
+        }
+        m->v[m->n++] = a;
+        c->att[c->natt++] = a;
+        LD_LIST_APPEND(t->ahead, t->atail, a);
+        t->natts++;
+        if (table_readdress(t, c) < 0)
+                goto nomem;
+        return 0;
+nomem:
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+}
+
+static int table_detach(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        struct ld_container *c = table_need(t, cmd->att.container, err, errlen);
+        struct ld_net *n = c ? table_need_net(t, cmd->att.net, err, errlen) : NULL;
+
+        if (!n)
+                return -ENOENT;
+        for (size_t i = 0; i < c->natt; i++) {
+                if (c->att[i]->net != n)
+                        continue;
+                table_detach_one(t, c->att[i]);
+                if (table_readdress(t, c) < 0) {
+                        snprintf(err, errlen, "out of memory");
+                        return -ENOMEM;
+                }
+                return 0;
+        }
+        snprintf(err, errlen, "'%s' is not attached to '%s'", c->spec.name, n->spec.name);
+        return -ENOENT;
+}
+
 int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         switch (cmd->kind) {
@@ -408,6 +743,14 @@ int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t err
                 return table_link(t, cmd, err, errlen);
         case LD_CMD_UNLINK:
                 return table_unlink(t, cmd, err, errlen);
+        case LD_CMD_NET:
+                return table_net(t, cmd, err, errlen);
+        case LD_CMD_UNNET:
+                return table_unnet(t, cmd, err, errlen);
+        case LD_CMD_ATTACH:
+                return table_attach(t, cmd, err, errlen);
+        case LD_CMD_DETACH:
+                return table_detach(t, cmd, err, errlen);
         default:
                 snprintf(err, errlen, "'%s' is not a table change", ld_cmd_word(cmd->kind));
                 return -EINVAL;
@@ -420,7 +763,8 @@ struct ld_table *ld_table_new(void)
 
         if (!t)
                 return NULL;
-        if (ld_hash_init(&t->names) < 0 || ld_views_init(&t->views) < 0) {
+        if (ld_hash_init(&t->names) < 0 || ld_hash_init(&t->nets) < 0 ||
+            ld_views_init(&t->views) < 0) {
                 ld_table_free(t);
                 return NULL;
         }
@@ -435,6 +779,15 @@ void ld_table_free(struct ld_table *t)
                 next = l->next;
                 free(l);
         }
+        for (struct ld_attach *a = t->ahead, *next; a; a = next) {
+                next = a->next;
+                ld_views_leave(&t->views, a);
+                table_attach_free(a);
+        }
+        for (struct ld_net *n = t->nhead, *next; n; n = next) {
+                next = n->next;
+                table_net_free(n);
+        }
         for (struct ld_container *c = t->head, *next; c; c = next) {
                 next = c->next;
                 ld_view_drop(&t->views, c);
@@ -443,6 +796,7 @@ void ld_table_free(struct ld_table *t)
         }
         ld_views_fini(&t->views);
         ld_hash_fini(&t->names);
+        ld_hash_fini(&t->nets);
         free(t->path);
         free(t);
 }
@@ -456,7 +810,9 @@ static int table_load_line(struct ld_table *t, const char *line, char *err, size
         if (rc != 0)
                 return rc < 0 ? rc : 0;
         if (!ld_cmd_is_change(&cmd)) {
-                snprintf(err, errlen, "'%s' is not a table command (add, rm, link, unlink)",
+                snprintf(err, errlen,
+                         "'%s' is not a table command (add, rm, link, unlink, net, unnet, "
+                         "attach, detach)",
                          ld_cmd_word(cmd.kind));
                 rc = -EINVAL;
         } else {
@@ -611,9 +967,15 @@ int ld_table_load(const char *path, struct ld_table **out, char *err, size_t err
 
 static void table_dump(const struct ld_table *t, bool ids, const char *owner, FILE *f)
 {
+        for (const struct ld_net *n = t->nhead; n; n = n->next)
+                if (ld_table_net_listed(n, owner))
+                        ld_netspec_format(&n->spec, false, f);
         for (const struct ld_container *c = t->head; c; c = c->next)
                 if (!owner || ld_owner_match(&c->spec, owner))
                         ld_spec_format(&c->spec, false, ids, f);
+        for (const struct ld_attach *a = t->ahead; a; a = a->next)
+                if (!owner || ld_owner_match(&a->c->spec, owner))
+                        ld_attspec_format(&a->spec, f);
         for (const struct ld_link *l = t->lhead; l; l = l->next) {
                 if (owner && !ld_owner_match(&l->from->spec, owner))
                         continue;

@@ -14,7 +14,13 @@ struct ld_table {
         size_t ncontainers;
         struct ld_link *lhead, *ltail;
         size_t nlinks;
+        struct ld_hash nets;
+        struct ld_net *nhead, *ntail;
+        size_t nnets;
+        struct ld_attach *ahead, *atail; /* attachments in order of creation */
+        size_t natts;
         uint32_t next_id;
+        uint32_t next_net_id;
         bool deferred; /* while loading: views are built once at the end */
         bool loading;  /* replaying a file: an add --replace across owners was checked live */
         char *path;    /* the file it was loaded from, for messages */
@@ -26,8 +32,8 @@ struct ld_table {
 struct ld_table *ld_table_new(void);
 void ld_table_free(struct ld_table *t);
 
-/* Validates and applies one change (add, rm, link, unlink). Takes cmd->spec for add.
- * On refusal nothing changed and err holds one sentence. */
+/* Validates and applies one change (add, rm, link, unlink, net, unnet, attach, detach). Takes
+ * cmd->spec for add. On refusal nothing changed and err holds one sentence. */
 int ld_table_apply(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen);
 
 /* Replays a table file into a new table; err holds "FILE:LINE: problem" on failure.
@@ -52,5 +58,8 @@ void ld_table_list(const struct ld_table *t, const char *owner, FILE *f);
 bool ld_table_owner_only(const struct ld_table *t, const struct ld_cmd *cmd);
 
 struct ld_container *ld_table_find(const struct ld_table *t, const char *name);
+struct ld_net *ld_table_net(const struct ld_table *t, const char *name);
+/* Whether ls --owner PATTERN lists network n (owner NULL: every network). */
+bool ld_table_net_listed(const struct ld_net *n, const char *owner);
 
 #endif

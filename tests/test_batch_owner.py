@@ -278,7 +278,7 @@ def test_ls_owner(daemons):
     assert [c["name"] for c in doc["containers"]] == ["a1", "a2"]
     assert doc["links"] == [{"from": "a1", "target": "a2", "alias": "a2"}]
     doc = json.loads(d.ok("ls", "--owner", "nobody:*", "--json"))
-    assert doc == {"containers": [], "links": []}
+    assert doc == {"networks": [], "attachments": [], "containers": [], "links": []}
     assert len(names(d.ls())) == 4
 
 
@@ -372,3 +372,37 @@ def test_batch_with_owners_is_one_registration(daemons):
     assert p.returncode == 0, p.stderr
     d.ok("rm", "web", "--owner", "oci:2")
     assert d.ls() == "add db --owner oci:1 --addr 127.47.9.1\n"
+
+
+def test_networks_in_a_batch_and_owned(daemons, namespaces):
+    """A runtime registers a network, its container and the attachment in one
+    batch; ls --owner lists the owner's networks and attachments; a takeover
+    of a dead container's name drops its attachments (DESIGN: such a
+    replacement keeps the links to it, drops its links from it and its
+    attachments)."""
+    d = daemons()
+    ns = namespaces.add("nb")
+    p = batch(d, "net podnet --owner aardvark:podnet --domain dns.podman\n"
+                 "add web --owner oci:5555 --netns %s\n"
+                 "attach web podnet --addr 127.47.8.1 --alias www\n"
+                 "add other --addr 127.47.8.2\n" % netns_path(ns))
+    assert p.returncode == 0, p.stderr
+    assert d.ok("ls", "--owner", "oci:5555") == (
+        "add web --owner oci:5555 --netns %s\n"
+        "attach web podnet --addr 127.47.8.1 --alias www\n" % netns_path(ns))
+    assert d.ok("ls", "--owner", "aardvark:*") == (
+        "net podnet --owner aardvark:podnet --domain dns.podman\n")
+    doc = json.loads(d.ok("ls", "--owner", "oci:*", "--json"))
+    assert [a["container"] for a in doc["attachments"]] == ["web"]
+    assert doc["networks"] == []
+    # a bad line at the end: the network and its attachment are not made
+    p = batch(d, "net n2\nattach other n2 --addr 127.47.8.3\nlink nosuch other\n")
+    assert p.returncode != 0 and "line 3" in p.stderr
+    assert "n2" not in d.ls()
+    # the namespace gone, another owner takes the name: attachments go
+    namespaces.delete(ns)
+    d.ok("add", "web", "--replace", "--owner", "oci:6666",
+         "--addr", "127.47.8.9")
+    assert "attach web" not in d.ls()
+    assert d.ok("show", "--net", "podnet") == (
+        "net podnet --owner aardvark:podnet --domain dns.podman\n")

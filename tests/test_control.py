@@ -511,7 +511,7 @@ REFUSALS = [
     (["add", "x" * 64], 2, ("invalid name",)),
     (["add", "a b"], 2, ("'a b'",)),
     (["add", "café"], 2, ("invalid name",)),
-    (["link", "web", "db:a.b"], 2, ("'a.b'",)),
+    (["link", "web", "db:a..b"], 2, ("'a..b'",)),
     (["add", "n1", "--addr", "1.2.3"], 2, ("'1.2.3'", "invalid address")),
     (["add", "n1", "--addr", "127.40.40.300"], 2, ("'127.40.40.300'",)),
     (["add", "n1", "--addr", "fe80:::1"], 2, ("'fe80:::1'",)),
@@ -718,7 +718,7 @@ def test_ls_json_round_trip(daemons, namespaces, work):
     build_rich_table(d, ns)
     text = d.ls()
     doc = json.loads(d.ok("ls", "--json"))
-    assert set(doc) == {"containers", "links"}, doc
+    assert set(doc) == {"networks", "attachments", "containers", "links"}, doc
     for c in doc["containers"]:
         assert set(c) >= {"name", "netns", "pid", "addrs", "expose",
                           "publish", "dns", "remote"}, c

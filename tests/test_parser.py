@@ -80,7 +80,7 @@ BAD = [
     ("link_to_unknown", "link web nosuch", ["nosuch"], ["does not exist"]),
     ("link_from_unknown", "link nosuch db", ["nosuch"], ["does not exist"]),
     ("link_alias_own_name", "link web db:web", ["web"], ["own name"]),
-    ("link_bad_alias", "link web db:a.b", ["a.b"], ["invalid"]),
+    ("link_bad_alias", "link web db:a..b", ["a..b"], ["invalid"]),
     ("link_missing_target", "link web", [], ["missing"]),
     ("unlink_no_such_link", "unlink web nosuch", ["nosuch"], []),
     ("unlink_from_unknown", "unlink nosuch db", ["nosuch"],

@@ -554,6 +554,21 @@ EDGE_TABLES = {
 }
 
 
+# Networks (linkdns.links(5), NETWORKS): net, unnet, attach, detach, multi-label aliases.
+NET_TABLES = {
+    'net-basic': 'net front\nnet back --domain dns.podman --dns 192.0.2.53@5353 --listen 10.89.0.1\nnet iso --internal --owner cni:abc\nadd web\nadd db --addr 127.0.0.5 --expose 5432/tcp\nattach web front --addr 10.89.0.2 --alias www --alias api.v2\nattach db back --addr 10.89.1.3 --addr fd00::3 --alias store\nattach db front\nlink web db:pg.main\n',
+    'net-changes': 'net n\nadd a\nadd b\nattach a n --addr 10.0.0.1 --alias x.y.z\nattach b n --addr 10.0.0.2 --alias x.y.z\ndetach a n\nadd b --replace --addr 10.0.0.9\nrm a\nnet n --replace --domain n.test\nnet n --domain n.test\nunnet n --owner t\n',
+    'bad-net-unnet-attached': 'net n\nadd a\nadd b\nattach a n\nunnet n\n',
+    'bad-net-internal-dns': 'net n --internal --dns 10.0.0.1\n',
+    'bad-net-addr-in-use': 'net n\nadd a\nadd b\nattach a n --addr 10.0.0.1\nattach b n --addr 10.0.0.1\n',
+    'bad-net-exists': 'net n\nnet n --internal\n',
+    'bad-net-attach-unknown': 'add a\nattach a nosuch\n',
+    'bad-net-alias': 'net n\nadd a\nattach a n --alias a..b\n',
+    'bad-net-name': 'net n/x\n',
+    'bad-net-owner': 'net n --owner a\nnet n --replace --owner b --internal\n',
+}
+
+
 def table_files():
     t = {}
     zones = os.path.join(REPO, "zones")
@@ -566,6 +581,8 @@ def table_files():
     for k, v in BAD_LINES.items():
         t[k] = (PRELUDE.encode() + v) if isinstance(v, bytes) else PRELUDE + v
     for k, v in EDGE_TABLES.items():
+        t[k] = v
+    for k, v in NET_TABLES.items():
         t[k] = v
     return {k: (v.encode() if isinstance(v, str) else v) for k, v in t.items()}
 
