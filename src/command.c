@@ -1047,6 +1047,20 @@ void ld_cmd_clear(struct ld_cmd *cmd)
         memset(cmd, 0, sizeof(*cmd));
 }
 
+bool ld_spec_same_ns(const struct ld_spec *a, const struct ld_spec *b)
+{
+        bool ans = a->netns || a->pid, bns = b->netns || b->pid;
+
+        if (!ans || !bns)
+                return !ans && !bns;
+        if (a->nsid.boot[0] && b->nsid.boot[0])
+                return strcmp(a->nsid.boot, b->nsid.boot) == 0 && a->nsid.ino == b->nsid.ino &&
+                       a->nsid.cookie == b->nsid.cookie;
+        if (a->netns && b->netns)
+                return strcmp(a->netns, b->netns) == 0;
+        return a->pid && a->pid == b->pid;
+}
+
 void ld_nsid_print(const struct ld_nsid *id, FILE *f)
 {
         fprintf(f, "%s:%llu:%llu", id->boot, (unsigned long long)id->ino,

@@ -154,6 +154,9 @@ void ld_cmd_format(const struct ld_cmd *cmd, FILE *f);
 /* ids false: without --ns-id (what `ls` shows: users never pass it). */
 /* Writes a namespace id as BOOTID:INODE:COOKIE, its form in the grammar. */
 void ld_nsid_print(const struct ld_nsid *id, FILE *f);
+/* Whether two registrations are in one namespace (a pod): the same recorded namespace id,
+ * else the same --netns path or --pid; two plain endpoints (no namespace) count as one. */
+bool ld_spec_same_ns(const struct ld_spec *a, const struct ld_spec *b);
 void ld_spec_format(const struct ld_spec *s, bool replace, bool ids, FILE *f);
 const char *ld_proto_name(uint8_t proto);
 

@@ -106,6 +106,11 @@ struct ld_viewset ld_engine_views_of(const struct ld_engine *s, const struct ld_
         const struct ld_owner *o = ld_views_owner(s->cfg.views, src);
         struct ld_viewset vs = {o ? o->owners : NULL, o ? o->nowners : 0};
 
+        /* A pod (one namespace) sees the union of its members' views; containers of two
+         * namespaces behind one address make it ambiguous: no view, as a stranger gets. */
+        for (size_t i = 1; i < vs.n; i++)
+                if (!ld_spec_same_ns(&vs.v[0]->spec, &vs.v[i]->spec))
+                        return (struct ld_viewset){NULL, 0};
         return vs;
 }
 

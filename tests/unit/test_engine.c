@@ -301,6 +301,34 @@ static void test_forward(void)
                      "a name in our domain is never forwarded");
 }
 
+/* Who a source address is at a shared listener: a pod's members (one namespace) share their
+ * views; containers of two namespaces behind one address get none (REFUSED, no union). */
+static void test_shared_address(void)
+{
+        static const char text[] = "add p1 --netns /run/netns/pod --addr 127.9.0.1\n"
+                                   "add p2 --netns /run/netns/pod --addr 127.9.0.1\n"
+                                   "add x1 --netns /run/netns/x1 --addr 127.9.0.2\n"
+                                   "add x2 --pid 4242 --addr 127.9.0.2\n"
+                                   "add s1 --addr 127.9.0.3\nadd s2 --addr 127.9.0.3\n";
+        struct ld_addr pod, two, plain;
+        struct ld_table *t;
+        char err[256];
+
+        ld_addr_parse("127.9.0.1", &pod);
+        ld_addr_parse("127.9.0.2", &two);
+        ld_addr_parse("127.9.0.3", &plain);
+        if (ld_table_load_buf(text, sizeof(text) - 1, "pods", true, &t, err, sizeof(err)) < 0) {
+                TAP_OK(false, "the pods table loads: %s", err);
+                return;
+        }
+        ld_engine_set_table(&eng, t);
+        TAP_OK(ld_engine_views_of(&eng, &pod).n == 2, "a pod's shared address: both views");
+        TAP_OK(ld_engine_views_of(&eng, &two).n == 0,
+               "one address in two namespaces: ambiguous, no view");
+        TAP_OK(ld_engine_views_of(&eng, &plain).n == 2,
+               "two plain endpoints (no namespace) sharing an address: both views");
+}
+
 int main(void)
 {
         bool ok = engine_setup(false);
@@ -315,6 +343,7 @@ int main(void)
         test_edns();
         test_malformed();
         test_notimp();
+        test_shared_address();
         ld_engine_fini(&eng);
 
         ok = engine_setup(true);
