@@ -14,7 +14,7 @@ suite) never bind the same address and port: 127.20 test_answers, .30
 test_isolation, .40 test_control, .41 test_control_durability, .42
 test_protocol, .50 test_forward, .51 test_transport_limits, .52
 test_forward_spoofing, .53 test_netns_paths, .54 test_parser, .55 test_zones,
-.60 test_large, .61 test_networks, .62 test_shared_listener, .93
+.60 test_large, .61 test_networks, .63 test_shared_listener, .93
 test_attacks_held.  127.0.0.0/16 is shared: the example
 tables (zones/*.links) and a few small tables (test_notimp_flags, test_ops,
 test_xfr_tsig, the namespace tests) use it, but only as a client's source

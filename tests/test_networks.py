@@ -380,12 +380,54 @@ def test_network_listeners_come_and_go_undisturbing(linkdns):
     th = threading.Thread(target=loop)
     th.start()
     try:
-        for _ in range(20):
+        for _ in range(100):
             d.ok("net", "n", "--replace", "--listen", "127.61.34.1@%d" % port)
             d.ok("net", "n", "--replace")
     finally:
         stop.set()
         th.join()
     assert asked and not lost, lost[:5]
-    assert d.stderr.count("network 'n': listening on") == 20
-    assert d.stderr.count("network 'n': closed") == 20
+    assert d.stderr.count("network 'n': listening on") == 100
+    assert d.stderr.count("network 'n': closed") == 100
+
+
+NETNS_PREFIX = "ldnw%d-" % os.getpid()   # for conftest's namespaces fixture
+
+
+def test_network_listener_waits_for_its_address(linkdns, namespaces):  # noqa: F811
+    """A bridge comes up after its network is declared: the listener is
+    retried until the gateway address exists, then answers, while the
+    daemon's other listener answered all along (daemon in a namespace of the
+    test's own, where 10.61.0.1 is nobody's until the test adds it)."""
+    import socket
+    import time
+    import dns.message
+    from conftest import run, socket_in
+    ns = namespaces.add("gw")
+    d = linkdns("net n\nadd a\nattach a n --addr 10.61.0.7\n", netns=ns)
+    d.ok("net", "n", "--replace", "--listen", "10.61.0.1@53")
+    time.sleep(1.5)
+    assert "network 'n': cannot listen on 10.61.0.1@53 yet" in d.stderr
+    assert "network 'n': listening on" not in d.stderr
+    run(["ip", "netns", "exec", ns, "ip", "addr", "add", "10.61.0.1/24", "dev", "lo"])
+
+    def ask():
+        s = socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.settimeout(0.5)
+            s.bind(("10.61.0.1", 0))   # an address of the daemon's namespace: the host
+            s.sendto(dns.message.make_query("a", "A").to_wire(), ("10.61.0.1", 53))
+            return dns.message.from_wire(s.recv(4096))
+        except OSError:
+            return None
+        finally:
+            s.close()
+
+    deadline = time.monotonic() + 10
+    r = ask()
+    while r is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        r = ask()
+    assert r is not None, "no answer at 10.61.0.1@53\n" + d.stderr[-2000:]
+    assert addresses(r) == ["10.61.0.7"], rcode_text(r)
+    assert "network 'n': listening on 10.61.0.1@53" in d.stderr
