@@ -171,31 +171,26 @@ static void negative(struct ans *a, uint8_t rcode)
         add_soa(a, SEC_NS);
 }
 
-/* Whether t is among the holders of the entries before more[i] (t[] included). */
-static bool match_seen(const struct match *m, size_t i, const struct ld_container *t)
-{
-        for (size_t k = 0; k < m->nt; k++)
-                if (m->t[k] == t)
-                        return true;
-        for (size_t j = 0; j < i; j++)
-                for (uint32_t k = 0; k < m->more[j]->naliased; k++)
-                        if (m->more[j]->aliased[k] == t)
-                                return true;
-        return false;
-}
+/* Each walk over a match's targets has a stamp of its own: a target meets it once, so
+ * that one held by several of the asker's networks counts once, in time linear in the
+ * holders (a walk never starts inside another: the loop runs one answer at a time). */
+static uint64_t match_walks;
 
 /* body for each target tv of the match, once each. */
 #define MATCH_EACH(m, tv, body)                                                                    \
         do {                                                                                       \
+                uint64_t w_ = ++match_walks;                                                       \
                 for (size_t k_ = 0; k_ < (m)->nt; k_++) {                                          \
                         struct ld_container *tv = (m)->t[k_];                                      \
+                        tv->walk = w_;                                                             \
                         body                                                                       \
                 }                                                                                  \
                 for (size_t j_ = 0; j_ < (m)->nmore; j_++)                                         \
                         for (uint32_t k_ = 0; k_ < (m)->more[j_]->naliased; k_++) {                \
                                 struct ld_container *tv = (m)->more[j_]->aliased[k_];              \
-                                if (match_seen((m), j_, tv))                                       \
+                                if (tv->walk == w_)                                                \
                                         continue;                                                  \
+                                tv->walk = w_;                                                     \
                                 body                                                               \
                         }                                                                          \
         } while (0)

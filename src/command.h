@@ -27,6 +27,9 @@
 #define LD_ATTACH_MAX 32         /* networks one container is attached to */
 #define LD_ATTACH_ADDRS_MAX 16   /* --addr options of one attach */
 #define LD_ATTACH_ALIASES_MAX 64 /* --alias options of one attach */
+/* --listen options of all networks: each is two sockets and, while its address does not
+ * exist, a timer trying it again */
+#define LD_NET_LISTEN_MAX 256
 
 enum ld_cmd_kind {
         LD_CMD_ADD,

@@ -125,6 +125,9 @@ struct ld_container {
         const struct ld_net **addr_net;
         size_t naddrs;
         size_t line; /* where it was registered in the file loaded, for messages; 0 if live */
+        /* answer.c's stamp of the last walk over a name's holders that met it: one walk
+         * counts it once (a mark with no meaning outside that walk) */
+        uint64_t walk;
 };
 
 /* A container's addresses: its own, or what its peer said (none until then). */

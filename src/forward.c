@@ -102,8 +102,9 @@ struct ld_forward {
         struct ld_xpool *pool;    /* the UDP sockets of exchanges */
         struct fwd_share *shares; /* forwards in flight by view: open addressing */
         uint32_t mask;
-        struct ld_endpoint *self; /* the daemon's own listening addresses */
+        struct ld_endpoint *self; /* the daemon's own listening addresses... */
         size_t nself;
+        size_t nfixed; /* ...its --listen and --netns-address first, then its networks' */
 };
 
 /* A view's forwards in flight; n == 0: a free slot. */
@@ -444,8 +445,10 @@ static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fw
         }
         if (n)
                 return n;
-        memcpy(out, f->defaults, sizeof(f->defaults[0]) * (size_t)f->ndefaults);
-        return f->ndefaults;
+        for (int i = 0; i < f->ndefaults; i++) /* one may have become a network listener */
+                if (!f->defaults[i]->self)
+                        out[n++] = f->defaults[i];
+        return n;
 }
 
 void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
@@ -540,6 +543,30 @@ int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, siz
         memcpy(ns + f->nself, eps, n * sizeof(*eps));
         f->self = ns;
         f->nself += n;
+        f->nfixed = f->nself;
+        return 0;
+}
+
+int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n)
+{
+        struct ld_endpoint *ns = realloc(f->self, (f->nfixed + n + 1) * sizeof(*ns));
+
+        if (!ns)
+                return -ENOMEM;
+        memcpy(ns + f->nfixed, eps, n * sizeof(*eps));
+        f->self = ns;
+        f->nself = f->nfixed + n;
+        for (struct fwd_server *s = f->servers; s; s = s->next) {
+                bool self = fwd_is_self(f, &s->ep);
+                if (self && !s->self) {
+                        char buf[LD_ENDPOINT_STRLEN];
+                        ld_endpoint_format(&s->ep, buf, sizeof(buf));
+                        ld_warn("upstream %s is one of linkdnsd's own listening addresses: "
+                                "ignored",
+                                buf);
+                }
+                s->self = self;
+        }
         return 0;
 }
 

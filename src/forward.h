@@ -25,6 +25,9 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
 /* The daemon's own listening addresses (--listen, --netns-address), before any upstream is
  * set: an upstream equal to one, or reaching a wildcard one, is ignored with a warning. */
 int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n);
+/* The networks' listeners (net --listen), open or waiting for their address: the same
+ * rule, replacing the ones given before (a network's --dns naming one would loop). */
+int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n);
 /* Sends the query pkt (already parsed as ours to forward) upstream for views vs; the
  * answer, or SERVFAIL, goes later through rq's client (held meanwhile; dropped if gone). */
 void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,

@@ -6,7 +6,9 @@
  * source gets none (REFUSED: no open resolver on a LAN-facing gateway). */
 #include "netlisten.h"
 
+#include "dispatch.h"
 #include "engine.h"
+#include "forward.h"
 #include "listen.h"
 #include "log.h"
 #include "table.h"
@@ -165,6 +167,29 @@ static void nl_add(struct ld_netlisten *nl, const struct ld_net *n, const struct
         nl_open(e);
 }
 
+/* Forwarding never asks a network listener (a network's --dns naming one would send the
+ * query back to the daemon, whose host view forwards it again: a loop). */
+static void nl_tell_forward(struct ld_netlisten *nl)
+{
+        struct ld_endpoint *eps;
+        size_t n = 0;
+
+        if (!nl->d->forward)
+                return;
+        for (struct nl_entry *e = nl->entries; e; e = e->next)
+                n++;
+        if (!(eps = malloc((n ? n : 1) * sizeof(*eps)))) {
+                ld_err("network listeners: out of memory");
+                return;
+        }
+        n = 0;
+        for (struct nl_entry *e = nl->entries; e; e = e->next)
+                eps[n++] = e->ep;
+        if (ld_forward_set_net_self(nl->d->forward, eps, n) < 0)
+                ld_err("network listeners: out of memory");
+        free(eps);
+}
+
 void ld_netlisten_sync(struct ld_netlisten *nl, const struct ld_table *t)
 {
         for (struct nl_entry *e = nl->entries; e; e = e->next)
@@ -195,6 +220,7 @@ void ld_netlisten_sync(struct ld_netlisten *nl, const struct ld_table *t)
         } else if (!nl->entries) {
                 ev_timer_stop(nl->loop, &nl->local_w);
         }
+        nl_tell_forward(nl);
 }
 
 int ld_netlisten_new(struct ev_loop *loop, struct ld_engine *eng, struct ld_dispatch *d,

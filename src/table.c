@@ -533,6 +533,17 @@ static int table_net_host(struct ld_table *t, struct ld_net *n)
         return 0;
 }
 
+/* Whether the networks' listeners, with old's replaced by n's, stay within the bound. */
+static bool table_listen_room(const struct ld_table *t, size_t old, const struct ld_netspec *n,
+                              char *err, size_t errlen)
+{
+        if (t->nlisten - old + n->nlisten <= LD_NET_LISTEN_MAX)
+                return true;
+        snprintf(err, errlen, "too many network listeners (at most %d --listen in all)",
+                 LD_NET_LISTEN_MAX);
+        return false;
+}
+
 static int table_net_new(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
         struct ld_net *n;
@@ -541,6 +552,8 @@ static int table_net_new(struct ld_table *t, struct ld_cmd *cmd, char *err, size
                 snprintf(err, errlen, "too many networks (at most %d)", LD_NET_MAX);
                 return -ENOSPC;
         }
+        if (!table_listen_room(t, 0, &cmd->net, err, errlen))
+                return -ENOSPC;
         n = calloc(1, sizeof(*n));
         if (!n)
                 goto nomem;
@@ -560,6 +573,7 @@ static int table_net_new(struct ld_table *t, struct ld_cmd *cmd, char *err, size
         }
         LD_LIST_APPEND(t->nhead, t->ntail, n);
         t->nnets++;
+        t->nlisten += n->spec.nlisten;
         return 0;
 nomem:
         snprintf(err, errlen, "out of memory");
@@ -582,6 +596,8 @@ static int table_net(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
         }
         if (!table_owner_ok(n, cmd->net.owner, err, errlen))
                 return -EPERM;
+        if (!table_listen_room(t, n->spec.nlisten, &cmd->net, err, errlen))
+                return -ENOSPC;
         old = n->spec;
         ld_views_net_drop(&t->views, n);
         n->spec = cmd->net;
@@ -592,6 +608,7 @@ static int table_net(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t e
                 snprintf(err, errlen, "out of memory");
                 return -ENOMEM;
         }
+        t->nlisten = t->nlisten - old.nlisten + n->spec.nlisten;
         cmd->net = old; /* the command frees the old spec */
         return 0;
 }
@@ -615,6 +632,7 @@ static int table_unnet(struct ld_table *t, struct ld_cmd *cmd, char *err, size_t
         ld_hash_remove(&t->nets, &n->hn);
         LD_LIST_REMOVE_TAIL(t->nhead, t->ntail, n);
         t->nnets--;
+        t->nlisten -= n->spec.nlisten;
         table_net_free(n);
         return 0;
 }

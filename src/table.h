@@ -17,6 +17,7 @@ struct ld_table {
         struct ld_hash nets;
         struct ld_net *nhead, *ntail;
         size_t nnets;
+        size_t nlisten;                  /* the networks' --listen options, in all */
         struct ld_attach *ahead, *atail; /* attachments in order of creation */
         size_t natts;
         uint32_t next_id;
