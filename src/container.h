@@ -81,6 +81,7 @@ struct ld_attach {
         size_t nheld;
         struct ld_nptr *ptrs;
         size_t nptrs;
+        size_t njoined; /* its addresses looked at by ld_views_join (all, once it succeeded) */
 };
 
 /* A pointer array that grows, for a network's members. */

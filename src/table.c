@@ -797,6 +797,8 @@ void ld_table_free(struct ld_table *t)
                 next = l->next;
                 free(l);
         }
+        for (struct ld_net *n = t->nhead; n; n = n->next)
+                n->members.n = 0; /* freed below: no leaving member hands its PTRs over */
         for (struct ld_attach *a = t->ahead, *next; a; a = next) {
                 next = a->next;
                 ld_views_leave(&t->views, a);

@@ -505,20 +505,26 @@ int ld_views_join(struct ld_views *v, struct ld_attach *a)
                 nheld += 1 + view_dots(a->spec.aliases[i]);
         a->held = calloc(nheld, sizeof(*a->held));
         a->ptrs = calloc(a->spec.naddrs ? a->spec.naddrs : 1, sizeof(*a->ptrs));
-        a->nheld = a->nptrs = 0;
+        a->nheld = a->nptrs = a->njoined = 0;
         if (!a->held || !a->ptrs || view_join_names(v, a) < 0)
                 goto fail;
         for (size_t i = 0; i < a->spec.naddrs; i++) {
                 const struct ld_addr *ad = &a->spec.addrs[i];
-                struct ld_nptr *p = &a->ptrs[a->nptrs];
-                if (ld_view_nptr(v, a->net->id, ad))
-                        continue; /* a pod member's: the first keeps it */
+                struct ld_nptr *p = (struct ld_nptr *)ld_view_nptr(v, a->net->id, ad);
+                if (p) { /* a pod member's: the first keeps it, the others take over */
+                        p->shared++;
+                        a->njoined = i + 1;
+                        continue;
+                }
+                p = &a->ptrs[a->nptrs];
+                memset(p, 0, sizeof(*p));
                 p->net = a->net->id;
                 p->addr = *ad;
                 p->att = a;
                 if (ld_hash_insert(&v->nptrs, &p->hn, view_addr_hash(a->net->id, ad)) < 0)
                         goto fail;
                 a->nptrs++;
+                a->njoined = i + 1;
         }
         return 0;
 fail:
@@ -526,12 +532,44 @@ fail:
         return -ENOMEM;
 }
 
+/* p's attachment leaves: another member of its network with the address keeps it (only a
+ * pod's: p->shared says whether there is one, so a network's size costs nothing else). */
+static void view_nptr_handover(struct ld_views *v, const struct ld_attach *a,
+                               const struct ld_nptr *p)
+{
+        const struct ld_attvec *m = &a->net->members;
+
+        for (size_t k = 0; k < m->n; k++) {
+                struct ld_attach *b = m->v[k];
+                for (size_t j = 0; b != a && j < b->njoined; j++) {
+                        struct ld_nptr *q = &b->ptrs[b->nptrs];
+                        if (!ld_addr_equal(&b->spec.addrs[j], &p->addr))
+                                continue;
+                        *q = (struct ld_nptr){
+                            .net = p->net, .addr = p->addr, .att = b, .shared = p->shared - 1};
+                        if (ld_hash_insert(&v->nptrs, &q->hn, view_addr_hash(q->net, &q->addr)) ==
+                            0)
+                                b->nptrs++; /* room: b skipped this address when it joined */
+                        return;
+                }
+        }
+}
+
 void ld_views_leave(struct ld_views *v, struct ld_attach *a)
 {
         size_t k = 0;
 
-        for (size_t i = 0; i < a->nptrs; i++)
+        for (size_t i = 0; i < a->njoined; i++) { /* the addresses a pod member keeps */
+                struct ld_nptr *p =
+                    (struct ld_nptr *)ld_view_nptr(v, a->net->id, &a->spec.addrs[i]);
+                if (p && p->att != a && p->shared)
+                        p->shared--;
+        }
+        for (size_t i = 0; i < a->nptrs; i++) {
                 ld_hash_remove(&v->nptrs, &a->ptrs[i].hn);
+                if (a->ptrs[i].shared)
+                        view_nptr_handover(v, a, &a->ptrs[i]);
+        }
         if (k < a->nheld)
                 view_nname_put(v, a->held[k++], a->c, NN_NAMED);
         for (size_t i = 0; i < a->spec.naliases && k < a->nheld; i++) {
@@ -544,5 +582,5 @@ void ld_views_leave(struct ld_views *v, struct ld_attach *a)
         free(a->ptrs);
         a->held = NULL;
         a->ptrs = NULL;
-        a->nheld = a->nptrs = 0;
+        a->nheld = a->nptrs = a->njoined = 0;
 }

@@ -75,6 +75,7 @@ struct ld_nptr {
         uint32_t net;
         struct ld_addr addr;
         const struct ld_attach *att;
+        uint32_t shared; /* pod members with the address too: one takes over when att leaves */
 };
 
 /* A network --domain other than the daemon's: where its names also live. */

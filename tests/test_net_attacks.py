@@ -11,7 +11,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "upstream"))
 
-from conftest import addresses, free_port, rcode_text, run_linkdnsd  # noqa: E402
+from conftest import (addresses, free_port, rcode_text, records,  # noqa: E402
+                      reverse_name, run_linkdnsd)
 from harness import Recorder, fwd_linkdns  # noqa: E402,F401
 
 ASKER = "127.66.0.1"
@@ -116,3 +117,31 @@ def test_network_listeners_are_bounded_in_all(tmp_path):
     assert p.returncode == 0, p.stderr
     p = check_config(tmp_path, table + "net z --listen 127.66.9.200@5300\n")
     assert "too many network listeners" in p.stderr
+
+
+def test_pod_member_keeps_the_address_when_the_first_leaves(linkdns):
+    # Two members of a pod (one namespace) share an address on a network: the first
+    # held its PTR entry, and when it left the address had none in the served table
+    # (NXDOMAIN) while a reload gave the other member's: the table answered other than
+    # it loads. The other member takes it over.
+    pod, c, other = "127.66.40.1", "127.66.40.3", "127.66.40.9"
+    d = linkdns("net n\nadd a --pid 1\nadd b --pid 1\nadd c\nadd p --pid 1\n"
+                "attach a n --addr %s\nattach b n --addr %s\nattach p n --addr %s\n"
+                "attach c n --addr %s\n" % (pod, pod, pod, c))
+
+    def ptr():
+        r = d.query(reverse_name(pod), "PTR", source=c)
+        return rcode_text(r), [rd.target.to_text() for rd in records(r.answer, "PTR")]
+    assert ptr() == ("NOERROR", ["a.link.internal."])
+    d.ok("detach", "a", "n")
+    assert ptr() == ("NOERROR", ["b.link.internal."])
+    d.ok("rm", "b")
+    assert ptr() == ("NOERROR", ["p.link.internal."])
+    # the address stays taken on n for a container of another namespace
+    d.ok("add", "e", "--addr", other)
+    p = d.ctl("attach", "e", "n", "--addr", pod)
+    assert p.returncode != 0 and "already used on 'n' by 'p'" in p.stderr
+    d.ok("rm", "p")
+    assert ptr()[0] == "NXDOMAIN"
+    d.ok("attach", "e", "n", "--addr", pod)
+    assert ptr() == ("NOERROR", ["e.link.internal."])
