@@ -18,9 +18,11 @@
  * and bytes of them; on the wire "batch LINES\n" and the lines. */
 #define LD_BATCH_LINES 1024
 #define LD_BATCH_BYTES 262144 /* 256 KiB */
-#define LD_ALIAS_MAX 127      /* a (multi-label) alias: labels of 1-63, dotted */
-#define LD_NETNAME_MAX 255    /* a network's name */
-#define LD_DOMAIN_MAX 253     /* a network's --domain, as text */
+/* What a batch may hold (ld_cmd_is_change), for messages. */
+#define LD_BATCH_KINDS "add, rm, link, unlink, net, unnet, attach, detach"
+#define LD_ALIAS_MAX 127   /* a (multi-label) alias: labels of 1-63, dotted */
+#define LD_NETNAME_MAX 255 /* a network's name */
+#define LD_DOMAIN_MAX 253  /* a network's --domain, as text */
 /* Bounds on what networks add (linkdns.links(5)): every one applies per line or table. */
 #define LD_NET_MAX 4096          /* networks in one table */
 #define LD_NET_ENDPOINTS_MAX 16  /* --listen and --dns options of one network, each */

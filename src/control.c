@@ -464,7 +464,7 @@ static int ctl_batch_line(struct ld_control *ctl, struct ld_table *trial, const 
                 return 1;
         if (rc == 0 && !ld_cmd_is_change(&cmd)) {
                 snprintf(msg, sizeof(msg),
-                         "'%s' cannot be part of a batch (only add, rm, link, unlink)",
+                         "'%s' cannot be part of a batch (only " LD_BATCH_KINDS ")",
                          ld_cmd_word(cmd.kind));
                 rc = -EINVAL;
         }

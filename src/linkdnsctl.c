@@ -162,8 +162,7 @@ static int ctl_batch_check(const char *line, size_t lineno)
 
         if (rc == 0 && !ld_cmd_is_change(&cmd)) {
                 snprintf(err, sizeof(err),
-                         "'%s' cannot be part of a batch (only add, rm, link, "
-                         "unlink)",
+                         "'%s' cannot be part of a batch (only " LD_BATCH_KINDS ")",
                          ld_cmd_word(cmd.kind));
                 rc = -EINVAL;
         }
