@@ -117,14 +117,11 @@ static int cmd_publish(const char *s, struct ld_publish *out, char *err, size_t 
 }
 
 /* A host name of letters, digits, '-' and '_' labels, at most 253 characters. */
-static bool cmd_fqdn_valid(const char *s)
+/* The first len characters of s are dotted labels of 1-63 letters, digits, '-' or '_'. */
+static bool cmd_labels_valid(const char *s, size_t len)
 {
-        size_t len = strlen(s), label = 0;
+        size_t label = 0;
 
-        if (len > 0 && s[len - 1] == '.')
-                len--;
-        if (len == 0 || len > 253)
-                return false;
         for (size_t i = 0; i <= len; i++) {
                 if (i == len || s[i] == '.') {
                         if (label == 0 || label > 63)
@@ -137,6 +134,15 @@ static bool cmd_fqdn_valid(const char *s)
                 }
         }
         return true;
+}
+
+static bool cmd_fqdn_valid(const char *s)
+{
+        size_t len = strlen(s);
+
+        if (len > 0 && s[len - 1] == '.')
+                len--;
+        return len > 0 && len <= 253 && cmd_labels_valid(s, len);
 }
 
 /* "FQDN@ADDR[@PORT]" */
@@ -524,22 +530,9 @@ static int cmd_positional(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min, 
 
 bool ld_alias_valid(const char *s)
 {
-        size_t len = strlen(s), label = 0;
+        size_t len = strlen(s);
 
-        if (len == 0 || len > LD_ALIAS_MAX)
-                return false;
-        for (size_t i = 0; i <= len; i++) {
-                if (i == len || s[i] == '.') {
-                        if (label == 0 || label > 63)
-                                return false;
-                        label = 0;
-                } else if (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_') {
-                        label++;
-                } else {
-                        return false;
-                }
-        }
-        return true;
+        return len > 0 && len <= LD_ALIAS_MAX && cmd_labels_valid(s, len);
 }
 
 static int cmd_alias(const char *s, char *out, char *err, size_t errlen)

@@ -2,22 +2,12 @@
  * rebuilt), refused changes change nothing, and the shared (network, name) entries. */
 #include "command.h"
 #include "table.h"
+#include "table_apply.h"
 #include "tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int apply(struct ld_table *t, const char *line, char *err, size_t errlen)
-{
-        struct ld_cmd cmd;
-        int rc = ld_cmd_parse(line, &cmd, err, errlen);
-
-        if (rc == 0)
-                rc = ld_table_apply(t, &cmd, err, errlen);
-        ld_cmd_clear(&cmd);
-        return rc;
-}
 
 static char *dump(const struct ld_table *t)
 {

@@ -6,6 +6,7 @@
 #include "command.h"
 #include "engine.h"
 #include "table.h"
+#include "table_apply.h"
 #include "tap.h"
 
 #include <stdio.h>
@@ -87,17 +88,6 @@ static struct ld_table *load(const char *text)
         if (ld_table_load_buf(text, strlen(text), "test", true, &t, err, sizeof(err)) < 0)
                 printf("# load: %s\n", err);
         return t;
-}
-
-static int apply(struct ld_table *t, const char *line, char *err, size_t errlen)
-{
-        struct ld_cmd cmd;
-        int rc = ld_cmd_parse(line, &cmd, err, errlen);
-
-        if (rc == 0)
-                rc = ld_table_apply(t, &cmd, err, errlen);
-        ld_cmd_clear(&cmd);
-        return rc;
 }
 
 /* Applies each of lines, then each of undo, and compares the table with the one before. */
