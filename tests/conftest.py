@@ -846,3 +846,12 @@ def closed_within(s, seconds, drip=None, every=0.5):
         except OSError:
             return time.monotonic() - t0
     return None
+
+
+def status_kib(pid, key):
+    """A /proc/PID/status field in KiB (VmRSS, VmHWM, ...)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("%s not in /proc/%d/status" % (key, pid))

@@ -41,7 +41,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from conftest import (addresses, linkdnsctl_path, make_query, module_daemon,
                       rcode_text, require_root, run, run_linkdnsd,  # noqa
-                      rss_env, tcp_frame, tcp_read_message, in_threads)
+                      rss_env, status_kib, tcp_frame, tcp_read_message,
+                      in_threads)
 from harness import LoopbackServer, fwd_linkdns  # noqa: F401 (fixture)
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -128,14 +129,6 @@ def ctl_ok(d, *args):
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def status_kib(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise AssertionError("%s not in /proc/%d/status" % (key, pid))
 
 
 @pytest.fixture(scope="module")

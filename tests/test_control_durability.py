@@ -26,7 +26,7 @@ import zlib
 
 import pytest
 
-from conftest import linkdnsctl_path, run, run_linkdnsd
+from conftest import linkdnsctl_path, run, run_linkdnsd, status_kib
 # the work directory and the daemon factory of the control tests
 from test_control import assert_refused, daemons, work  # noqa: F401
 
@@ -328,14 +328,6 @@ def test_hand_written_table_without_final_newline(daemons, work):
 
 
 # -- control connections -----------------------------------------------------------
-def vmrss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -357,13 +349,13 @@ def test_many_idle_control_connections_are_bounded(daemons):
     n = 3000
     socks = []
     try:
-        rss0 = vmrss_kb(d.proc.pid)
+        rss0 = status_kib(d.proc.pid, "VmRSS")
         for i in range(n):
             s = connect_ctl(d.control)
             s.send(b"l")        # a request begun, never finished
             socks.append(s)
         assert d.ok("show", "db")   # linkdnsctl still gets through
-        grown = vmrss_kb(d.proc.pid) - rss0
+        grown = status_kib(d.proc.pid, "VmRSS") - rss0
         nfds = d.nfds()
         assert grown < 16 * 1024, "%d idle control clients: VmRSS +%d KiB" \
             % (n, grown)

@@ -12,7 +12,7 @@ import dns.flags
 import pytest
 
 from conftest import (REPO, addresses, module_daemon, rcode_text, records,
-                      reverse_name, run_linkdnsd)
+                      reverse_name, run_linkdnsd, status_kib)
 
 N_CONTAINERS = 10_000
 LINKS_EACH = 5                     # 50,000 links
@@ -58,14 +58,6 @@ def daemon():
     yield from module_daemon(TABLE, start_deadline=60.0)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
-
-
 def test_large_check_config(tmp_path):
     path = tmp_path / "links"
     path.write_text(TABLE)
@@ -79,7 +71,7 @@ def test_large_check_config(tmp_path):
 
 def test_large_load_reported(daemon):
     """Not a timed test: prints load time and RSS (pytest -s shows them)."""
-    rss = rss_kib(daemon.proc.pid)
+    rss = status_kib(daemon.proc.pid, "VmRSS")
     print("\nlinkdnsd ready after %.2f s, RSS %d KiB"
           % (daemon.ready_seconds, rss))
     assert rss > 0

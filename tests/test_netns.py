@@ -36,7 +36,7 @@ import pytest
 
 from conftest import (REPO, Daemon, Namespaces, daemon_factory, is_asan_build,
                       linkdnsd_path, netns_path, require_root, rss_env, run,
-                      wait_for)
+                      status_kib, wait_for)
 
 NSQUERY = os.path.join(REPO, "tests", "netns", "nsquery.py")
 RESOLVE_C = os.path.join(REPO, "tests", "netns", "resolve.c")
@@ -108,11 +108,7 @@ class NsDaemon(Daemon):
         return out
 
     def status_kib(self, key):
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-        raise KeyError(key)
+        return status_kib(self.pid, key)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import time
 import dns.message
 import dns.rdatatype
 
-from conftest import (linkdns, rss_env, run, socket_in,  # noqa: F401
+from conftest import (linkdns, rss_env, run, socket_in, status_kib,  # noqa: F401
                       tcp_frame, tcp_read_message)
 
 NETNS_PREFIX = "ldr%d-" % os.getpid()   # for conftest's namespaces fixture
@@ -67,21 +67,13 @@ def read_axfr(s):
             return rrs
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def settled_rss(pid):
     """VmRSS once it stopped moving (the daemon caught up with the
     connections just opened)."""
-    last, t_end = rss_kib(pid), time.monotonic() + 10
+    last, t_end = status_kib(pid, "VmRSS"), time.monotonic() + 10
     while time.monotonic() < t_end:
         time.sleep(0.5)
-        now = rss_kib(pid)
+        now = status_kib(pid, "VmRSS")
         if abs(now - last) < 64:
             return now
         last = now
