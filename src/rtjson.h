@@ -1,0 +1,29 @@
+/* rtjson: the runtime programs' JSON input (json-c), read within bounds. */
+#ifndef LD_RTJSON_H
+#define LD_RTJSON_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+/* A runtime's state or config JSON is a few KiB; an OCI config.json with many mounts and
+ * environment variables stays well under this. */
+#define LD_JSON_MAX (4u << 20)
+
+/* Reads fd to its end (at most max bytes, within timeout_ms; < 0: no limit) and parses
+ * it: 0 or a negative errno (-E2BIG: longer than max, -EINVAL: not JSON, -ETIMEDOUT);
+ * err says what is wrong in one line (for bad JSON, json-c's reason and the offset). The
+ * caller puts *out with json_object_put. */
+int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out, char *err,
+                    size_t errlen);
+/* The same from a file, which must be a regular file (no FIFO, device or symlink as the
+ * last component: opened O_NONBLOCK|O_NOFOLLOW, checked with fstat before reading). */
+int ld_json_read_file(const char *path, size_t max, struct json_object **out, char *err,
+                      size_t errlen);
+
+/* Members of an object, or NULL when o is no object, the key is absent or the member has
+ * another type. */
+const char *ld_json_str(struct json_object *o, const char *key);
+struct json_object *ld_json_obj(struct json_object *o, const char *key);
+struct json_object *ld_json_arr(struct json_object *o, const char *key);
+
+#endif
