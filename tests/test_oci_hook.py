@@ -1,7 +1,7 @@
 """linkdns-oci-hook fed directly: the state JSON on stdin, a bundle dir with
 config.json, as podman or CRI-O give them (linkdns-oci-hook(8)).
 
-Each "container" is a network namespace the test makes (a dummy interface
+Each "container" is a network namespace the test makes (a veth pair
 with a global address, lo left down for the hook to bring up) and a sleep
 in it whose PID the state names; a real linkdnsd (conftest's factory)
 registers it and answers at 127.0.0.11 inside.  Checked: createRuntime
@@ -85,7 +85,7 @@ def assert_ok(p):
 
 
 class Container:
-    """A namespace with ADDR on a dummy interface (lo down), a sleep in it,
+    """A namespace with ADDR on a veth interface (lo down), a sleep in it,
     a bundle dir with config.json (HOSTNAME, ANNOTATIONS) and an ID."""
 
     _n = 0
@@ -97,10 +97,13 @@ class Container:
         self.id = cid or new_id()
         self.addr = ("10.14.%d.2" % Container._n) if addr == "auto" else addr
         if self.addr:
-            run(["ip", "-n", self.ns, "link", "add", "d0", "type", "dummy"])
+            # a veth pair with both ends inside (no dummy module here)
+            run(["ip", "-n", self.ns, "link", "add", "e0", "type", "veth",
+                 "peer", "name", "e1"])
             run(["ip", "-n", self.ns, "addr", "add", self.addr + "/24",
-                 "dev", "d0"])
-            run(["ip", "-n", self.ns, "link", "set", "d0", "up"])
+                 "dev", "e0"])
+            for dev in ("e0", "e1"):
+                run(["ip", "-n", self.ns, "link", "set", dev, "up"])
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns,
                                       "sleep", "100000"],
                                      stdin=subprocess.DEVNULL)
