@@ -93,13 +93,14 @@ static int hook_owned(struct hook *h, struct json_object **out)
         return rc;
 }
 
-/* Sends batch b; any failure is the hook's error line. */
-static int hook_send(struct hook *h, const struct ld_ctlc_batch *b)
+/* Sends batch b (what: "register NAME", "remove"); any failure is the hook's error line. */
+static int hook_send(struct hook *h, const struct ld_ctlc_batch *b, const char *what)
 {
         int rc = ld_ctlc_batch_send(h->control, b, LD_CTLC_TIMEOUT_MS, h->err, sizeof h->err);
 
         if (rc == 1)
-                return hook_fail("linkdnsd refused container %s: %s", h->id, h->err);
+                return hook_fail("linkdnsd refused to %s (container %.12s): %s", what, h->id,
+                                 h->err);
         if (rc < 0)
                 return hook_fail("%s", h->err);
         return 0;
@@ -260,8 +261,11 @@ static int hook_register(struct hook *h)
                 rc = hook_fail("container %s: %s", name, h->err);
                 goto out;
         }
-        if ((rc = hook_links(h, name, &b)) == 0)
-                rc = hook_send(h, &b);
+        if ((rc = hook_links(h, name, &b)) == 0) {
+                char what[LD_NAME_MAX + 16];
+                snprintf(what, sizeof what, "register %s", name);
+                rc = hook_send(h, &b, what);
+        }
 out:
         json_object_put(owned);
         ld_ctlc_batch_clear(&b);
@@ -278,7 +282,8 @@ static int hook_unregister(struct hook *h)
 
         if (hook_owned(h, &owned) < 0)
                 return hook_fail("%s", h->err);
-        rc = hook_clear(h, owned, NULL, &b) != 0 ? hook_fail("%s", h->err) : hook_send(h, &b);
+        rc = hook_clear(h, owned, NULL, &b) != 0 ? hook_fail("%s", h->err)
+                                                 : hook_send(h, &b, "remove its entries");
         json_object_put(owned);
         ld_ctlc_batch_clear(&b);
         return rc;
