@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, SANITIZER_MARKERS
+from conftest import BUILD, SANITIZER_MARKERS, run
 from podman import Podman
 
 NETNS_PREFIX = "ldph%d-" % os.getpid()
@@ -150,3 +150,18 @@ def test_default_name_is_the_short_id(session):
     pm.rm(p.id)
     pm.rm(p2.id)
     assert names(d) == []
+
+
+def test_podman_stays_in_its_namespaces(session):
+    """tests/podman.py's promise: the bridge and its iptables rules are in
+    the session's network namespace, netavark's IPAM database and runc's
+    state in the session's private /run, never the host's."""
+    d, pm = session
+    pm.run_detached("c", annotations={"io.linkdns.name": "c"})
+    assert "podman0" in run(["ip", "-n", pm.netns, "-br", "link"]).stdout
+    rules = run(["ip", "netns", "exec", pm.netns, "iptables", "-S"]).stdout
+    assert "NETAVARK" in rules
+    private = "/proc/%d/root/run" % pm.holder.pid
+    assert os.path.exists(private + "/containers/networks/ipam.db")
+    assert os.stat(private).st_dev != os.stat("/run").st_dev
+    assert os.path.isdir(private + "/runc")
