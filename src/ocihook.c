@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HOOK_ADDRS 64 /* addresses of one container registered, at most */
@@ -162,6 +163,16 @@ static int hook_list_option(const struct hook *h, const char *key, const char *o
         return 0;
 }
 
+/* Whether namespace fd is the hook's own (the runtime's: a container run with --network
+ * host), where registering would put 127.0.0.11 and its links in the host's namespace. */
+static bool hook_own_netns(int fd)
+{
+        struct stat a, b;
+
+        return fstat(fd, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+}
+
 /* The add line of the container (name, pid, addresses read from its namespace, exposes,
  * publishes) in *line (malloc'd): 0 or the hook's exit 1. */
 static int hook_add_line(struct hook *h, const char *name, long long pid, char **line)
@@ -175,6 +186,12 @@ static int hook_add_line(struct hook *h, const char *name, long long pid, char *
         if ((fd = ld_rtnet_open_pid((pid_t)pid)) < 0)
                 return hook_fail("container %s: cannot open the network namespace of pid %lld: %s",
                                  h->id, pid, strerror(-fd));
+        if (hook_own_netns(fd)) {
+                close(fd);
+                return hook_fail("container %s (%s) shares the runtime's network namespace "
+                                 "(--network host): linkdns needs one of its own",
+                                 name, h->id);
+        }
         rc = ld_rtnet_lo_up(fd);
         n = rc < 0 ? rc : ld_rtnet_addrs(fd, addrs, HOOK_ADDRS);
         close(fd);

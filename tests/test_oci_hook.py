@@ -318,6 +318,20 @@ def test_no_global_address(daemon, containers):
     assert ls_json(daemon)["containers"] == []
 
 
+def test_host_network_refused(daemon, containers):
+    """A container in the runtime's own namespace (--network host): refused,
+    before anything is done there (the host's lo is not touched)."""
+    c = containers({"io.linkdns.name": "hostnet"})
+    host = subprocess.Popen(["sleep", "100000"], stdin=subprocess.DEVNULL)
+    try:
+        assert_error(hook(daemon.control, c.state(pid=host.pid)),
+                     "--network host")
+    finally:
+        host.kill()
+        host.wait()
+    assert ls_json(daemon)["containers"] == []
+
+
 @pytest.mark.parametrize("case", [
     "not json", "truncated", "array", "no id", "bad id", "short id",
     "no status", "odd status", "no pid", "pid string", "pid zero",

@@ -165,3 +165,16 @@ def test_podman_stays_in_its_namespaces(session):
     assert os.path.exists(private + "/containers/networks/ipam.db")
     assert os.stat(private).st_dev != os.stat("/run").st_dev
     assert os.path.isdir(private + "/runc")
+
+
+@pytest.mark.parametrize("network,words", [
+    ("host", "--network host"), ("none", "no global address")])
+def test_no_network_of_its_own_refused(session, network, words):
+    d, pm = session
+    p = pm.run_detached("x", annotations={"io.linkdns.name": "x"},
+                        options=["--network", network], check=False)
+    assert p.returncode != 0
+    lines = [x for x in p.stderr.splitlines()
+             if "linkdns-oci-hook: error: " in x]
+    assert len(lines) == 1 and words in lines[0], p.stderr
+    assert names(d) == []
