@@ -76,6 +76,7 @@ static int hook_owned(struct hook *h, struct json_object **out)
         if (rc == 0) {
                 struct json_tokener *tok = json_tokener_new();
                 if (!tok) {
+                        snprintf(h->err, sizeof h->err, "out of memory");
                         ld_ctlc_buf_clear(&buf);
                         return -ENOMEM;
                 }
