@@ -6,6 +6,7 @@ Needs: systemd-analyze (Debian `systemd`), mandoc, man (`man-db`), meson,
 ninja, setpriv, strace, ip, nsenter, dig.  The capability test needs root.
 """
 
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,8 @@ import dns.message
 
 UNIT = os.path.join(REPO, "systemd", "linkdnsd.service")
 MAN = os.path.join(REPO, "man")
-PAGES = {"linkdnsd.8": 8, "linkdnsctl.8": 8, "linkdns.links.5": 5}
+PAGES = {"linkdnsd.8": 8, "linkdnsctl.8": 8, "linkdns.links.5": 5,
+         "linkdns-oci-hook.8": 8}
 EXAMPLE = os.path.join(REPO, "zones", "example.links")
 EXAMPLE_LARGE = os.path.join(REPO, "zones", "example-large.links")
 # The cross-host options (linkdnsd(8), "Cross-host publishing"): each must be in the page.
@@ -268,6 +270,12 @@ def test_meson_install_puts_files_where_debian_does():
             assert os.path.isfile(base) or os.path.isfile(base + ".gz"), base
         ex = os.path.join(dest, "usr/share/doc/linkdns/examples/example.links")
         assert os.path.isfile(ex)
+        # the OCI hook, and the hooks.d file naming its installed path
+        hook = "/usr/libexec/linkdns/linkdns-oci-hook"
+        assert os.access(dest + hook, os.X_OK)
+        with open(os.path.join(dest, "usr/share/containers/oci/hooks.d/"
+                               "linkdns.json")) as f:
+            assert json.load(f)["hook"]["path"] == hook
         # the installed unit and pages check out together
         _, lines = verify_unit(units[0], os.path.join(dest, "usr/share/man"))
         assert lines == [], "\n".join(lines)
