@@ -310,7 +310,7 @@ static int cni_identity(struct cni *c)
                                 LD_OWNER_LEN - 4);
         cni_arg(getenv("CNI_ARGS"), "K8S_POD_NAME", pod, sizeof(pod));
         if (ld_name_valid(pod, strlen(pod)))
-                snprintf(c->name, sizeof(c->name), "%s", pod);
+                snprintf(c->name, sizeof(c->name), "%.*s", LD_NAME_MAX, pod);
         else if (c->shortid[0])
                 snprintf(c->name, sizeof(c->name), "%s", c->shortid);
         else if (ld_name_valid(c->cid, strlen(c->cid)))
