@@ -592,8 +592,12 @@ static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cn
         return rc;
 }
 
-/* One try: read, then send. 0, 1 refused (the table changed in between?), -1. */
-static int cni_add_once(struct cni *c, struct cni_reg *reg, struct json_object **net)
+/* One try: read the registration, then send. The first try always sends this plugin's
+ * `net` line (a no-op when the network is there as this plugin makes it): no read of the
+ * network, whose answer grows with its members. After a refusal, show --net says whether
+ * the network exists (made by someone else, or with options: then no `net` line, and
+ * *net keeps it for its domain). 0, 1 refused, -1. */
+static int cni_add_once(struct cni *c, struct cni_reg *reg, struct json_object **net, int try)
 {
         struct ld_ctlc_batch b = {0};
         char cmd[LD_NETNAME_MAX + 32];
@@ -602,10 +606,11 @@ static int cni_add_once(struct cni *c, struct cni_reg *reg, struct json_object *
         if (cni_reg_read(c, reg) < 0)
                 return -1;
         json_object_put(*net);
+        *net = NULL;
         snprintf(cmd, sizeof(cmd), "show --net %s --json", c->net);
-        if ((rc = cni_ask(c, cmd, net)) < 0)
-                return -1; /* refused: no such network yet */
-        rc = cni_add_lines(c, &b, reg, rc == 0);
+        if (try > 0 && cni_ask(c, cmd, net) < 0)
+                return -1; /* refused: no such network (yet) */
+        rc = cni_add_lines(c, &b, reg, *net != NULL);
         if (rc == 0)
                 rc = cni_send(c, &b);
         ld_ctlc_batch_clear(&b);
@@ -681,7 +686,7 @@ static int cni_add(struct cni *c)
         if (rc < 0)
                 return cni_fail(c, CNI_E_IO, "could not bring lo up", "in %s: %s", c->netns,
                                 strerror(-rc));
-        for (int i = 0; (rc = cni_add_once(c, &reg, &net)) == 1 && i + 1 < CNI_TRIES; i++)
+        for (int i = 0; (rc = cni_add_once(c, &reg, &net, i)) == 1 && i + 1 < CNI_TRIES; i++)
                 ;
         if (rc == 1)
                 rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the registration", "%s",

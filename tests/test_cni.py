@@ -638,3 +638,23 @@ def test_search_domain_from_daemon(namespaces, linkdnsd):
         assert addrs(ask(ns, name + ".cni.test")) == ["10.231.6.5"]
     finally:
         r.cleanup()
+
+
+def test_network_made_by_someone_else(rt):
+    """A network the administrator declared (here with a domain of its
+    own): ADD attaches to it and gives its domain as the search domain;
+    DEL leaves it."""
+    d = rt.daemon
+    d.ok("net", "ldnet-d", "--domain", "dns.test")
+    ns, p = rt.container()
+    i = hex_id()
+    conf = conf_of(rt, p, name="ldnet-d")
+    rc, res, out, err, _ = rt.plugin("ADD", conf, env=add_env(p, i))
+    assert rc == 0, out + err
+    assert res["dns"]["search"] == ["dns.test"]
+    assert addrs(ask(ns, i[:12] + ".dns.test")) == ["10.231.6.5"]
+    rc, _, out, err, _ = rt.plugin("DEL", conf, env=add_env(p, i))
+    assert rc == 0, out + err
+    ls = d.ls_json()
+    assert ls["containers"] == [] and \
+        [n["name"] for n in ls["networks"]] == ["ldnet-d"]
