@@ -66,6 +66,7 @@ class CniDriver:
         self.hostns = hostns
         self.env = dict(os.environ if env is None else env)
         self.timings = []   # (command, plugin type, seconds) of each run
+        self.stderrs = []   # (command, plugin type, stderr) of each run
         os.makedirs(cache_dir, exist_ok=True)
 
     # -- one plugin -------------------------------------------------------
@@ -100,8 +101,9 @@ class CniDriver:
         p = subprocess.run(argv, input=stdin, capture_output=True, env=env,
                            timeout=timeout)
         self.timings.append((command, plugin_type, time.monotonic() - t0))
-        return p.returncode, p.stdout.decode(errors="replace"), \
-            p.stderr.decode(errors="replace")
+        err = p.stderr.decode(errors="replace")
+        self.stderrs.append((command, plugin_type, err))
+        return p.returncode, p.stdout.decode(errors="replace"), err
 
     def plugin_config(self, plugin, prev_result, capability_args):
         """The request configuration for one plugin (libcni's

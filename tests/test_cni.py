@@ -160,6 +160,11 @@ def rt(namespaces, linkdnsd):
     r.daemon = d
     try:
         yield r
+        # the plugin under a sanitizer build: no report in any run
+        for drv in r.drivers:
+            for cmd, plugin, err in drv.stderrs:
+                for m in SANITIZER_MARKERS:
+                    assert m not in err, "%s %s:\n%s" % (plugin, cmd, err)
     finally:
         r.cleanup()
 
@@ -292,9 +297,8 @@ def test_two_containers_resolve_each_other(rt):
     # DEL twice; the other stays
     drv.delete(id1, p1)
     drv.delete(id1, p1)
-    assert "db" not in d.ok("ls")
+    assert [c["name"] for c in d.ls_json()["containers"]] == [short2]
     assert owned(d, "cni:" + id1) == []
-    assert short2 in d.ok("ls")
     assert not addrs(ask(ns2, "db"))
     # the last one takes the network with it
     drv.delete(cid2, p2)
