@@ -466,9 +466,19 @@ static int cni_aliases(struct cni *c, const char *name, FILE *line)
         ld_alias seen[LD_ATTACH_ALIASES_MAX];
         size_t n = 0;
 
+        char host[LD_ALIAS_MAX + 2];
+
         if (c->shortid[0] && strcasecmp(c->shortid, name) != 0) {
                 snprintf(seen[n++], sizeof(seen[0]), "%s", c->shortid);
                 fprintf(line, " --alias %s", c->shortid);
+        }
+        /* nerdctl passes no container name, but the hostname (--hostname; else the short
+         * ID): an alias, so that `nerdctl run --hostname db` is found as db */
+        cni_arg(getenv("CNI_ARGS"), "NERDCTL_CNI_DHCP_HOSTNAME", host, sizeof(host));
+        if (ld_alias_valid(host) && strcasecmp(host, name) != 0 &&
+            (!n || strcasecmp(host, seen[0]) != 0)) {
+                snprintf(seen[n++], sizeof(seen[0]), "%.*s", LD_ALIAS_MAX, host);
+                fprintf(line, " --alias %s", host);
         }
         if (rc && json_object_object_get_ex(rc, "aliases", &al) &&
             json_object_is_type(al, json_type_object))
