@@ -34,7 +34,7 @@ import dns.reversename
 import pytest
 
 from cni_driver import CniDriver, CniError, validate_result
-from conftest import (BUILD, Daemon, SANITIZER_MARKERS, daemon_factory,
+from conftest import (BUILD, REPO, Daemon, SANITIZER_MARKERS, daemon_factory,
                       netns_path, require_root, run, socket_in, wait_for)
 
 PREFIX = "ldcni%d-" % os.getpid()
@@ -667,3 +667,24 @@ def test_network_made_by_someone_else(rt):
     ls = d.ls_json()
     assert ls["containers"] == [] and \
         [n["name"] for n in ls["networks"]] == ["ldnet-d"]
+
+
+# -- installation and the man page ----------------------------------------------
+def test_installed_in_lib_cni_with_its_man_page():
+    """meson installs the plugin in PREFIX/lib/cni (not the multiarch
+    libdir) and linkdns-cni(8); the page lints clean, lines <= 80."""
+    inst = json.loads(run(["meson", "introspect", "--installed",
+                           BUILD]).stdout)
+    opts = json.loads(run(["meson", "introspect", "--buildoptions",
+                           BUILD]).stdout)
+    prefix = [o["value"] for o in opts if o["name"] == "prefix"][0]
+    assert inst[os.path.join(BUILD, "linkdns")] == \
+        os.path.join(prefix, "lib", "cni", "linkdns")
+    page = os.path.join(REPO, "man", "linkdns-cni.8")
+    assert inst[page].endswith("/man8/linkdns-cni.8"), inst[page]
+    p = run(["mandoc", "-Tlint", "-Wall", page], check=False)
+    assert p.returncode == 0 and (p.stdout + p.stderr).strip() == "", \
+        p.stdout + p.stderr
+    with open(page) as f:
+        long_lines = [i + 1 for i, x in enumerate(f) if len(x) > 81]
+    assert not long_lines, long_lines
