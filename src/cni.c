@@ -46,15 +46,15 @@ static const char *const cni_versions[] = {"0.4.0", "1.0.0", "1.1.0"};
 
 struct cni {
         const char *command, *cid, *netns;
-        char owner[LD_OWNER_LEN + 1];       /* cni:ID */
-        char name[LD_NAME_MAX + 1];         /* the name a new registration gets */
-        char shortid[CNI_SHORTID_LEN + 1];  /* "" when CNI_CONTAINERID has no hex ID */
-        struct json_object *conf;           /* stdin */
-        const char *version;                /* the config's cniVersion, once known */
-        const char *net;                    /* the config's name */
-        char netowner[LD_OWNER_LEN + 1];    /* cni:net:NAME */
-        const char *control;                /* the socket */
-        struct json_object *prev;           /* prevResult (in conf) or NULL */
+        char owner[LD_OWNER_LEN + 1];      /* cni:ID */
+        char name[LD_NAME_MAX + 1];        /* the name a new registration gets */
+        char shortid[CNI_SHORTID_LEN + 1]; /* "" when CNI_CONTAINERID has no hex ID */
+        struct json_object *conf;          /* stdin */
+        const char *version;               /* the config's cniVersion, once known */
+        const char *net;                   /* the config's name */
+        char netowner[LD_OWNER_LEN + 1];   /* cni:net:NAME */
+        const char *control;               /* the socket */
+        struct json_object *prev;          /* prevResult (in conf) or NULL */
         struct timespec start;
         /* the failure reported on stdout */
         int code;
@@ -65,15 +65,15 @@ struct cni {
 
 /* What linkdnsd holds of this container (ls --owner cni:ID --json). */
 struct cni_reg {
-        struct json_object *ls; /* the reply (owned) */
-        const char *name;       /* NULL: not registered by this owner */
-        const char *netns;      /* NULL: none */
-        size_t natt;            /* its attachments */
+        struct json_object *ls;  /* the reply (owned) */
+        const char *name;        /* NULL: not registered by this owner */
+        const char *netns;       /* NULL: none */
+        size_t natt;             /* its attachments */
         struct json_object *att; /* its attachment to the config's network, or NULL */
 };
 
 __attribute__((format(printf, 4, 5))) static int cni_fail(struct cni *c, int code, const char *msg,
-                                                            const char *fmt, ...)
+                                                          const char *fmt, ...)
 {
         va_list ap;
 
@@ -114,7 +114,8 @@ static int cni_left_ms(const struct cni *c)
         struct timespec now;
 
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long used = (now.tv_sec - c->start.tv_sec) * 1000 + (now.tv_nsec - c->start.tv_nsec) / 1000000;
+        long used =
+            (now.tv_sec - c->start.tv_sec) * 1000 + (now.tv_nsec - c->start.tv_nsec) / 1000000;
         return used >= LD_CTLC_TIMEOUT_MS ? 0 : (int)(LD_CTLC_TIMEOUT_MS - used);
 }
 
@@ -171,7 +172,7 @@ static int cni_send(struct cni *c, const struct ld_ctlc_batch *b)
 
 /* One change line into b; a line ld_cmd_parse refuses is a bad configuration. */
 __attribute__((format(printf, 3, 4))) static int cni_line(struct cni *c, struct ld_ctlc_batch *b,
-                                                            const char *fmt, ...)
+                                                          const char *fmt, ...)
 {
         char err[512];
         va_list ap;
@@ -203,7 +204,8 @@ static int cni_reg_read(struct cni *c, struct cni_reg *r)
         cni_reg_clear(r);
         snprintf(cmd, sizeof(cmd), "ls --owner %s --json", c->owner);
         if ((rc = cni_ask(c, cmd, &r->ls)) != 0)
-                return rc < 0 ? -1 : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
+                return rc < 0 ? -1
+                              : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
         cs = ld_json_arr(r->ls, "containers");
         as = ld_json_arr(r->ls, "attachments");
         if (!cs || !as)
@@ -223,8 +225,9 @@ static int cni_reg_read(struct cni *c, struct cni_reg *r)
                 if (net && strcmp(net, c->net) == 0)
                         r->att = a;
         }
-        return r->name ? 0 : cni_fail(c, CNI_E_IO, "linkdnsd's answer could not be read",
-                                      "a container without a name");
+        return r->name ? 0
+                       : cni_fail(c, CNI_E_IO, "linkdnsd's answer could not be read",
+                                  "a container without a name");
 }
 
 /* -- the parameters ---------------------------------------------------------------- */
@@ -328,8 +331,8 @@ static int cni_env(struct cni *c, bool need_netns)
         c->cid = getenv("CNI_CONTAINERID");
         c->netns = getenv("CNI_NETNS");
         if (!c->cid || !cni_cid_valid(c->cid))
-                return cni_fail(c, CNI_E_ENV, "invalid CNI_CONTAINERID",
-                                "CNI_CONTAINERID is %s", c->cid ? "not a valid ID" : "missing");
+                return cni_fail(c, CNI_E_ENV, "invalid CNI_CONTAINERID", "CNI_CONTAINERID is %s",
+                                c->cid ? "not a valid ID" : "missing");
         if (!getenv("CNI_IFNAME") || !getenv("CNI_IFNAME")[0])
                 return cni_fail(c, CNI_E_ENV, "invalid CNI_IFNAME", "CNI_IFNAME is missing");
         if (c->netns && !c->netns[0])
@@ -487,8 +490,8 @@ static int cni_aliases(struct cni *c, const char *name, FILE *line)
                 return 0;
         for (size_t i = 0; i < json_object_array_length(al); i++) {
                 struct json_object *v = json_object_array_get_idx(al, i);
-                const char *a = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                         : NULL;
+                const char *a =
+                    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
                 bool dup = a && strcasecmp(a, name) == 0;
                 for (size_t k = 0; a && !dup && k < n; k++)
                         dup = strcasecmp(seen[k], a) == 0;
@@ -803,8 +806,8 @@ static int cni_check(struct cni *c)
                         found = cni_same_addr(
                             addrs[i], json_object_get_string(json_object_array_get_idx(have, k)));
                 if (!found) {
-                        cni_fail(c, CNI_E_CHECK, "address missing",
-                                 "'%s' on network %s lacks %s", reg.name, c->net, addrs[i]);
+                        cni_fail(c, CNI_E_CHECK, "address missing", "'%s' on network %s lacks %s",
+                                 reg.name, c->net, addrs[i]);
                         goto out;
                 }
         }
@@ -852,7 +855,8 @@ static const char *cni_gc_owner(struct json_object *ls, const char *name)
                 if (!n || strcmp(n, name) != 0)
                         continue;
                 for (size_t k = 0; owners && k < json_object_array_length(owners); k++) {
-                        const char *t = json_object_get_string(json_object_array_get_idx(owners, k));
+                        const char *t =
+                            json_object_get_string(json_object_array_get_idx(owners, k));
                         if (t && strncmp(t, "cni:", 4) == 0 && strncmp(t, "cni:net:", 8) != 0)
                                 return t;
                 }
@@ -870,7 +874,8 @@ static int cni_gc(struct cni *c)
         int rc;
 
         if ((rc = cni_ask(c, "ls --owner cni:* --json", &ls)) != 0)
-                return rc < 0 ? -1 : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
+                return rc < 0 ? -1
+                              : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
         as = ld_json_arr(ls, "attachments");
         for (size_t i = 0; rc == 0 && as && i < json_object_array_length(as); i++) {
                 struct json_object *a = json_object_array_get_idx(as, i);
@@ -921,8 +926,8 @@ static int cni_run(struct cni *c, const char *cmd)
                 int (*run)(struct cni *c);
                 bool env, netns, prev;
         } ops[] = {
-            {"ADD", cni_add, true, true, true},         {"DEL", cni_del, true, false, false},
-            {"CHECK", cni_check, true, true, true},     {"STATUS", cni_status, false, false, false},
+            {"ADD", cni_add, true, true, true},     {"DEL", cni_del, true, false, false},
+            {"CHECK", cni_check, true, true, true}, {"STATUS", cni_status, false, false, false},
             {"GC", cni_gc, false, false, false},
         };
 
@@ -950,8 +955,7 @@ int main(int argc, char **argv)
 
         if (argc > 1) {
                 fputs(strcmp(argv[1], "--version") == 0
-                          ? "linkdns CNI plugin " LINKDNS_VERSION
-                            ", CNI spec 0.4.0, 1.0.0, 1.1.0\n"
+                          ? "linkdns CNI plugin " LINKDNS_VERSION ", CNI spec 0.4.0, 1.0.0, 1.1.0\n"
                           : "Usage: a CNI plugin, run by a container runtime (CNI_COMMAND and "
                             "a JSON\nconfiguration on stdin). See linkdns-cni(8).\n",
                       stdout);

@@ -307,7 +307,8 @@ static void report_domain(FILE *f, const struct ld_answer_cfg *cfg, bool json)
         char text[4 * LD_NAME_WIRE_MAX + 1];
         size_t n = 0;
 
-        for (size_t off = 0; off < cfg->domain_len && cfg->domain[off]; off += cfg->domain[off] + 1) {
+        for (size_t off = 0; off < cfg->domain_len && cfg->domain[off];
+             off += cfg->domain[off] + 1) {
                 if (n)
                         text[n++] = '.';
                 for (size_t i = 1; i <= cfg->domain[off] && off + i < cfg->domain_len; i++) {
