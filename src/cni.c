@@ -561,9 +561,13 @@ static int cni_publish(struct cni *c, FILE *line)
 
 /* The lines of one ADD: the registration unless this owner has it in this namespace (a
  * stale one of the same ID elsewhere is replaced), the network unless it exists, and the
- * attachment (again, if ADD is repeated). */
+ * attachment (again, if ADD is repeated). A first try adds without --replace, so that an
+ * entry another route registered for this container ID (oci:ID) gains the owner and keeps
+ * its registration; after a refusal, --replace takes over a name whose container's
+ * namespace is gone (a DEL missed while linkdnsd was down), which linkdnsd allows only
+ * then: a live container's name is still refused. */
 static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cni_reg *reg,
-                         bool have_net)
+                         bool have_net, bool replace)
 {
         const char *name = reg->name ? reg->name : c->name;
         cni_addr addrs[LD_ATTACH_ADDRS_MAX];
@@ -577,8 +581,8 @@ static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cn
         if (!reg->name || (reg->netns && strcmp(reg->netns, c->netns) != 0)) {
                 if (!(line = open_memstream(&text, &len)))
                         return cni_fail(c, CNI_E_IO, "out of memory", "building the change");
-                fprintf(line, "add %s%s --owner %s --netns %s", name, reg->name ? " --replace" : "",
-                        c->owner, c->netns);
+                fprintf(line, "add %s%s --owner %s --netns %s", name,
+                        reg->name || replace ? " --replace" : "", c->owner, c->netns);
                 rc = cni_publish(c, line);
                 fclose(line);
                 if (rc == 0)
@@ -623,7 +627,7 @@ static int cni_add_once(struct cni *c, struct cni_reg *reg, struct json_object *
         snprintf(cmd, sizeof(cmd), "show --net %s --json", c->net);
         if (try > 0 && cni_ask(c, cmd, net) < 0)
                 return -1; /* refused: no such network (yet) */
-        rc = cni_add_lines(c, &b, reg, *net != NULL);
+        rc = cni_add_lines(c, &b, reg, *net != NULL, try > 0);
         if (rc == 0)
                 rc = cni_send(c, &b);
         ld_ctlc_batch_clear(&b);

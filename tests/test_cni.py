@@ -688,3 +688,54 @@ def test_installed_in_lib_cni_with_its_man_page():
     with open(page) as f:
         long_lines = [i + 1 for i, x in enumerate(f) if len(x) > 81]
     assert not long_lines, long_lines
+
+
+def test_stale_name_taken_over(rt):
+    """A registration whose DEL was missed (its namespace is gone) does not
+    block the name: the next ADD of that name replaces it."""
+    d = rt.daemon
+    old_ns, old_p = rt.container("old")
+    old = hex_id()
+    rc, _, out, err, _ = rt.plugin("ADD", conf_of(rt, old_p), env=dict(
+        add_env(old_p, old), CNI_ARGS="K8S_POD_NAME=db"))
+    assert rc == 0, out + err
+    rt.ns.delete(old_ns)            # no DEL: linkdnsd was down, say
+    ns, p = rt.container("new")
+    new = hex_id()
+    conf = conf_of(rt, p)
+    conf["prevResult"]["ips"][0]["address"] = "10.231.6.6/24"
+    rc, _, out, err, _ = rt.plugin("ADD", conf, env=dict(
+        add_env(p, new), CNI_ARGS="K8S_POD_NAME=db"))
+    assert rc == 0, out + err
+    ls = d.ls_json()
+    assert [(c["name"], c["owners"]) for c in ls["containers"]] == \
+        [("db", ["cni:" + new])]
+    assert [(a["container"], a["addrs"]) for a in ls["attachments"]] == \
+        [("db", ["10.231.6.6"])]
+    assert addrs(ask(ns, "db")) == ["10.231.6.6"]
+
+
+def test_merges_with_the_oci_hooks_registration(rt):
+    """The OCI hook registered the container (oci:ID) under the same name:
+    ADD adds its owner and attachment to that entry, DEL takes them away
+    and leaves the hook's registration."""
+    d = rt.daemon
+    ns, p = rt.container()
+    i = hex_id()
+    d.ok("add", "web", "--netns", p, "--owner", "oci:" + i,
+         "--expose", "80/tcp")
+    env = dict(add_env(p, "k8s.io-" + i), CNI_ARGS="K8S_POD_NAME=web")
+    rc, _, out, err, _ = rt.plugin("ADD", conf_of(rt, p), env=env)
+    assert rc == 0, out + err
+    ls = d.ls_json()
+    assert [(c["name"], c["owners"], c["expose"]) for c in ls["containers"]] \
+        == [("web", ["oci:" + i, "cni:" + i], ["80/tcp"])]
+    assert len(ls["attachments"]) == 1
+    rc, _, out, err, _ = rt.plugin("CHECK", conf_of(rt, p), env=env)
+    assert rc == 0, out + err
+    rc, _, out, err, _ = rt.plugin("DEL", conf_of(rt, p), env=env)
+    assert rc == 0, out + err
+    ls = d.ls_json()
+    assert [(c["name"], c["owners"]) for c in ls["containers"]] == \
+        [("web", ["oci:" + i])]
+    assert ls["attachments"] == [] and ls["networks"] == []
