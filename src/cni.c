@@ -467,9 +467,8 @@ static int cni_aliases(struct cni *c, const char *name, FILE *line)
 {
         struct json_object *rc = ld_json_obj(c->conf, "runtimeConfig"), *al = NULL;
         ld_alias seen[LD_ATTACH_ALIASES_MAX];
-        size_t n = 0;
-
         char host[LD_ALIAS_MAX + 2];
+        size_t n = 0;
 
         if (c->shortid[0] && strcasecmp(c->shortid, name) != 0) {
                 snprintf(seen[n++], sizeof(seen[0]), "%s", c->shortid);
