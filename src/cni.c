@@ -69,6 +69,7 @@ struct cni_reg {
         const char *name;        /* NULL: not registered by this owner */
         const char *netns;       /* NULL: none */
         size_t natt;             /* its attachments */
+        size_t nowners;          /* its owners (cni:ID and another route's: oci:ID) */
         struct json_object *att; /* its attachment to the config's network, or NULL */
 };
 
@@ -159,15 +160,29 @@ static int cni_ask(struct cni *c, const char *cmd, struct json_object **out)
         return rc;
 }
 
+/* Sends the changes in b (no comment lines) as one change. A single line goes as a plain
+ * command: as much one change, but linkdnsd applies a batch on a copy of what it touches,
+ * which costs far more than the line on a big network (9 ms against 0.04 ms with 1000
+ * members). The outcome as cni_outcome's. */
+static int cni_send_quiet(struct cni *c, const struct ld_ctlc_batch *b, char *err, size_t errlen)
+{
+        int left = cni_left_ms(c);
+
+        if (!left) {
+                snprintf(err, errlen, "no answer from %s within %d ms", c->control,
+                         LD_CTLC_TIMEOUT_MS);
+                return -ETIMEDOUT;
+        }
+        if (b->lines == 1 && b->changes == 1)
+                return ld_ctlc_request(c->control, b->text, b->len, left, NULL, NULL, err, errlen);
+        return ld_ctlc_batch_send(c->control, b, left, err, errlen);
+}
+
 static int cni_send(struct cni *c, const struct ld_ctlc_batch *b)
 {
         char err[512];
-        int left = cni_left_ms(c);
 
-        if (!left)
-                return cni_fail(c, CNI_E_AGAIN, "linkdnsd did not answer",
-                                "no answer from %s within %d ms", c->control, LD_CTLC_TIMEOUT_MS);
-        return cni_outcome(c, ld_ctlc_batch_send(c->control, b, left, err, sizeof(err)), err);
+        return cni_outcome(c, cni_send_quiet(c, b, err, sizeof(err)), err);
 }
 
 /* One change line into b; a line ld_cmd_parse refuses is a bad configuration. */
@@ -198,7 +213,7 @@ static void cni_reg_clear(struct cni_reg *r)
 static int cni_reg_read(struct cni *c, struct cni_reg *r)
 {
         char cmd[LD_OWNER_LEN + 32];
-        struct json_object *cs, *as;
+        struct json_object *cs, *as, *owners;
         int rc;
 
         cni_reg_clear(r);
@@ -216,6 +231,8 @@ static int cni_reg_read(struct cni *c, struct cni_reg *r)
         /* one container per owner tag: this plugin never registers two */
         r->name = ld_json_str(json_object_array_get_idx(cs, 0), "name");
         r->netns = ld_json_str(json_object_array_get_idx(cs, 0), "netns");
+        owners = ld_json_arr(json_object_array_get_idx(cs, 0), "owners");
+        r->nowners = owners ? json_object_array_length(owners) : 0;
         for (size_t i = 0; r->name && i < json_object_array_length(as); i++) {
                 struct json_object *a = json_object_array_get_idx(as, i);
                 const char *who = ld_json_str(a, "container"), *net = ld_json_str(a, "net");
@@ -717,19 +734,22 @@ static int cni_add(struct cni *c)
 /* -- DEL, CHECK --------------------------------------------------------------------- */
 
 /* Off this network; the registration goes with its last attachment (rm --owner: if
- * another route registered it too, only this owner goes). */
+ * another route registered it too, only this owner goes, so the attachment is detached
+ * first; else rm takes the attachment with it, one line). */
 static int cni_del_once(struct cni *c, struct cni_reg *reg)
 {
         struct ld_ctlc_batch b = {0};
+        bool last;
         int rc = 0;
 
         if (cni_reg_read(c, reg) < 0)
                 return -1;
         if (!reg->name)
                 return 0; /* unknown, or deleted already: done (SPEC.md) */
-        if (reg->att)
+        last = reg->natt == (reg->att ? 1u : 0u);
+        if (reg->att && (!last || reg->nowners > 1))
                 rc = cni_line(c, &b, "detach %s %s", reg->name, c->net);
-        if (rc == 0 && reg->natt == (reg->att ? 1u : 0u))
+        if (rc == 0 && last)
                 rc = cni_line(c, &b, "rm %s --owner %s", reg->name, c->owner);
         if (rc == 0)
                 rc = cni_send(c, &b);
@@ -744,11 +764,10 @@ static void cni_unnet(struct cni *c)
 {
         struct ld_ctlc_batch b = {0};
         char err[512];
-        int left = cni_left_ms(c);
 
-        if (left && ld_ctlc_batch_add(&b, err, sizeof(err), "unnet %s --owner %s", c->net,
-                                      c->netowner) == 0)
-                ld_ctlc_batch_send(c->control, &b, left, err, sizeof(err));
+        if (ld_ctlc_batch_add(&b, err, sizeof(err), "unnet %s --owner %s", c->net, c->netowner) ==
+            0)
+                cni_send_quiet(c, &b, err, sizeof(err));
         ld_ctlc_batch_clear(&b);
 }
 
