@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "table.h"
 
+#include <ctype.h>
 #include <string.h>
 
 /* Names are [A-Za-z0-9_-] and paths are checked absolute: only '"' and '\' need escaping. */
@@ -298,6 +299,36 @@ void ld_report_show(const struct ld_container *c, bool json, FILE *f)
                 fputs("]}\n", f);
 }
 
+/* The daemon's --domain in presentation form (the runtime programs give it to containers as
+ * their search domain): a byte other than a letter, digit, '-' or '_' as \DDD, so that the
+ * text is ASCII and a '.' inside a label stays distinct. */
+static void report_domain(FILE *f, const struct ld_answer_cfg *cfg, bool json)
+{
+        char text[4 * LD_NAME_WIRE_MAX + 1];
+        size_t n = 0;
+
+        for (size_t off = 0; off < cfg->domain_len && cfg->domain[off];
+             off += cfg->domain[off] + 1) {
+                if (n)
+                        text[n++] = '.';
+                for (size_t i = 1; i <= cfg->domain[off] && off + i < cfg->domain_len; i++) {
+                        unsigned char c = cfg->domain[off + i];
+                        if (isalnum(c) || c == '-' || c == '_')
+                                text[n++] = (char)c;
+                        else
+                                n += (size_t)snprintf(text + n, 5, "\\%03u", c);
+                }
+        }
+        text[n] = '\0';
+        if (json) {
+                fputs("\"domain\":", f);
+                report_str(f, text);
+                fputc(',', f);
+        } else {
+                fprintf(f, "domain %s\n", text);
+        }
+}
+
 void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x, bool json, FILE *f)
 {
         static const char *const rcodes[] = {"noerror",  "formerr", "servfail",
@@ -305,9 +336,12 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
         const struct ld_stats *st = &s->stats;
         const struct ld_table *t = s->table;
 
+        if (json)
+                fputc('{', f);
+        report_domain(f, &s->cfg, json);
         if (json) {
                 fprintf(f,
-                        "{\"uptime\":%.0f,\"containers\":%zu,\"links\":%zu,\"networks\":%zu,"
+                        "\"uptime\":%.0f,\"containers\":%zu,\"links\":%zu,\"networks\":%zu,"
                         "\"attachments\":%zu,\"namespaces\":%zu,"
                         "\"queries\":%llu,\"dropped\":%llu,\"truncated\":%llu,"
                         "\"tcp_connections\":%u,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"
