@@ -206,7 +206,10 @@ const char *ld_json_str(struct json_object *o, const char *key)
 {
         struct json_object *v = rtjson_member(o, key, json_type_string);
 
-        return v ? json_object_get_string(v) : NULL;
+        /* "\u0000" makes a NUL inside: its C string would be only the part before */
+        if (!v || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+                return NULL;
+        return json_object_get_string(v);
 }
 
 struct json_object *ld_json_obj(struct json_object *o, const char *key)

@@ -21,7 +21,7 @@ int ld_json_read_file(const char *path, size_t max, struct json_object **out, ch
                       size_t errlen);
 
 /* Members of an object, or NULL when o is no object, the key is absent or the member has
- * another type. */
+ * another type (ld_json_str: or a NUL inside, "\u0000", which a C string would cut). */
 const char *ld_json_str(struct json_object *o, const char *key);
 struct json_object *ld_json_obj(struct json_object *o, const char *key);
 struct json_object *ld_json_arr(struct json_object *o, const char *key);
