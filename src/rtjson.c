@@ -91,6 +91,17 @@ static int rtjson_slurp(int fd, size_t max, int timeout_ms, char **buf, size_t *
         return 0;
 }
 
+/* Where text has the escape "\u0000", or NULL: json-c cuts a key at it (so a member
+ * "a\u0000x" stands for "a" and, coming last, wins over it, where the runtime, in Go, sees
+ * two keys) and a string value's C string too. */
+static const char *rtjson_nul_escape(const char *text)
+{
+        for (const char *p = text; (p = strchr(p, '\\')) && p[1]; p += 2)
+                if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+                        return p;
+        return NULL;
+}
+
 /* One JSON value, and nothing but white space after it (text NUL-terminated at len). */
 static int rtjson_parse(const char *text, size_t len, struct json_object **out, char *err,
                         size_t errlen)
@@ -98,8 +109,14 @@ static int rtjson_parse(const char *text, size_t len, struct json_object **out, 
         struct json_tokener *tok = json_tokener_new();
         struct json_object *o;
         enum json_tokener_error e;
+        const char *nul = rtjson_nul_escape(text);
         size_t off;
 
+        if (nul) {
+                json_tokener_free(tok);
+                snprintf(err, errlen, "a NUL (\\u0000) at offset %zu", (size_t)(nul - text));
+                return -EINVAL;
+        }
         if (!tok) {
                 snprintf(err, errlen, "%s", "out of memory");
                 return -ENOMEM;
