@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,12 +72,10 @@ static int rtnet_socket(int nsfd)
         if (fd < 0)
                 rc = -errno;
         if (setns(self, CLONE_NEWNET) < 0) {
-                /* still in the container's namespace: nothing more may run here */
-                rc = -errno;
-                if (fd >= 0)
-                        close(fd);
-                close(self);
-                return rc;
+                /* still in the container's namespace: nothing more may run here (an error
+                 * returned would let the caller go on there, as netns.c's leave says) */
+                fprintf(stderr, "cannot return to our network namespace: %s\n", strerror(errno));
+                abort();
         }
         close(self);
         if (rc < 0)
