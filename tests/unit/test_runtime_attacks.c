@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,10 +187,61 @@ static void test_netlink_flood(void)
                rc == 0 ? "still reading after 10 s" : "returned", (long)(t1.tv_sec - t0.tv_sec));
 }
 
+/* A peer that trickles its verdict a byte at a time, never ending the line, or that
+ * answers ok and then streams without end: the deadline holds for the whole request. */
+static void test_ctlc_trickle(void)
+{
+        static const char *const modes[] = {"trickled verdict", "endless reply after ok"};
+        char dir[] = "/tmp/rtatk-XXXXXX", path[64], err[256];
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct timespec t0, t1;
+        long ms;
+        int lfd, rc;
+        pid_t pid;
+
+        if (!mkdtemp(dir))
+                return;
+        snprintf(path, sizeof(path), "%s/s", dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0) {
+                TAP_OK(false, "listen");
+                return;
+        }
+        for (int m = 0; m < 2; m++) {
+                if ((pid = fork()) == 0) {
+                        int c = accept(lfd, NULL, NULL);
+                        char buf[256];
+
+                        if (c < 0 || read(c, buf, sizeof(buf)) <= 0)
+                                _exit(1);
+                        if (m == 1 && write(c, "ok\n", 3) != 3)
+                                _exit(1);
+                        for (;;) {
+                                if (write(c, m == 0 ? "o" : "x\n", m == 0 ? 1 : 2) < 0)
+                                        _exit(0);
+                                usleep(20000);
+                        }
+                }
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                rc = ld_ctlc_request(path, "stats\n", 6, 500, NULL, NULL, err, sizeof(err));
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                TAP_OK(rc == -ETIMEDOUT && ms < 1500, "%s: -ETIMEDOUT after %ld ms of 500 (rc %d)",
+                       modes[m], ms, rc);
+        }
+        close(lfd);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void)
 {
         test_batch_injection();
         test_json_nul();
+        test_ctlc_trickle();
         test_netlink_flood();
         return tap_done();
 }
