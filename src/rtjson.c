@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,25 @@ static const char *rtjson_nul_escape(const char *text)
         return NULL;
 }
 
+/* How many values text holds, about: its objects, arrays and commas outside strings. A
+ * json-c object costs hundreds of bytes: 4 MiB of "[{},{},...]" took 1 GB and seconds to
+ * parse; a real config.json with a seccomp profile has a few thousand. */
+static size_t rtjson_values(const char *text)
+{
+        size_t n = 1;
+        bool in = false;
+
+        for (const char *p = text; *p; p++) {
+                if (in && *p == '\\' && p[1])
+                        p++;
+                else if (*p == '"')
+                        in = !in;
+                else if (!in && (*p == '{' || *p == '[' || *p == ','))
+                        n++;
+        }
+        return n;
+}
+
 /* One JSON value, and nothing but white space after it (text NUL-terminated at len). */
 static int rtjson_parse(const char *text, size_t len, struct json_object **out, char *err,
                         size_t errlen)
@@ -116,6 +136,11 @@ static int rtjson_parse(const char *text, size_t len, struct json_object **out, 
                 json_tokener_free(tok);
                 snprintf(err, errlen, "a NUL (\\u0000) at offset %zu", (size_t)(nul - text));
                 return -EINVAL;
+        }
+        if (rtjson_values(text) > LD_JSON_VALUES) {
+                json_tokener_free(tok);
+                snprintf(err, errlen, "more than %u values", LD_JSON_VALUES);
+                return -E2BIG;
         }
         if (!tok) {
                 snprintf(err, errlen, "%s", "out of memory");
