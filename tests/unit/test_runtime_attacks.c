@@ -35,7 +35,8 @@ static void test_batch_injection(void)
         TAP_OK(rc == -EINVAL, "a ' #' value cannot comment out the rest (rc %d)", rc);
         rc = ld_ctlc_batch_add(&b, err, sizeof(err), "add %s --owner oci:1", "db --addr 10.0.0.9");
         TAP_OK(rc == -EINVAL, "a value with a blank cannot add options (rc %d)", rc);
-        rc = ld_ctlc_batch_add(&b, err, sizeof(err), "add %s --owner oci:1", "db\t--addr\t10.0.0.9");
+        rc =
+            ld_ctlc_batch_add(&b, err, sizeof(err), "add %s --owner oci:1", "db\t--addr\t10.0.0.9");
         TAP_OK(rc == -EINVAL, "nor with a tab (rc %d)", rc);
         rc = ld_ctlc_batch_add(&b, err, sizeof(err), "link web %s %s", "", "db");
         TAP_OK(rc == -EINVAL, "an empty value cannot shift the words after it (rc %d)", rc);
@@ -74,8 +75,8 @@ static void test_json_nul(void)
         char err[256];
         int rc;
 
-        rc = json_from("{\"io.linkdns.name\": \"web\", \"io.linkdns.name\\u0000x\": \"db\"}", &o, err,
-                       sizeof(err));
+        rc = json_from("{\"io.linkdns.name\": \"web\", \"io.linkdns.name\\u0000x\": \"db\"}", &o,
+                       err, sizeof(err));
         TAP_OK(rc == -EINVAL, "a key with \\u0000 is refused (rc %d, '%s', name %s)", rc, err,
                ld_json_str(o, "io.linkdns.name") ? ld_json_str(o, "io.linkdns.name") : "-");
         json_object_put(o);
