@@ -315,7 +315,9 @@ static int ctlc_batch_append(struct ld_ctlc_batch *b, const char *line, bool bla
                 snprintf(err, errlen, "%s", "batch longer than " CTLC_STR(LD_BATCH_BYTES) " bytes");
                 return -E2BIG;
         }
-        if (strpbrk(line, "\n\r")) {
+        /* '\n' alone ends a line for linkdnsd; a '\r' is a blank there (a CRLF file's
+         * lines, which linkdnsctl batch always took; batch_add counts it as a blank) */
+        if (strchr(line, '\n')) {
                 snprintf(err, errlen, "'%.200s': a line break in a batch line", line);
                 return -EINVAL;
         }

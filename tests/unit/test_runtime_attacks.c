@@ -49,6 +49,12 @@ static void test_batch_injection(void)
         rc = ld_ctlc_batch_add(&b, err, sizeof(err), "%s", "rm db # --owner oci:1");
         TAP_OK(rc == -EINVAL, "a whole line with a comment after its words is refused (rc %d)", rc);
         ld_ctlc_batch_clear(&b);
+        /* linkdnsctl batch < a CRLF file: its lines took before ctlclient, and still do */
+        rc = ld_ctlc_batch_line(&b, "add db --addr 10.0.0.5\r", err, sizeof(err));
+        TAP_OK(rc == 0, "a batch line ending in CR is taken, as before (rc %d, '%s')", rc, err);
+        rc = ld_ctlc_batch_add(&b, err, sizeof(err), "add %s", "web\r--addr\r10.0.0.9");
+        TAP_OK(rc == -EINVAL, "a CR inside a value is a blank to batch_add (rc %d)", rc);
+        ld_ctlc_batch_clear(&b);
 }
 
 /* "\u0000": json-c cuts a key at it, so "io.linkdns.name\u0000x", coming last, stood for
