@@ -315,7 +315,9 @@ static int ctlc_batch_append(struct ld_ctlc_batch *b, const char *line, bool bla
                 snprintf(err, errlen, "%s", "batch longer than " CTLC_STR(LD_BATCH_BYTES) " bytes");
                 return -E2BIG;
         }
-        if (strpbrk(line, "\n\r")) {
+        /* '\n' alone ends a line for linkdnsd; a '\r' is a blank there (a CRLF file's
+         * lines, which linkdnsctl batch always took; batch_add counts it as a blank) */
+        if (strchr(line, '\n')) {
                 snprintf(err, errlen, "'%.200s': a line break in a batch line", line);
                 return -EINVAL;
         }
@@ -342,6 +344,46 @@ int ld_ctlc_batch_line(struct ld_ctlc_batch *b, const char *line, char *err, siz
         return ctlc_batch_append(b, line, true, err, errlen);
 }
 
+/* Counts s's blanks (as ld_cmd_parse splits), words and words that start with '#'. */
+static void ctlc_words(const char *s, size_t *blanks, size_t *words, size_t *hashes)
+{
+        bool in = false;
+
+        *blanks = *words = *hashes = 0;
+        for (; *s; s++) {
+                if (strchr(" \t\r\n", *s)) {
+                        ++*blanks;
+                        in = false;
+                } else if (!in) {
+                        in = true;
+                        ++*words;
+                        *hashes += *s == '#';
+                }
+        }
+}
+
+/* A printf argument is a value, never words of its own: the line has the blanks and words
+ * of its format (a blank or an empty value would move or add options), and no word of it
+ * starts a comment ("unlink A B #x" parses as "unlink A B"). A format that is a lone "%s"
+ * passes a whole line, whose words are its own. */
+static int ctlc_batch_words(const char *fmt, const char *line, char *err, size_t errlen)
+{
+        size_t fb, fw, fh, lb, lw, lh;
+
+        ctlc_words(fmt, &fb, &fw, &fh);
+        ctlc_words(line, &lb, &lw, &lh);
+        if (lh > 0) {
+                snprintf(err, errlen, "'%.200s': a word starting with '#' in a batch line", line);
+                return -EINVAL;
+        }
+        if (strcmp(fmt, "%s") != 0 && (lb != fb || lw != fw)) {
+                snprintf(err, errlen, "'%.200s': a value with a blank in it, or an empty one",
+                         line);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int ld_ctlc_batch_vadd(struct ld_ctlc_batch *b, char *err, size_t errlen, const char *fmt,
                        va_list ap)
 {
@@ -355,7 +397,7 @@ int ld_ctlc_batch_vadd(struct ld_ctlc_batch *b, char *err, size_t errlen, const 
         if ((size_t)n != strlen(line)) {
                 snprintf(err, errlen, "%s", "a NUL byte in a batch line");
                 rc = -EINVAL;
-        } else {
+        } else if ((rc = ctlc_batch_words(fmt, line, err, errlen)) == 0) {
                 rc = ctlc_batch_append(b, line, false, err, errlen);
         }
         free(line);

@@ -40,7 +40,10 @@ struct ld_ctlc_batch {
         size_t changes; /* lines that are changes (not blank or comments) */
 };
 /* Appends one line (printf format, no newline): 0, -EINVAL (not a change line: err says
- * why), -E2BIG (over the bounds) or -ENOMEM. */
+ * why), -E2BIG (over the bounds) or -ENOMEM. Each argument must stay inside its word: the
+ * line has as many blanks and words as fmt (so no value with a blank, and no empty one,
+ * adds or moves an option), and no word starts with '#' (a comment would drop the rest,
+ * e.g. an --owner); fmt "%s" alone passes a whole line, still without a '#' word. */
 int ld_ctlc_batch_add(struct ld_ctlc_batch *b, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int ld_ctlc_batch_vadd(struct ld_ctlc_batch *b, char *err, size_t errlen, const char *fmt,

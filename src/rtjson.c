@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,36 @@ static int rtjson_slurp(int fd, size_t max, int timeout_ms, char **buf, size_t *
         return 0;
 }
 
+/* Where text has the escape "\u0000", or NULL: json-c cuts a key at it (so a member
+ * "a\u0000x" stands for "a" and, coming last, wins over it, where the runtime, in Go, sees
+ * two keys) and a string value's C string too. */
+static const char *rtjson_nul_escape(const char *text)
+{
+        for (const char *p = text; (p = strchr(p, '\\')) && p[1]; p += 2)
+                if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+                        return p;
+        return NULL;
+}
+
+/* How many values text holds, about: its objects, arrays and commas outside strings. A
+ * json-c object costs hundreds of bytes: 4 MiB of "[{},{},...]" took 1 GB and seconds to
+ * parse; a real config.json with a seccomp profile has a few thousand. */
+static size_t rtjson_values(const char *text)
+{
+        size_t n = 1;
+        bool in = false;
+
+        for (const char *p = text; *p; p++) {
+                if (in && *p == '\\' && p[1])
+                        p++;
+                else if (*p == '"')
+                        in = !in;
+                else if (!in && (*p == '{' || *p == '[' || *p == ','))
+                        n++;
+        }
+        return n;
+}
+
 /* One JSON value, and nothing but white space after it (text NUL-terminated at len). */
 static int rtjson_parse(const char *text, size_t len, struct json_object **out, char *err,
                         size_t errlen)
@@ -98,8 +129,19 @@ static int rtjson_parse(const char *text, size_t len, struct json_object **out, 
         struct json_tokener *tok = json_tokener_new();
         struct json_object *o;
         enum json_tokener_error e;
+        const char *nul = rtjson_nul_escape(text);
         size_t off;
 
+        if (nul) {
+                json_tokener_free(tok);
+                snprintf(err, errlen, "a NUL (\\u0000) at offset %zu", (size_t)(nul - text));
+                return -EINVAL;
+        }
+        if (rtjson_values(text) > LD_JSON_VALUES) {
+                json_tokener_free(tok);
+                snprintf(err, errlen, "more than %u values", LD_JSON_VALUES);
+                return -E2BIG;
+        }
         if (!tok) {
                 snprintf(err, errlen, "%s", "out of memory");
                 return -ENOMEM;
@@ -206,7 +248,10 @@ const char *ld_json_str(struct json_object *o, const char *key)
 {
         struct json_object *v = rtjson_member(o, key, json_type_string);
 
-        return v ? json_object_get_string(v) : NULL;
+        /* "\u0000" makes a NUL inside: its C string would be only the part before */
+        if (!v || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+                return NULL;
+        return json_object_get_string(v);
 }
 
 struct json_object *ld_json_obj(struct json_object *o, const char *key)

@@ -8,10 +8,14 @@
 /* A runtime's state or config JSON is a few KiB; an OCI config.json with many mounts and
  * environment variables stays well under this. */
 #define LD_JSON_MAX (4u << 20)
+/* and at most this many values (objects, arrays, members, elements): json-c spends
+ * hundreds of bytes on each, and 4 MiB of empty objects would be a GB */
+#define LD_JSON_VALUES 65536u
 
 /* Reads fd to its end (at most max bytes, within timeout_ms; < 0: no limit) and parses
- * it: 0 or a negative errno (-E2BIG: longer than max, -EINVAL: not JSON, -ETIMEDOUT);
- * err says what is wrong in one line (for bad JSON, json-c's reason and the offset). The
+ * it: 0 or a negative errno (-E2BIG: longer than max or LD_JSON_VALUES, -EINVAL: not
+ * JSON or a NUL in it, raw or "\u0000", which json-c would cut keys and strings at,
+ * -ETIMEDOUT); err says what is wrong in one line (for bad JSON, json-c's reason and the offset). The
  * caller puts *out with json_object_put. */
 int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out, char *err,
                     size_t errlen);
@@ -21,7 +25,7 @@ int ld_json_read_file(const char *path, size_t max, struct json_object **out, ch
                       size_t errlen);
 
 /* Members of an object, or NULL when o is no object, the key is absent or the member has
- * another type. */
+ * another type (ld_json_str: or a NUL inside, "\u0000", which a C string would cut). */
 const char *ld_json_str(struct json_object *o, const char *key);
 struct json_object *ld_json_obj(struct json_object *o, const char *key);
 struct json_object *ld_json_arr(struct json_object *o, const char *key);

@@ -14,10 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A stuck or endless netlink conversation must not hang a container's start: each recv
@@ -27,6 +29,9 @@
 #define RTNET_MAX_BYTES (4u << 20)
 #define RTNET_MAX_MSGS 65536u
 #define RTNET_BUF 32768
+/* One request's whole conversation, however the datagrams come (a dump of thousands of
+ * addresses takes milliseconds). */
+#define RTNET_TALK_MS 1500
 
 int ld_rtnet_open_pid(pid_t pid)
 {
@@ -67,12 +72,10 @@ static int rtnet_socket(int nsfd)
         if (fd < 0)
                 rc = -errno;
         if (setns(self, CLONE_NEWNET) < 0) {
-                /* still in the container's namespace: nothing more may run here */
-                rc = -errno;
-                if (fd >= 0)
-                        close(fd);
-                close(self);
-                return rc;
+                /* still in the container's namespace: nothing more may run here (an error
+                 * returned would let the caller go on there, as netns.c's leave says) */
+                fprintf(stderr, "cannot return to our network namespace: %s\n", strerror(errno));
+                abort();
         }
         close(self);
         if (rc < 0)
@@ -86,6 +89,14 @@ static int rtnet_socket(int nsfd)
         return fd;
 }
 
+static int64_t rtnet_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Called for each answer message of a request; a negative errno stops the reading. */
 typedef int (*rtnet_cb)(void *ctx, const struct nlmsghdr *h);
 
@@ -94,6 +105,7 @@ typedef int (*rtnet_cb)(void *ctx, const struct nlmsghdr *h);
 static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
 {
         static uint32_t seq;
+        int64_t end = rtnet_now_ms() + RTNET_TALK_MS;
         struct sockaddr_nl to = {.nl_family = AF_NETLINK}, from;
         socklen_t fromlen;
         size_t total = 0, msgs = 0;
@@ -113,10 +125,15 @@ static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
                         return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
                 if ((size_t)n > sizeof(buf))
                         return -EMSGSIZE;
+                /* every datagram counts, a process's too: one in the container's namespace
+                 * may send to our port (our PID), empty ones without end, and while our
+                 * buffer is over half full the kernel's dump does not go on */
+                if ((total += (size_t)n) > RTNET_MAX_BYTES || ++msgs > RTNET_MAX_MSGS)
+                        return -E2BIG;
+                if (rtnet_now_ms() > end)
+                        return -ETIMEDOUT;
                 if (from.nl_pid != 0)
                         continue; /* not from the kernel */
-                if ((total += (size_t)n) > RTNET_MAX_BYTES)
-                        return -E2BIG;
                 int len = (int)n;
 
                 for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
