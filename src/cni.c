@@ -284,15 +284,16 @@ static void cni_arg(const char *args, const char *key, char *out, size_t outlen)
 
 /* The owner tag of a container ID: cni:ID, ID its container ID as the runtime programs
  * take it (ld_rt_container_id: nerdctl passes NAMESPACE-ID), else cid whole; shortid: that
- * ID's first 12 digits, "" without one. 0, or -1 when the tag would be too long. */
+ * ID's first 12 digits (when not NULL), "" without one. 0, or -1 when the tag would be too long. */
 static int cni_owner_of(const char *cid, char owner[LD_OWNER_LEN + 1],
                         char shortid[CNI_SHORTID_LEN + 1])
 {
         char id[LD_RT_ID_MAX + 1];
         const char *run = ld_rt_container_id(cid, id) == 0 ? id : cid;
 
-        shortid[0] = '\0';
-        if (run == id)
+        if (shortid)
+                shortid[0] = '\0';
+        if (shortid && run == id)
                 snprintf(shortid, CNI_SHORTID_LEN + 1, "%.*s", CNI_SHORTID_LEN, id);
         if (strlen(run) + 4 > LD_OWNER_LEN)
                 return -1;
