@@ -52,8 +52,8 @@ struct ld_xsock {
 
 struct ld_xpool {
         struct ev_loop *loop;
-        ev_timer timer;                       /* for the first deadline of... */
-        struct ld_exchange *first, *last;     /* ...the exchanges under way, by deadline */
+        ev_timer timer;                          /* for the first deadline of... */
+        struct ld_exchange *first, *last;        /* ...the exchanges under way, by deadline */
         struct ld_xsock *idle[2], *idle_tail[2]; /* IPv4, IPv6; taken oldest first */
         size_t nidle;
 };

@@ -26,7 +26,7 @@ typedef void (*ld_exchange_fn)(struct ld_exchange *x, int err, const uint8_t *an
 /* Embedded in the caller's request. */
 struct ld_exchange {
         struct ld_xpool *pool;
-        struct ld_xsock *s; /* NULL: idle */
+        struct ld_xsock *s;              /* NULL: idle */
         struct ld_exchange *prev, *next; /* the pool's exchanges under way, by deadline */
         double deadline;
         struct sockaddr_storage server; /* answers come from there, or are dropped */

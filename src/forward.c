@@ -78,9 +78,9 @@ struct fwd_server {
 struct fwd_req {
         struct ld_forward *f;
         struct fwd_req *prev, *next; /* in flight; a free slot: next only */
-        struct ld_request req; /* where the answer goes: its client held */
-        struct ld_exchange x;  /* the UDP attempt under way */
-        uint32_t key;          /* whose share it counts in: the view */
+        struct ld_request req;       /* where the answer goes: its client held */
+        struct ld_exchange x;        /* the UDP attempt under way */
+        uint32_t key;                /* whose share it counts in: the view */
         uint16_t id;
         bool rd, tcp, edns, do_bit;
         bool orphan; /* nobody waits any more (the daemon is stopping) */
@@ -93,7 +93,7 @@ struct fwd_req {
         size_t lastlen;     /* ...and that answer if it fit in last (0: it did not) */
         size_t qlen;
         size_t namelen;
-        uint8_t q[FWD_QUERY_MAX];        /* the upstream query */
+        uint8_t q[FWD_QUERY_MAX];       /* the upstream query */
         uint8_t name[LD_NAME_WIRE_MAX]; /* the client's question name as asked */
         uint8_t last[FWD_LAST_MAX];
 };
@@ -299,7 +299,7 @@ static size_t fwd_error(uint16_t id, bool rd, bool edns, bool do_bit,
                         const struct ld_wire_question *qn, uint16_t rcode, uint8_t *out, size_t cap)
 {
         struct ld_wire_ask ask = {
-                .id = id, .rd = rd, .ra = true, .edns = edns, .do_bit = do_bit, .question = qn};
+            .id = id, .rd = rd, .ra = true, .edns = edns, .do_bit = do_bit, .question = qn};
 
         return ld_wire_error(&ask, rcode, out, cap);
 }
@@ -327,8 +327,8 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
                 n = ld_relay_rewrite(ans, alen, &c, out + 2, sizeof(out) - 2);
         if (n == 0) { /* every server failed: SERVFAIL (or the rcode of the last upstream
                        * failure, too large to keep) with the question */
-                n = fwd_req_error(r, r->last_rcode ? r->last_rcode : LD_RCODE_SERVFAIL,
-                                  out + 2, sizeof(out) - 2);
+                n = fwd_req_error(r, r->last_rcode ? r->last_rcode : LD_RCODE_SERVFAIL, out + 2,
+                                  sizeof(out) - 2);
                 f->eng->stats.forward_failed++;
         }
         if (!r->orphan) /* dropped by the client if it is gone */
@@ -503,8 +503,8 @@ static void fwd_refuse(struct ld_forward *f, const struct ld_query *q, const str
         struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4, q->qtype,
                                       q->qclass};
         uint8_t out[LD_DNS_HEADER + LD_NAME_WIRE_MAX + 4 + LD_OPT_LEN];
-        size_t n = fwd_error(q->id, q->rd, q->edns, q->edns_do, &qn, LD_RCODE_SERVFAIL, out,
-                             sizeof(out));
+        size_t n =
+            fwd_error(q->id, q->rd, q->edns, q->edns_do, &qn, LD_RCODE_SERVFAIL, out, sizeof(out));
 
         f->eng->stats.forwarded++;
         f->eng->stats.forward_overflow++;
