@@ -144,10 +144,20 @@ static void xsock_put(struct ld_xsock *s)
         p->nidle++;
 }
 
+static void exchange_untrack(struct ld_exchange *x);
+
+/* The exchange is over before cb (which may start another on x); its socket goes back to
+ * the pool after cb, so that the unbinding connect() is not between the answer and the
+ * client's reply. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
-        ld_exchange_cancel(x);
+        struct ld_xsock *s = x->s;
+
+        exchange_untrack(x);
+        x->s = NULL;
+        s->x = NULL;
         x->cb(x, err, ans, len);
+        xsock_put(s);
 }
 
 /* The address is the server's (address and port): what the socket of the family reports,
