@@ -327,8 +327,8 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
                 n = ld_relay_rewrite(ans, alen, &c, out + 2, sizeof(out) - 2);
         if (n == 0) { /* every server failed: SERVFAIL (or the rcode of the last upstream
                        * failure, too large to keep) with the question */
-                n = fwd_req_error(r, r->last_rcode ? r->last_rcode : LD_RCODE_SERVFAIL, out + 2,
-                                  sizeof(out) - 2);
+                n = fwd_req_error(r, !ans && r->last_rcode ? r->last_rcode : LD_RCODE_SERVFAIL,
+                                  out + 2, sizeof(out) - 2);
                 f->eng->stats.forward_failed++;
         }
         if (!r->orphan) /* dropped by the client if it is gone */
