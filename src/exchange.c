@@ -14,7 +14,10 @@
  * anything else is dropped), and IP_RECVERR brings the server's port unreachable, checked
  * the same way, for a fast fail-over. If the kernel's range holds fewer than
  * EXCHANGE_MIN_PORTS, a port of IANA's dynamic range is bound explicitly instead, and such
- * a socket (its port fixed) is closed after its one query. */
+ * a socket (its port fixed) is closed after its one query.
+ * The timeouts of a pool's exchanges share one ev_timer: they are kept in a list by
+ * deadline, which a caller's constant timeout keeps in the order they start (an append),
+ * and the timer waits for the first — no timer heap work per query. */
 #include "exchange.h"
 
 #include "list.h"
@@ -49,6 +52,8 @@ struct ld_xsock {
 
 struct ld_xpool {
         struct ev_loop *loop;
+        ev_timer timer;                          /* for the first deadline of... */
+        struct ld_exchange *first, *last;        /* ...the exchanges under way, by deadline */
         struct ld_xsock *idle[2], *idle_tail[2]; /* IPv4, IPv6; taken oldest first */
         size_t nidle;
 };
@@ -139,21 +144,36 @@ static void xsock_put(struct ld_xsock *s)
         p->nidle++;
 }
 
+static void exchange_untrack(struct ld_exchange *x);
+
+/* The exchange is over before cb (which may start another on x); its socket goes back to
+ * the pool after cb, so that the unbinding connect() is not between the answer and the
+ * client's reply. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
-        ld_exchange_cancel(x);
+        struct ld_xsock *s = x->s;
+
+        exchange_untrack(x);
+        x->s = NULL;
+        s->x = NULL;
         x->cb(x, err, ans, len);
+        xsock_put(s);
 }
 
-/* The address is the server's (address and port). */
+/* The address is the server's (address and port): what the socket of the family reports,
+ * compared with what it was sent to (both written by ld_endpoint_sockaddr's rules, an
+ * IPv6 socket for an IPv6 server: no mapped form on either side). */
 static bool exchange_is_server(const struct ld_exchange *x, const struct sockaddr_storage *from)
 {
-        struct ld_endpoint a, b;
-
-        return from->ss_family == x->server.ss_family &&
-               ld_endpoint_from_sockaddr((const struct sockaddr *)from, &a) == 0 &&
-               ld_endpoint_from_sockaddr((const struct sockaddr *)&x->server, &b) == 0 &&
-               ld_endpoint_equal(&a, &b);
+        if (from->ss_family != x->server.ss_family)
+                return false;
+        if (from->ss_family == AF_INET) {
+                const struct sockaddr_in *a = (const void *)from, *b = (const void *)&x->server;
+                return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+        }
+        const struct sockaddr_in6 *a = (const void *)from, *b = (const void *)&x->server;
+        return from->ss_family == AF_INET6 && a->sin6_port == b->sin6_port &&
+               memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
 }
 
 /* Drains the ICMP errors queued (IP_RECVERR), all of them: a socket stays readable while its
@@ -261,13 +281,70 @@ static struct ld_xsock *xsock_get(struct ld_xpool *p, int family)
         return s;
 }
 
-static void exchange_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* The pool's timer waits for its first deadline (none: stopped). */
+static void xpool_arm(struct ld_xpool *p)
 {
-        (void)loop;
-        (void)revents;
-        struct ld_exchange *x = w->data;
+        double after;
 
-        exchange_end(x, x->case_seen ? -EPROTO : -ETIMEDOUT, NULL, 0);
+        ev_timer_stop(p->loop, &p->timer);
+        if (!p->first)
+                return;
+        after = p->first->deadline - ev_now(p->loop);
+        ev_timer_set(&p->timer, after > 0 ? after : 0., 0.);
+        ev_timer_start(p->loop, &p->timer);
+}
+
+/* Under way: into the list by deadline, from the end (where a constant timeout puts it). */
+static void exchange_track(struct ld_exchange *x, double timeout)
+{
+        struct ld_xpool *p = x->pool;
+        struct ld_exchange *at = p->last;
+
+        x->deadline = ev_now(p->loop) + timeout;
+        while (at && at->deadline > x->deadline)
+                at = at->prev;
+        x->prev = at;
+        x->next = at ? at->next : p->first;
+        if (x->next)
+                x->next->prev = x;
+        else
+                p->last = x;
+        if (at)
+                at->next = x;
+        else
+                p->first = x;
+        if (!at || !ev_is_active(&p->timer)) /* a new first deadline */
+                xpool_arm(p);
+}
+
+/* Out of the list; the timer is left to fire for a deadline gone (then re-armed). */
+static void exchange_untrack(struct ld_exchange *x)
+{
+        struct ld_xpool *p = x->pool;
+
+        if (x->prev)
+                x->prev->next = x->next;
+        else
+                p->first = x->next;
+        if (x->next)
+                x->next->prev = x->prev;
+        else
+                p->last = x->prev;
+        x->prev = x->next = NULL;
+}
+
+/* Every exchange whose deadline came ends (the libev clock may run a hair ahead of or
+ * behind the one deadlines are counted in: a microsecond's grace). */
+static void xpool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct ld_xpool *p = w->data;
+        (void)revents;
+
+        while (p->first && p->first->deadline <= ev_now(loop) + 1e-6) {
+                struct ld_exchange *x = p->first;
+                exchange_end(x, x->case_seen ? -EPROTO : -ETIMEDOUT, NULL, 0);
+        }
+        xpool_arm(p);
 }
 
 static size_t exchange_qend(const uint8_t *q, size_t qlen)
@@ -319,9 +396,7 @@ int ld_exchange_start(struct ld_exchange *x, const struct ld_endpoint *server, u
         x->server = ss;
         x->q = q;
         x->cb = cb;
-        ev_timer_init(&x->timer, exchange_timer_cb, timeout, 0.);
-        x->timer.data = x;
-        ev_timer_start(x->pool->loop, &x->timer);
+        exchange_track(x, timeout);
         return 0;
 }
 
@@ -329,7 +404,7 @@ void ld_exchange_cancel(struct ld_exchange *x)
 {
         if (!x->s)
                 return;
-        ev_timer_stop(x->pool->loop, &x->timer);
+        exchange_untrack(x);
         xsock_put(x->s);
         x->s = NULL;
 }
@@ -347,6 +422,8 @@ int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out)
         if (!(p = calloc(1, sizeof(*p))))
                 return -ENOMEM;
         p->loop = loop;
+        ev_init(&p->timer, xpool_timer_cb);
+        p->timer.data = p;
         exchange_ports(&lo, &hi); /* read (and any warning said) at start */
         *out = p;
         return 0;
@@ -356,6 +433,7 @@ void ld_xpool_free(struct ld_xpool *p)
 {
         if (!p)
                 return;
+        ev_timer_stop(p->loop, &p->timer);
         for (int i = 0; i < 2; i++)
                 while (p->idle[i]) {
                         struct ld_xsock *s = p->idle[i];

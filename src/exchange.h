@@ -26,8 +26,9 @@ typedef void (*ld_exchange_fn)(struct ld_exchange *x, int err, const uint8_t *an
 /* Embedded in the caller's request. */
 struct ld_exchange {
         struct ld_xpool *pool;
-        struct ld_xsock *s; /* NULL: idle */
-        ev_timer timer;
+        struct ld_xsock *s;              /* NULL: idle */
+        struct ld_exchange *prev, *next; /* the pool's exchanges under way, by deadline */
+        double deadline;
         struct sockaddr_storage server; /* answers come from there, or are dropped */
         const uint8_t *q;               /* the query as sent (the caller's, kept until the end) */
         size_t qend;                    /* where its question ends */

@@ -56,6 +56,10 @@
 #define FWD_MAX_SERVERS 8
 #define FWD_CAPS_OFF 600.0     /* a server that lost the case of a name is asked without 0x20 */
 #define FWD_NO_VIEW UINT32_MAX /* the share key of a client with no view (never forwarded) */
+/* the upstream query: header, the name, type and class, our OPT */
+#define FWD_QUERY_MAX (LD_DNS_HEADER + LD_NAME_WIRE_MAX + 4 + LD_OPT_LEN)
+#define FWD_LAST_MAX 512 /* an upstream failure kept whole; a larger one by its rcode */
+#define FWD_CHUNK 64     /* request slots allocated at a time, up to --max-forwards */
 
 /* One upstream server: its TCP channel (UDP is ours: exchange.c), and how it has been
  * doing. */
@@ -69,12 +73,14 @@ struct fwd_server {
         bool self;             /* one of linkdnsd's own listeners: never asked */
 };
 
+/* A forward in flight, in a slot of the pool: taken per query, never freed till the end
+ * (no allocation per query; the pool grows by FWD_CHUNK up to --max-forwards). */
 struct fwd_req {
         struct ld_forward *f;
-        struct fwd_req *prev, *next;
-        struct ld_request req; /* where the answer goes: its client held */
-        struct ld_exchange x;  /* the UDP attempt under way */
-        uint32_t key;          /* whose share it counts in: the view */
+        struct fwd_req *prev, *next; /* in flight; a free slot: next only */
+        struct ld_request req;       /* where the answer goes: its client held */
+        struct ld_exchange x;        /* the UDP attempt under way */
+        uint32_t key;                /* whose share it counts in: the view */
         uint16_t id;
         bool rd, tcp, edns, do_bit;
         bool orphan; /* nobody waits any more (the daemon is stopping) */
@@ -83,12 +89,19 @@ struct fwd_req {
         double started;
         struct fwd_server *servers[FWD_MAX_SERVERS];
         int nservers, tried;
-        uint8_t *last; /* the last upstream answer that was a failure (SERVFAIL, REFUSED) */
-        size_t lastlen;
+        uint8_t last_rcode; /* the last upstream failure's (SERVFAIL, REFUSED), 0: none... */
+        size_t lastlen;     /* ...and that answer if it fit in last (0: it did not) */
         size_t qlen;
-        uint8_t *name; /* the client's question name as asked: after q */
         size_t namelen;
-        uint8_t q[]; /* the upstream query */
+        uint8_t q[FWD_QUERY_MAX];       /* the upstream query */
+        uint8_t name[LD_NAME_WIRE_MAX]; /* the client's question name as asked */
+        uint8_t last[FWD_LAST_MAX];
+};
+
+/* Slots allocated together. */
+struct fwd_chunk {
+        struct fwd_chunk *next;
+        struct fwd_req slot[];
 };
 
 struct ld_forward {
@@ -99,6 +112,9 @@ struct ld_forward {
         struct fwd_server *defaults[FWD_MAX_SERVERS];
         int ndefaults;
         struct fwd_req *reqs;
+        struct fwd_req *free;     /* slots to reuse, the last freed first (warm) */
+        struct fwd_chunk *chunks; /* every slot: nslots, never more than max */
+        unsigned nslots;
         struct ld_xpool *pool;    /* the UDP sockets of exchanges */
         struct fwd_share *shares; /* forwards in flight by view: open addressing */
         uint32_t mask;
@@ -247,19 +263,54 @@ static bool fwd_admit(const struct ld_forward *f, const struct fwd_share *e)
         return e->n < share || f->inflight < f->max - f->max / 4;
 }
 
-/* SERVFAIL to the client: its ID and question as it asked, our OPT if it sent one. */
-static size_t fwd_servfail(const struct fwd_req *r, uint8_t *out, size_t cap)
+/* A slot: a free one, or a new chunk's while the pool is under the budget. NULL: out of
+ * memory (the caller answers SERVFAIL). */
+static struct fwd_req *fwd_slot_get(struct ld_forward *f)
+{
+        struct fwd_req *r = f->free;
+
+        if (!r && f->nslots < f->max) {
+                unsigned n = f->max - f->nslots < FWD_CHUNK ? f->max - f->nslots : FWD_CHUNK;
+                struct fwd_chunk *c = malloc(sizeof(*c) + n * sizeof(c->slot[0]));
+                if (!c)
+                        return NULL;
+                c->next = f->chunks;
+                f->chunks = c;
+                f->nslots += n;
+                for (unsigned i = n; i-- > 0;) {
+                        c->slot[i].next = f->free;
+                        f->free = &c->slot[i];
+                }
+                r = f->free;
+        }
+        if (r)
+                f->free = r->next;
+        return r;
+}
+
+static void fwd_slot_put(struct ld_forward *f, struct fwd_req *r)
+{
+        r->next = f->free;
+        f->free = r;
+}
+
+/* An error to the client (rcode): its ID and question as it asked, our OPT if it sent one. */
+static size_t fwd_error(uint16_t id, bool rd, bool edns, bool do_bit,
+                        const struct ld_wire_question *qn, uint16_t rcode, uint8_t *out, size_t cap)
+{
+        struct ld_wire_ask ask = {
+            .id = id, .rd = rd, .ra = true, .edns = edns, .do_bit = do_bit, .question = qn};
+
+        return ld_wire_error(&ask, rcode, out, cap);
+}
+
+/* The same for a request in flight. */
+static size_t fwd_req_error(const struct fwd_req *r, uint16_t rcode, uint8_t *out, size_t cap)
 {
         const uint8_t *type = r->q + LD_DNS_HEADER + r->namelen;
         struct ld_wire_question qn = {r->name, r->namelen, ld_rd16(type), ld_rd16(type + 2)};
-        struct ld_wire_ask ask = {.id = r->id,
-                                  .rd = r->rd,
-                                  .ra = true,
-                                  .edns = r->edns,
-                                  .do_bit = r->do_bit,
-                                  .question = &qn};
 
-        return ld_wire_error(&ask, LD_RCODE_SERVFAIL, out, cap);
+        return fwd_error(r->id, r->rd, r->edns, r->do_bit, &qn, rcode, out, cap);
 }
 
 static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
@@ -274,8 +325,10 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
          * that a TCP upstream changed: c-ares checks TCP answers loosely) */
         if (ans)
                 n = ld_relay_rewrite(ans, alen, &c, out + 2, sizeof(out) - 2);
-        if (n == 0) { /* every server failed: SERVFAIL with the question */
-                n = fwd_servfail(r, out + 2, sizeof(out) - 2);
+        if (n == 0) { /* every server failed: SERVFAIL (or the rcode of the last upstream
+                       * failure, too large to keep) with the question */
+                n = fwd_req_error(r, !ans && r->last_rcode ? r->last_rcode : LD_RCODE_SERVFAIL,
+                                  out + 2, sizeof(out) - 2);
                 f->eng->stats.forward_failed++;
         }
         if (!r->orphan) /* dropped by the client if it is gone */
@@ -284,8 +337,7 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         LD_LIST_REMOVE(f->reqs, r);
         f->inflight--;
         fwd_share_release(f, r->key);
-        free(r->last);
-        free(r);
+        fwd_slot_put(f, r);
 }
 
 static void fwd_try(struct fwd_req *r);
@@ -303,14 +355,10 @@ static void fwd_result(struct fwd_req *r, const uint8_t *ans, size_t alen)
         }
         if (rcode == 0xff) {
                 s->dead_until = fwd_now(r->f) + FWD_DEAD_FOR;
-        } else {
-                uint8_t *copy = malloc(alen);
-                if (copy) {
-                        memcpy(copy, ans, alen);
-                        free(r->last);
-                        r->last = copy;
-                        r->lastlen = alen;
-                }
+        } else { /* relayed if no server does better */
+                r->last_rcode = rcode;
+                r->lastlen = alen <= sizeof(r->last) ? alen : 0;
+                memcpy(r->last, ans, r->lastlen);
         }
         fwd_try(r);
 }
@@ -348,27 +396,23 @@ static void fwd_tcp_cb(void *arg, int status, int timeouts, unsigned char *abuf,
 
 /* The name upstream: each letter in a random case (0x20: a bit more for a forger to guess
  * per letter, which the answer must echo), or, for a server that does not echo the case,
- * in lower case (what such a server answers: the question still matches byte for byte). */
+ * in lower case (what such a server answers: the question still matches byte for byte).
+ * A length byte (at most 63) is never a letter, so the name is walked as plain octets, a
+ * random bit drawn per octet. */
 static void fwd_caps(struct fwd_req *r, bool on)
 {
         uint8_t *p = r->q + LD_DNS_HEADER;
         uint32_t bits = 0;
-        int nbits = 0;
 
-        memcpy(p, r->name, r->namelen);
-        for (size_t off = 0; off < r->namelen && p[off]; off += 1u + p[off])
-                for (size_t k = off + 1; k <= off + p[off] && k < r->namelen; k++) {
-                        uint8_t c = p[k] | 0x20;
-                        if (c < 'a' || c > 'z')
-                                continue;
-                        if (on && !nbits) {
-                                bits = ld_random_u32();
-                                nbits = 32;
-                        }
-                        p[k] = on ? (uint8_t)(c ^ ((bits & 1) << 5)) : c;
-                        bits >>= on;
-                        nbits -= on;
-                }
+        for (size_t k = 0; k < r->namelen; k++) {
+                uint8_t c = r->name[k], low = c | 0x20;
+                if ((k & 31) == 0)
+                        bits = on ? ld_random_u32() : 0;
+                if ((uint8_t)(low - 'a') < 26)
+                        c = (uint8_t)(low ^ ((bits & 1u) << 5));
+                p[k] = c;
+                bits >>= 1;
+        }
 }
 
 static void fwd_try(struct fwd_req *r)
@@ -376,10 +420,11 @@ static void fwd_try(struct fwd_req *r)
         for (;;) {
                 double left;
 
-                ev_now_update(r->f->loop); /* the last attempt may have taken a while */
+                if (r->tried) /* the last attempt may have taken a while */
+                        ev_now_update(r->f->loop);
                 left = FWD_BUDGET - (fwd_now(r->f) - r->started);
                 if (r->tried >= r->nservers || left < FWD_ATTEMPT_MS / 1000.0) {
-                        fwd_finish(r, r->last, r->lastlen);
+                        fwd_finish(r, r->lastlen ? r->last : NULL, r->lastlen);
                         return;
                 }
                 struct fwd_server *s = r->servers[r->tried++];
@@ -451,6 +496,23 @@ static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fw
         return n;
 }
 
+/* SERVFAIL now, without a slot: the budget or the view's share is spent (or no memory for
+ * a slot). Never a hang. */
+static void fwd_refuse(struct ld_forward *f, const struct ld_query *q, const struct ld_request *rq)
+{
+        struct ld_wire_question qn = {q->pkt + LD_DNS_HEADER, q->qend - LD_DNS_HEADER - 4, q->qtype,
+                                      q->qclass};
+        uint8_t out[LD_DNS_HEADER + LD_NAME_WIRE_MAX + 4 + LD_OPT_LEN];
+        size_t n =
+            fwd_error(q->id, q->rd, q->edns, q->edns_do, &qn, LD_RCODE_SERVFAIL, out, sizeof(out));
+
+        f->eng->stats.forwarded++;
+        f->eng->stats.forward_overflow++;
+        f->eng->stats.forward_failed++; /* a SERVFAIL of ours, as when every server failed */
+        if (n)
+                ld_request_reply(rq, out, n);
+}
+
 void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
                       const struct ld_request *rq)
 {
@@ -460,14 +522,16 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         struct fwd_share *share;
         struct ld_query q;
         struct fwd_req *r;
-        bool admitted;
         int n;
 
         if (ld_query_parse(pkt, len, &q) != LD_QUERY_OK)
                 return;
-        r = calloc(1, sizeof(*r) + q.qend + LD_OPT_LEN + q.qend); /* the query, then the name */
-        if (!r)
+        share = fwd_share(f, key);
+        /* the bound, or the view's share: SERVFAIL now, never a hang */
+        if (!fwd_admit(f, share) || !(r = fwd_slot_get(f))) {
+                fwd_refuse(f, &q, rq);
                 return;
+        }
         r->f = f;
         ld_request_hold(&r->req, rq);
         ld_exchange_init(&r->x, f->pool);
@@ -476,17 +540,19 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         r->tcp = tcp;
         r->edns = q.edns;
         r->do_bit = q.edns_do;
+        r->orphan = false;
+        r->caps = false;
         r->limit = tcp                            ? 65535
                    : !q.edns                      ? 512
                    : q.edns_udp < LD_EDNS_PAYLOAD ? q.edns_udp
                                                   : LD_EDNS_PAYLOAD;
         r->qlen = fwd_build(&q, r->q);
-        r->name = r->q + r->qlen;
         r->namelen = q.qend - LD_DNS_HEADER - 4;
         memcpy(r->name, r->q + LD_DNS_HEADER, r->namelen);
+        r->last_rcode = 0;
+        r->lastlen = 0;
+        r->tried = 0;
         r->started = fwd_now(f);
-        share = fwd_share(f, key);
-        admitted = fwd_admit(f, share);
         share->key = key;
         share->n++;
         r->key = key;
@@ -495,10 +561,6 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         f->eng->stats.forwarded++;
         n = fwd_servers_for(f, vs, servers);
         fwd_order(r, servers, n);
-        if (!admitted) { /* the bound, or the view's share: SERVFAIL now, never a hang */
-                f->eng->stats.forward_overflow++;
-                r->nservers = 0;
-        }
         fwd_try(r);
 }
 
@@ -610,6 +672,11 @@ void ld_forward_free(struct ld_forward *f)
         while (f->reqs) { /* never sent (no server): nothing else will end them */
                 f->reqs->orphan = true;
                 fwd_finish(f->reqs, NULL, 0);
+        }
+        while (f->chunks) {
+                struct fwd_chunk *c = f->chunks;
+                f->chunks = c->next;
+                free(c);
         }
         ares_library_cleanup();
         ld_xpool_free(f->pool);

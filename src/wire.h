@@ -57,8 +57,8 @@ static inline uint8_t ld_wire_lower(uint8_t c)
  * name and its 0x20 spelling). */
 static inline bool ld_wire_same_name(const uint8_t *a, const uint8_t *b, size_t len)
 {
-        for (size_t i = 0; i < len; i++)
-                if (ld_wire_lower(a[i]) != ld_wire_lower(b[i]))
+        for (size_t i = 0; i < len; i++) /* equal, or the same letter in the other case */
+                if (a[i] != b[i] && ((a[i] ^ b[i]) != 0x20 || (uint8_t)((a[i] | 0x20) - 'a') >= 26))
                         return false;
         return true;
 }
