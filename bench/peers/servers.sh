@@ -88,7 +88,10 @@ start_aardvark() {
 }
 start_linkdnsd() {
   cp "${LINKDNS_LINKS:-$peers/links}" "$dir/links" # LINKDNS_LINKS: another table (bench/scale)
-  "${wrap[@]}" "$build/linkdnsd" --state "$dir/links" --listen "127.0.0.1@$port" --no-upstream \
+  # LINKDNS_UPSTREAM: forward there (bench/callgrind's cached row) instead of --no-upstream
+  local up=(--no-upstream)
+  [ -z "${LINKDNS_UPSTREAM:-}" ] || up=(--upstream "$LINKDNS_UPSTREAM")
+  "${wrap[@]}" "$build/linkdnsd" --state "$dir/links" --listen "127.0.0.1@$port" "${up[@]}" \
     --control "$dir/control.sock" 2>"$dir/log" &
   srv_pid=$!
 }
