@@ -364,7 +364,8 @@ static void cache_insert(struct ld_cache *c, const uint8_t *key, size_t keylen, 
         memcpy(entry_ttls(e), s->ttl, s->nttl * sizeof(uint16_t));
         memcpy(entry_patches(e), s->patch, s->npatch * sizeof(struct cache_patch));
         memcpy(entry_key(e), key, keylen);
-        memcpy(entry_wire(e), wire, wirelen);
+        if (wirelen) /* a failure has none (wire NULL) */
+                memcpy(entry_wire(e), wire, wirelen);
         e->hnext = c->buckets[hash & c->mask];
         c->buckets[hash & c->mask] = e;
         e->prev = NULL;
