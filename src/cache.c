@@ -26,6 +26,7 @@
 
 #define CACHE_SET_BYTES 19     /* family, 16 address octets, port */
 #define CACHE_KEY_MAX (LD_NAME_WIRE_MAX + 6 + LD_CACHE_SET_MAX * CACHE_SET_BYTES)
+#define CACHE_KEY_BUF (CACHE_KEY_MAX + 8) /* zeros after the key: hashed a word at a time */
 #define CACHE_PATCHES_MAX 32   /* literal copies of the question's labels: more, not kept */
 #define CACHE_BYTES_PER_BUCKET 256
 
@@ -137,7 +138,8 @@ void ld_cache_set_clock(struct ld_cache *c, double (*now)(void))
 }
 
 /* The key: the name in lower case, type, class, DO and CD, and the set's servers in one
- * order (sorted, duplicates once), so any order of the same servers is the same key. */
+ * order (sorted, duplicates once), so any order of the same servers is the same key.
+ * k holds CACHE_KEY_BUF octets: the key is followed by zeros to a whole word. */
 static size_t cache_key(uint8_t *k, const uint8_t *lname, size_t namelen, uint16_t qtype,
                         uint16_t qclass, bool do_bit, bool cd, const struct ld_cache_set *set)
 {
@@ -165,30 +167,31 @@ static size_t cache_key(uint8_t *k, const uint8_t *lname, size_t namelen, uint16
                                 break;
                 if (cmp == 0)
                         continue;
-                memmove(servers + (j + 1) * CACHE_SET_BYTES, servers + j * CACHE_SET_BYTES,
-                        (n - j) * CACHE_SET_BYTES);
+                if (j < n) /* (one server, the usual set, moves nothing) */
+                        memmove(servers + (j + 1) * CACHE_SET_BYTES,
+                                servers + j * CACHE_SET_BYTES, (n - j) * CACHE_SET_BYTES);
                 memcpy(servers + j * CACHE_SET_BYTES, s, CACHE_SET_BYTES);
                 n++;
         }
         k[len - 1] = (uint8_t)n;
-        return len + n * CACHE_SET_BYTES;
+        len += n * CACHE_SET_BYTES;
+        memset(k + len, 0, 8);
+        return len;
 }
 
-/* The key's hash: a word at a time (FNV's octet at a time cost more than the rest of a
- * hit), each step a bijection of the state mixed with the seed from the start, so which
- * keys collide depends on the random seed. */
+/* The hash of a key from cache_key (zeros after it): a word at a time (FNV's octet at a
+ * time cost more than the rest of a hit), each step a bijection of the state, mixed with
+ * the seed from the start, so which keys collide depends on the random seed. */
 static uint64_t cache_hash(uint64_t seed, const uint8_t *p, size_t len)
 {
         uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL), w;
 
-        for (; len >= 8; p += 8, len -= 8) {
-                memcpy(&w, p, 8);
+        for (size_t i = 0; i < len; i += 8) {
+                memcpy(&w, p + i, 8);
                 h = (h ^ w) * 0xff51afd7ed558ccdULL;
                 h ^= h >> 32;
         }
-        for (w = 0; len; len--) /* at most 7: no call to memcpy for them */
-                w = w << 8 | p[len - 1];
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+        h *= 0xc4ceb9fe1a85ec53ULL;
         return h ^ (h >> 29);
 }
 
@@ -397,7 +400,7 @@ void ld_cache_store(struct ld_cache *c, const uint8_t *query, size_t qlen,
         static uint8_t wire[65535];
         static struct cache_scan s;
         const struct ld_relay_ask keep = {0, NULL, 0, false, false, sizeof(wire)};
-        uint8_t key[CACHE_KEY_MAX];
+        uint8_t key[CACHE_KEY_BUF];
         struct ld_query q;
         size_t keylen, len = 0;
         uint32_t life = LD_CACHE_FAIL_TTL;
@@ -466,7 +469,7 @@ static size_t cache_reply(struct cache_entry *e, const struct ld_relay_ask *ask,
 size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q,
                        const struct ld_cache_set *set, bool tcp, uint8_t *out, size_t cap)
 {
-        uint8_t key[CACHE_KEY_MAX];
+        uint8_t key[CACHE_KEY_BUF];
         struct cache_entry *e;
         size_t keylen;
         double now;
