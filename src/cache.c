@@ -24,10 +24,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CACHE_SET_BYTES 19     /* family, 16 address octets, port */
+#define CACHE_SET_BYTES 19 /* family, 16 address octets, port */
 #define CACHE_KEY_MAX (LD_NAME_WIRE_MAX + 6 + LD_CACHE_SET_MAX * CACHE_SET_BYTES)
 #define CACHE_KEY_BUF (CACHE_KEY_MAX + 8) /* zeros after the key: hashed a word at a time */
-#define CACHE_PATCHES_MAX 32   /* literal copies of the question's labels: more, not kept */
+#define CACHE_PATCHES_MAX 32 /* literal copies of the question's labels: more, not kept */
 #define CACHE_BYTES_PER_BUCKET 256
 
 /* A literal label of an owner name that is the question's name: len octets at pos in the
@@ -168,8 +168,8 @@ static size_t cache_key(uint8_t *k, const uint8_t *lname, size_t namelen, uint16
                 if (cmp == 0)
                         continue;
                 if (j < n) /* (one server, the usual set, moves nothing) */
-                        memmove(servers + (j + 1) * CACHE_SET_BYTES,
-                                servers + j * CACHE_SET_BYTES, (n - j) * CACHE_SET_BYTES);
+                        memmove(servers + (j + 1) * CACHE_SET_BYTES, servers + j * CACHE_SET_BYTES,
+                                (n - j) * CACHE_SET_BYTES);
                 memcpy(servers + j * CACHE_SET_BYTES, s, CACHE_SET_BYTES);
                 n++;
         }
@@ -199,7 +199,8 @@ static struct cache_entry *cache_find(const struct ld_cache *c, const uint8_t *k
                                       uint64_t hash)
 {
         for (struct cache_entry *e = c->buckets[hash & c->mask]; e; e = e->hnext)
-                if (e->hash == hash && e->keylen == keylen && memcmp(entry_key(e), key, keylen) == 0)
+                if (e->hash == hash && e->keylen == keylen &&
+                    memcmp(entry_key(e), key, keylen) == 0)
                         return e;
         return NULL;
 }
@@ -343,8 +344,8 @@ static bool cache_room(struct ld_cache *c, size_t need)
 static void cache_insert(struct ld_cache *c, const uint8_t *key, size_t keylen, const uint8_t *wire,
                          size_t wirelen, const struct cache_scan *s, uint32_t life, bool fail)
 {
-        size_t data = s->nttl * sizeof(uint16_t) + s->npatch * sizeof(struct cache_patch) + keylen +
-                      wirelen;
+        size_t data =
+            s->nttl * sizeof(uint16_t) + s->npatch * sizeof(struct cache_patch) + keylen + wirelen;
         size_t bytes = cache_chunk(sizeof(struct cache_entry) + data);
         uint64_t hash = cache_hash(c->seed, key, keylen);
         struct cache_entry *e = cache_find(c, key, keylen, hash);
@@ -408,8 +409,8 @@ void ld_cache_store(struct ld_cache *c, const uint8_t *query, size_t qlen,
 
         if (!c || !set->n || ld_query_parse(query, qlen, &q) != LD_QUERY_OK || !q.has_question)
                 return;
-        keylen = cache_key(key, q.lname, q.qname_len, q.qtype, q.qclass, q.edns_do,
-                           q.flags2 & 0x10, set);
+        keylen = cache_key(key, q.lname, q.qname_len, q.qtype, q.qclass, q.edns_do, q.flags2 & 0x10,
+                           set);
         s.nttl = s.npatch = 0;
         if (ans) {
                 if (alen < LD_DNS_HEADER || (ans[2] & 0x02) || !cache_same_question(ans, alen, &q))
@@ -466,8 +467,8 @@ static size_t cache_reply(struct cache_entry *e, const struct ld_relay_ask *ask,
         return n;
 }
 
-size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q,
-                       const struct ld_cache_set *set, bool tcp, uint8_t *out, size_t cap)
+size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q, const struct ld_cache_set *set,
+                       bool tcp, uint8_t *out, size_t cap)
 {
         uint8_t key[CACHE_KEY_BUF];
         struct cache_entry *e;
@@ -502,8 +503,9 @@ size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q,
                                         .question = &qn};
                 return ld_wire_error(&a, LD_RCODE_SERVFAIL, out, cap);
         }
-        struct ld_relay_ask ask = {q->id, q->pkt + LD_DNS_HEADER, q->qname_len, q->edns,
-                                   q->edns_do, ld_relay_limit(tcp, q->edns, q->edns_udp)};
+        struct ld_relay_ask ask = {q->id,        q->pkt + LD_DNS_HEADER,
+                                   q->qname_len, q->edns,
+                                   q->edns_do,   ld_relay_limit(tcp, q->edns, q->edns_udp)};
         return cache_reply(e, &ask, (uint32_t)(now - e->stored), out, cap);
 }
 

@@ -12,8 +12,8 @@
 struct ld_query;
 struct ld_cache;
 
-#define LD_CACHE_SET_MAX 8   /* servers in an upstream set (the forwarder's own bound) */
-#define LD_CACHE_FAIL_TTL 5  /* seconds a failure is answered from the cache (RFC 9520) */
+#define LD_CACHE_SET_MAX 8     /* servers in an upstream set (the forwarder's own bound) */
+#define LD_CACHE_FAIL_TTL 5    /* seconds a failure is answered from the cache (RFC 9520) */
 #define LD_CACHE_MAX_WIRE 4096 /* a larger answer is not kept (nor one over an eighth) */
 
 /* The servers a view forwards to, in any order: part of the key, so a view never gets an
@@ -46,8 +46,8 @@ void ld_cache_store(struct ld_cache *c, const uint8_t *query, size_t qlen,
 /* The answer for the parsed query q forwarded to set, from the cache, as a fresh forward
  * would give it (the client's ID, spelling and EDNS; TTLs counted down; cut with TC to its
  * limit): its length in out, or 0 on a miss. No allocation. */
-size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q,
-                       const struct ld_cache_set *set, bool tcp, uint8_t *out, size_t cap);
+size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q, const struct ld_cache_set *set,
+                       bool tcp, uint8_t *out, size_t cap);
 /* Drops every entry (name NULL), or those at and below name (lower case, wire form).
  * Returns how many went. */
 size_t ld_cache_flush(struct ld_cache *c, const uint8_t *name, size_t namelen);

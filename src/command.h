@@ -133,7 +133,8 @@ struct ld_cmd {
         ld_alias alias;        /* link (TARGET when omitted); unlink */
         struct ld_netspec net; /* net, unnet (name, owner); show --net (name) */
         struct ld_attspec att; /* attach, detach (container, net) */
-        char domain[LD_DOMAIN_MAX + 1]; /* flush: lower case, no final dot; "" for all */
+        /* flush: lower case, no final dot; "" for all */
+        char domain[LD_DOMAIN_MAX + 1];
 };
 
 /* Parses one line. Returns 0 for a command, 1 for a blank or comment line, or -EINVAL

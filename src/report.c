@@ -329,8 +329,9 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
                 for (const struct ld_container *c = t->head; c; c = c->next)
                         fprintf(f, "\"%s\":%llu%s", c->spec.name,
                                 (unsigned long long)c->cview.queries, c->next ? "," : "");
-                fprintf(f, "},\"cache\":{\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu,"
-                           "\"entries\":%zu,\"bytes\":%zu}}\n",
+                fprintf(f,
+                        "},\"cache\":{\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu,"
+                        "\"entries\":%zu,\"bytes\":%zu}}\n",
                         (unsigned long long)cs.hits, (unsigned long long)cs.misses,
                         (unsigned long long)cs.evictions, cs.entries, cs.bytes);
                 return;
@@ -350,8 +351,9 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
         fprintf(f, "forwarded %llu\nforward.failed %llu\nforward.overflow %llu\ntransfers %llu\n",
                 (unsigned long long)st->forwarded, (unsigned long long)st->forward_failed,
                 (unsigned long long)st->forward_overflow, (unsigned long long)st->transfers);
-        fprintf(f, "cache.hits %llu\ncache.misses %llu\ncache.evictions %llu\ncache.entries %zu\n"
-                   "cache.bytes %zu\n",
+        fprintf(f,
+                "cache.hits %llu\ncache.misses %llu\ncache.evictions %llu\ncache.entries %zu\n"
+                "cache.bytes %zu\n",
                 (unsigned long long)cs.hits, (unsigned long long)cs.misses,
                 (unsigned long long)cs.evictions, cs.entries, cs.bytes);
         for (const struct ld_container *c = t->head; c; c = c->next)

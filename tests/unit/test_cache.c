@@ -166,8 +166,7 @@ static void test_positive(void)
         msg_start(&m, "WwW.eXample.com", 1, 0, false);
         msg_rr(&m, 0, NULL, 1, 300, addr1, 4);
         msg_rr(&m, 0, NULL, 1, 60, addr2, 4);
-        TAP_OK(lookup(c, "www.example.com", 1, false, false, &set1, 1, out) == 0,
-               "empty: a miss");
+        TAP_OK(lookup(c, "www.example.com", 1, false, false, &set1, 1, out) == 0, "empty: a miss");
         store(c, "www.example.com", 1, false, false, &set1, &m);
         n = lookup(c, "WWW.Example.COM", 1, false, false, &set1, 0x1111, out);
         TAP_OK(n == m.len, "a hit, the whole message (%zu)", n);
@@ -206,8 +205,7 @@ static void test_edns_and_case(void)
         n = ld_cache_answer(c, &pq, &set1, false, out, sizeof(out));
         TAP_OK(n == m.len + LD_OPT_LEN, "EDNS asked: our OPT added");
         TAP_OK(ld_rd16(out + 10) == 1 && out[n - LD_OPT_LEN + 7] == 0x80, "one OPT, DO set");
-        TAP_OK(memcmp(out + 31, "cASE", 4) == 0,
-               "the literal owner name respelled as asked");
+        TAP_OK(memcmp(out + 31, "cASE", 4) == 0, "the literal owner name respelled as asked");
         ld_cache_free(c);
 }
 
@@ -390,7 +388,8 @@ static void test_bound_and_lru(void)
         c = new_cache(bound);
         store_a(c, "a00000.flood.example");
         store_a(c, "b00000.flood.example");
-        lookup(c, "a00000.flood.example", 1, false, false, &set1, 1, out); /* a is now the most recent */
+        lookup(c, "a00000.flood.example", 1, false, false, &set1, 1,
+               out); /* a is now the most recent */
         for (int i = 0; !ld_cache_stats(c).evictions; i++)
                 store_a(c, flood_name(i));
         TAP_OK(!lookup(c, "b00000.flood.example", 1, false, false, &set1, 1, out) &&
@@ -416,8 +415,7 @@ static void test_flush(void)
                    lookup(c, "example.org", 1, false, false, &set1, 1, out) > 0,
                "not a sibling that ends alike, nor another domain");
         TAP_OK(lookup(c, "www.example.com", 1, false, false, &set1, 1, out) == 0, "below: gone");
-        TAP_OK(ld_cache_flush(c, NULL, 0) == 2 && ld_cache_stats(c).entries == 0,
-               "flush all");
+        TAP_OK(ld_cache_flush(c, NULL, 0) == 2 && ld_cache_stats(c).entries == 0, "flush all");
         ld_cache_free(c);
         TAP_OK(ld_cache_flush(NULL, NULL, 0) == 0 && ld_cache_stats(NULL).hits == 0,
                "no cache: nothing to do");
