@@ -836,6 +836,26 @@ static int cmd_parse_named(struct cmd_tokens *t, struct ld_cmd *cmd, size_t min,
         return cmd_name(w[0], cmd->name, err, errlen);
 }
 
+/* flush [DOMAIN]: the answer cache's entries at and below DOMAIN, or all of them */
+static int cmd_parse_flush(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
+{
+        char *w[1] = {NULL};
+        int rc = cmd_positional(t, cmd, 0, 1, "DOMAIN", w, err, errlen);
+        size_t len;
+
+        if (rc < 0 || !w[0])
+                return rc;
+        if (!cmd_fqdn_valid(w[0]))
+                return cmd_fail(err, errlen, "invalid domain '%s'", w[0]);
+        len = strlen(w[0]);
+        if (w[0][len - 1] == '.')
+                len--;
+        for (size_t i = 0; i < len; i++)
+                cmd->domain[i] = (char)tolower((unsigned char)w[0][i]);
+        cmd->domain[len] = '\0';
+        return 0;
+}
+
 /* show NAME | show --net NAME, each with --json */
 static int cmd_parse_show(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
 {
@@ -872,6 +892,7 @@ static const struct {
     {"unlink", LD_CMD_UNLINK}, {"net", LD_CMD_NET},       {"unnet", LD_CMD_UNNET},
     {"attach", LD_CMD_ATTACH}, {"detach", LD_CMD_DETACH}, {"ls", LD_CMD_LS},
     {"show", LD_CMD_SHOW},     {"stats", LD_CMD_STATS},   {"reload", LD_CMD_RELOAD},
+    {"flush", LD_CMD_FLUSH},
 };
 
 static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, size_t errlen)
@@ -897,6 +918,8 @@ static int cmd_dispatch(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, siz
                         return cmd_parse_show(t, cmd, err, errlen);
                 case LD_CMD_RM:
                         return cmd_parse_named(t, cmd, 1, err, errlen);
+                case LD_CMD_FLUSH:
+                        return cmd_parse_flush(t, cmd, err, errlen);
                 default:
                         return cmd_parse_named(t, cmd, 0, err, errlen);
                 }
@@ -1132,6 +1155,9 @@ void ld_cmd_format(const struct ld_cmd *cmd, FILE *f)
                         return;
                 }
                 fprintf(f, "show %s%s\n", cmd->name, cmd->json ? " --json" : "");
+                return;
+        case LD_CMD_FLUSH:
+                fprintf(f, "flush%s%s\n", cmd->domain[0] ? " " : "", cmd->domain);
                 return;
         default:
                 fprintf(f, "%s%s%s%s%s\n", ld_cmd_word(cmd->kind), cmd->name[0] ? " " : "",

@@ -47,6 +47,7 @@ enum ld_cmd_kind {
         LD_CMD_SHOW,
         LD_CMD_STATS,
         LD_CMD_RELOAD,
+        LD_CMD_FLUSH, /* the answer cache */
 };
 
 enum ld_proto { LD_PROTO_TCP, LD_PROTO_UDP };
@@ -132,6 +133,8 @@ struct ld_cmd {
         ld_alias alias;        /* link (TARGET when omitted); unlink */
         struct ld_netspec net; /* net, unnet (name, owner); show --net (name) */
         struct ld_attspec att; /* attach, detach (container, net) */
+        /* flush: lower case, no final dot; "" for all */
+        char domain[LD_DOMAIN_MAX + 1];
 };
 
 /* Parses one line. Returns 0 for a command, 1 for a blank or comment line, or -EINVAL

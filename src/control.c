@@ -3,6 +3,7 @@
 #include "control.h"
 
 #include "accept.h"
+#include "cache.h"
 #include "change.h"
 #include "command.h"
 #include "frame.h"
@@ -556,6 +557,27 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
         free(buf);
 }
 
+/* flush [DOMAIN]: the answer cache's entries at and below DOMAIN (checked dotted labels,
+ * lower case), or all; the reply says how many went. */
+static void ctl_flush(struct ld_control *ctl, struct ctl_conn *c, const struct ld_cmd *cmd)
+{
+        uint8_t wire[LD_DOMAIN_MAX + 2];
+        size_t len = 0, n;
+        char body[48];
+
+        for (const char *p = cmd->domain; *p;) {
+                size_t l = strcspn(p, ".");
+                wire[len] = (uint8_t)l;
+                memcpy(wire + len + 1, p, l);
+                len += 1 + l;
+                p += l + (p[l] == '.');
+        }
+        wire[len++] = 0;
+        n = ld_cache_flush(ctl->env.eng->cache, cmd->domain[0] ? wire : NULL, len);
+        snprintf(body, sizeof(body), "flushed %zu\n", n);
+        ctl_reply(c, NULL, body, strlen(body));
+}
+
 /* The most a request may hold: one line, or a batch's header and lines. */
 static size_t ctl_in_max(const struct ctl_conn *c)
 {
@@ -653,6 +675,8 @@ static void ctl_request(struct ld_control *ctl, struct ctl_conn *c, char *req)
                         ctl_reply(c, "the table cannot be changed until a reload", NULL, 0);
                 else
                         ctl_change(ctl, c, &cmd);
+        } else if (cmd.kind == LD_CMD_FLUSH) {
+                ctl_flush(ctl, c, &cmd);
         } else if (cmd.kind == LD_CMD_RELOAD) {
                 c->awaits_reload = true;
                 ctl->reload_pending = true;

@@ -4,10 +4,12 @@
 #include "dispatch.h"
 
 #include "answer.h"
+#include "cache.h"
 #include "client.h"
 #include "forward.h"
 #include "remote.h"
 #include "engine.h"
+#include "query.h"
 #include "wire.h"
 #include "xfr.h"
 
@@ -15,11 +17,26 @@
 
 static void dispatch_rerun(void *arg, const struct ld_request *rq, const uint8_t *pkt, size_t len);
 
+/* The answer from the cache for the upstream set the views forward to (0: a miss). */
+static size_t dispatch_cached(struct ld_dispatch *d, struct ld_viewset vs, const struct ld_query *q,
+                              bool tcp, uint8_t *out, size_t cap)
+{
+        struct ld_cache_set set;
+
+        if (!d->eng->cache)
+                return 0;
+        ld_forward_upstreams(d->forward, vs, &set);
+        return set.n ? ld_cache_answer(d->eng->cache, q, &set, tcp, out, cap) : 0;
+}
+
 size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, const uint8_t *pkt,
                          size_t len, uint8_t *out, size_t cap)
 {
         struct ld_viewset vs = rq->client->ops->views(rq->client, &rq->src);
-        struct ld_answer_result r = ld_engine_handle(d->eng, vs, pkt, len, out, cap, rq->tcp);
+        struct ld_query q;
+        struct ld_answer_result r =
+            ld_engine_handle_parsed(d->eng, vs, pkt, len, out, cap, rq->tcp, &q);
+        size_t n;
 
         switch (r.action) {
         case LD_ANSWER_DROP:
@@ -27,6 +44,8 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
         case LD_ANSWER_FORWARD:
                 if (!d->forward)
                         break; /* REFUSED, as built */
+                if ((n = dispatch_cached(d, vs, &q, rq->tcp, out, cap)) > 0)
+                        return n;
                 ld_forward_query(d->forward, pkt, len, vs, rq);
                 return 0;
         case LD_ANSWER_XFR:

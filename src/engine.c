@@ -2,6 +2,7 @@
  * point from packet in to packet out; it never sees a socket (transports and dispatch do). */
 #include "engine.h"
 
+#include "cache.h"
 #include "log.h"
 #include "pubzone.h"
 
@@ -34,6 +35,8 @@ void ld_engine_fini(struct ld_engine *s)
         s->pubzone = NULL;
         s->cfg.pubzone = NULL;
         ld_services_fini(&s->services);
+        ld_cache_free(s->cache);
+        s->cache = NULL;
 }
 
 void ld_engine_set_table(struct ld_engine *s, struct ld_table *t)
@@ -119,12 +122,20 @@ struct ld_answer_result ld_engine_handle(struct ld_engine *s, struct ld_viewset 
                                          bool tcp)
 {
         struct ld_query q;
-        enum ld_query_status st = ld_query_parse(pkt, len, &q);
+
+        return ld_engine_handle_parsed(s, vs, pkt, len, out, cap, tcp, &q);
+}
+
+struct ld_answer_result ld_engine_handle_parsed(struct ld_engine *s, struct ld_viewset vs,
+                                                const uint8_t *pkt, size_t len, uint8_t *out,
+                                                size_t cap, bool tcp, struct ld_query *q)
+{
+        enum ld_query_status st = ld_query_parse(pkt, len, q);
         struct ld_answer_result res;
 
-        res = ld_answer_build(&s->cfg, &q, st, vs, tcp, s->rotate++, out, cap);
+        res = ld_answer_build(&s->cfg, q, st, vs, tcp, s->rotate++, out, cap);
         if (s->log_queries && res.action != LD_ANSWER_DROP)
-                engine_log_query(&q, vs, res);
+                engine_log_query(q, vs, res);
         if (res.action == LD_ANSWER_DROP) {
                 s->stats.dropped++;
                 return res;

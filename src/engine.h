@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct ld_cache;
 struct ld_pubzone;
+struct ld_query;
 
 struct ld_stats {
         uint64_t queries;
@@ -33,6 +35,7 @@ struct ld_engine {
         struct ld_stats stats;
         struct ld_zones *zones;     /* NULL without --zones */
         struct ld_pubzone *pubzone; /* NULL without --publish-zone */
+        struct ld_cache *cache;     /* forwarded answers (NULL: --cache-size 0); owned */
         bool log_queries;
 };
 
@@ -51,6 +54,11 @@ void ld_engine_bump_serial(struct ld_engine *s);
 struct ld_answer_result ld_engine_handle(struct ld_engine *s, struct ld_viewset vs,
                                          const uint8_t *pkt, size_t len, uint8_t *out, size_t cap,
                                          bool tcp);
+/* The same, with the parsed query left in q (the answer cache reads it for a query to
+ * forward, rather than parsing it again). */
+struct ld_answer_result ld_engine_handle_parsed(struct ld_engine *s, struct ld_viewset vs,
+                                                const uint8_t *pkt, size_t len, uint8_t *out,
+                                                size_t cap, bool tcp, struct ld_query *q);
 /* The views of a client at src on a shared listener: the containers owning src. */
 struct ld_viewset ld_engine_views_of(const struct ld_engine *s, const struct ld_addr *src);
 

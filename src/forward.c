@@ -28,6 +28,7 @@
  * one container that floods a silent upstream cannot make the others' queries fail. */
 #include "forward.h"
 
+#include "cache.h"
 #include "client.h"
 #include "evares.h"
 #include "exchange.h"
@@ -313,6 +314,19 @@ static size_t fwd_req_error(const struct fwd_req *r, uint16_t rcode, uint8_t *ou
         return fwd_error(r->id, r->rd, r->edns, r->do_bit, &qn, rcode, out, cap);
 }
 
+/* What the upstream set said, for the cache to keep or not (cache.c): not our own refusal
+ * (the budget, no server) nor the end of a daemon stopping. */
+static void fwd_cache(const struct fwd_req *r, const uint8_t *ans, size_t alen)
+{
+        struct ld_cache_set set = {0};
+
+        if (r->orphan || !r->nservers || !r->f->eng->cache)
+                return;
+        for (int i = 0; i < r->nservers && i < LD_CACHE_SET_MAX; i++)
+                set.ep[set.n++] = r->servers[i]->ep;
+        ld_cache_store(r->f->eng->cache, r->q, r->qlen, &set, ans, alen);
+}
+
 static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_forward *f = r->f;
@@ -321,6 +335,7 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         size_t n = 0;
 
         ld_exchange_cancel(&r->x);
+        fwd_cache(r, ans, alen);
         /* the question as the client asked it: the same name in another case (not over one
          * that a TCP upstream changed: c-ares checks TCP answers loosely) */
         if (ans)
@@ -562,6 +577,16 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         n = fwd_servers_for(f, vs, servers);
         fwd_order(r, servers, n);
         fwd_try(r);
+}
+
+void ld_forward_upstreams(struct ld_forward *f, struct ld_viewset vs, struct ld_cache_set *set)
+{
+        struct fwd_server *s[FWD_MAX_SERVERS];
+        int n = fwd_servers_for(f, vs, s);
+
+        set->n = 0;
+        for (int i = 0; i < n && i < LD_CACHE_SET_MAX; i++)
+                set->ep[set->n++] = s[i]->ep;
 }
 
 static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)

@@ -4,6 +4,7 @@
 #define LD_FORWARD_H
 
 #include "addr.h"
+#include "cache.h"
 
 #include <ev.h>
 #include <stdbool.h>
@@ -32,5 +33,9 @@ int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps,
  * answer, or SERVFAIL, goes later through rq's client (held meanwhile; dropped if gone). */
 void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
                       const struct ld_request *rq);
+
+/* The upstream set views vs forward to (the servers a query would be sent to, in any
+ * order): what the answer cache keys their answers by. */
+void ld_forward_upstreams(struct ld_forward *f, struct ld_viewset vs, struct ld_cache_set *set);
 
 #endif

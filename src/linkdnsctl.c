@@ -29,6 +29,7 @@ static const char ctl_usage[] =
     "  show --net NAME [--json]    a network and its members\n"
     "  stats [--json]              counters\n"
     "  reload                      re-read the state file, as SIGHUP does\n"
+    "  flush [DOMAIN]              empty the answer cache, or its entries at and below DOMAIN\n"
     "  batch                       changes read from stdin, applied as one (all or none)\n"
     "\n"
     "  --control PATH   the socket (default $LINKDNS_CONTROL or /run/linkdns/control.sock)\n"
@@ -66,7 +67,11 @@ static const struct {
     {"show", "Usage: linkdnsctl show NAME [--json] | show --net NAME [--json]\nPrints what "
              "NAME's view resolves, or a network and its members.\n"},
     {"stats", "Usage: linkdnsctl stats [--json]\nPrints queries by view and rcode, refused, "
-              "truncated,\nTCP connections, table size, uptime.\n"},
+              "truncated,\nTCP connections, table size, uptime, the answer cache's hits,\n"
+              "misses, evictions, entries and bytes.\n"},
+    {"flush", "Usage: linkdnsctl flush [DOMAIN]\nEmpties the cache of forwarded answers, or "
+              "drops its entries for DOMAIN\nand the names below it; prints how many went.\n"
+              "Example: linkdnsctl flush example.com\n"},
     {"reload", "Usage: linkdnsctl reload\nRe-reads the state file, as SIGHUP does; a bad "
                "file leaves the running table.\n"},
     {"batch",

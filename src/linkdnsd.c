@@ -1,4 +1,5 @@
 /* linkdnsd: the daemon — one process, one libev loop, serving every view. */
+#include "cache.h"
 #include "change.h"
 #include "control.h"
 #include "dispatch.h"
@@ -10,6 +11,7 @@
 #include "ready.h"
 #include "options.h"
 #include "pubzone.h"
+#include "random.h"
 #include "remote.h"
 #include "xfr.h"
 #include "engine.h"
@@ -343,6 +345,13 @@ int main(int argc, char **argv)
                         return 1;
                 }
                 daemon_upstreams(&d);
+                if (ld_cache_new(d.opt.cache_size, d.opt.cache_max_ttl,
+                                 (uint64_t)ld_random_u32() << 32 | ld_random_u32(),
+                                 &d.eng.cache) < 0) {
+                        ld_err("cannot set up the answer cache");
+                        daemon_fini(&d);
+                        return 1;
+                }
         }
         if (!d.tcp || daemon_listen(&d) < 0) {
                 daemon_fini(&d);

@@ -32,6 +32,8 @@ static const char options_usage[] =
     "  --notify ADDR[@PORT]    secondaries told of changes (default: each allowed address)\n"
     "  --tsig NAME:ALG:SECRET  key required on transfers and sent with NOTIFY\n"
     "  --stale SECONDS         serve a remote container's last data this long (default 300)\n"
+    "  --cache-size BYTES      memory for forwarded answers, K/M suffix, 0: none (default 8M)\n"
+    "  --cache-max-ttl SECONDS the longest a forwarded answer is kept (default 86400)\n"
     "  --log-level LEVEL       error, warning, info or debug (default info)\n"
     "  --log-queries           log one line per query\n"
     "  --check-config          load and check the configuration and table, then exit\n"
@@ -58,6 +60,8 @@ enum {
         OPT_NOTIFY,
         OPT_TSIG,
         OPT_STALE,
+        OPT_CACHE_SIZE,
+        OPT_CACHE_MAX_TTL,
         OPT_LOG_LEVEL,
         OPT_LOG_QUERIES,
         OPT_CHECK_CONFIG,
@@ -85,6 +89,8 @@ static const struct option options_long[] = {
     {"notify", required_argument, NULL, OPT_NOTIFY},
     {"tsig", required_argument, NULL, OPT_TSIG},
     {"stale", required_argument, NULL, OPT_STALE},
+    {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+    {"cache-max-ttl", required_argument, NULL, OPT_CACHE_MAX_TTL},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
@@ -109,6 +115,27 @@ static int options_uint(const char *opt, const char *s, unsigned long min, unsig
         *out = strtoul(s, &end, 10);
         if (errno || *end || end == s || s[0] == '-' || *out < min || *out > max)
                 return options_bad(opt, s, "number");
+        return 0;
+}
+
+/* BYTES with an optional K or M suffix (binary), up to 1 GiB. */
+static int options_bytes(const char *opt, const char *s, size_t *out)
+{
+        size_t n = strlen(s), mult = 1;
+        unsigned long v;
+        char digits[32];
+
+        if (n && (s[n - 1] == 'K' || s[n - 1] == 'k' || s[n - 1] == 'M' || s[n - 1] == 'm')) {
+                mult = (s[n - 1] | 0x20) == 'k' ? 1024 : 1024 * 1024;
+                n--;
+        }
+        if (n == 0 || n >= sizeof(digits))
+                return options_bad(opt, s, "size");
+        memcpy(digits, s, n);
+        digits[n] = '\0';
+        if (options_uint(opt, digits, 0, (1024UL * 1024 * 1024) / mult, &v) < 0)
+                return -EINVAL;
+        *out = v * mult;
         return 0;
 }
 
@@ -195,6 +222,12 @@ static int options_one(int c, const char *arg, struct ld_options *o)
                 if ((rc = options_uint("stale", arg, 0, 86400 * 7, &v)) == 0)
                         o->stale = (double)v;
                 break;
+        case OPT_CACHE_SIZE:
+                return options_bytes("cache-size", arg, &o->cache_size);
+        case OPT_CACHE_MAX_TTL:
+                if ((rc = options_uint("cache-max-ttl", arg, 0, 604800, &v)) == 0)
+                        o->cache_max_ttl = (uint32_t)v;
+                break;
         case OPT_LOG_LEVEL:
                 if (ld_log_parse_level(arg, &o->log_level) < 0)
                         return options_bad("log-level", arg, "level");
@@ -224,6 +257,8 @@ int ld_options_parse(int argc, char **argv, struct ld_options *o)
         o->tcp_max = 256;
         o->max_forwards = 1024;
         o->stale = 300;
+        o->cache_size = 8 * 1024 * 1024;
+        o->cache_max_ttl = 86400;
         o->tcp_idle = 10;
         o->log_level = LD_LOG_INFO;
         opterr = 1;

@@ -37,6 +37,8 @@ struct ld_options {
         size_t nnotify;
         const char *tsig;
         double stale;
+        size_t cache_size;      /* bytes; 0: no answer cache */
+        uint32_t cache_max_ttl; /* seconds */
         enum ld_log_level log_level;
         bool log_queries;
         bool check_config;

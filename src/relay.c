@@ -86,14 +86,23 @@ size_t ld_relay_rewrite(const uint8_t *ans, size_t alen, const struct ld_relay_a
                 len += off - start;
                 count[sec]++;
         }
+        return ld_relay_finish(ans, count, tc, c, out, len);
+}
+
+size_t ld_relay_finish(const uint8_t *ans, const uint16_t count[3], bool tc,
+                       const struct ld_relay_ask *c, uint8_t *out, size_t len)
+{
+        uint16_t ar = count[2];
+
         ld_wr16(out, c->id);
         out[2] = (uint8_t)((ans[2] & ~0x02) | (tc ? 0x02 : 0));
         out[3] = ans[3];
         if (c->edns) {
                 len += ld_wire_opt(out + len, 0, c->do_bit);
-                count[2]++;
+                ar++;
         }
-        for (int s = 0; s < 3; s++)
-                ld_wr16(out + 6 + 2 * s, count[s]);
+        ld_wr16(out + 6, count[0]);
+        ld_wr16(out + 8, count[1]);
+        ld_wr16(out + 10, ar);
         return len;
 }

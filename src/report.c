@@ -1,6 +1,7 @@
 /* report: the read-only answers of the control socket — ls, show, stats — as text or JSON. */
 #include "report.h"
 
+#include "cache.h"
 #include "engine.h"
 #include "table.h"
 
@@ -335,6 +336,7 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
                                              "nxdomain", "notimp",  "refused"};
         const struct ld_stats *st = &s->stats;
         const struct ld_table *t = s->table;
+        const struct ld_cache_stats cs = ld_cache_stats(s->cache);
 
         if (json)
                 fputc('{', f);
@@ -361,7 +363,11 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
                 for (const struct ld_container *c = t->head; c; c = c->next)
                         fprintf(f, "\"%s\":%llu%s", c->spec.name,
                                 (unsigned long long)c->cview.queries, c->next ? "," : "");
-                fputs("}}\n", f);
+                fprintf(f,
+                        "},\"cache\":{\"hits\":%llu,\"misses\":%llu,\"evictions\":%llu,"
+                        "\"entries\":%zu,\"bytes\":%zu}}\n",
+                        (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                        (unsigned long long)cs.evictions, cs.entries, cs.bytes);
                 return;
         }
         fprintf(f,
@@ -379,6 +385,11 @@ void ld_report_stats(const struct ld_engine *s, const struct ld_report_extra *x,
         fprintf(f, "forwarded %llu\nforward.failed %llu\nforward.overflow %llu\ntransfers %llu\n",
                 (unsigned long long)st->forwarded, (unsigned long long)st->forward_failed,
                 (unsigned long long)st->forward_overflow, (unsigned long long)st->transfers);
+        fprintf(f,
+                "cache.hits %llu\ncache.misses %llu\ncache.evictions %llu\ncache.entries %zu\n"
+                "cache.bytes %zu\n",
+                (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                (unsigned long long)cs.evictions, cs.entries, cs.bytes);
         for (const struct ld_container *c = t->head; c; c = c->next)
                 fprintf(f, "view.%s.queries %llu\n", c->spec.name,
                         (unsigned long long)c->cview.queries);

@@ -88,10 +88,42 @@ start_aardvark() {
 }
 start_linkdnsd() {
   cp "${LINKDNS_LINKS:-$peers/links}" "$dir/links" # LINKDNS_LINKS: another table (bench/scale)
-  "${wrap[@]}" "$build/linkdnsd" --state "$dir/links" --listen "127.0.0.1@$port" --no-upstream \
+  # LINKDNS_UPSTREAM: forward there (bench/callgrind's cached row) instead of --no-upstream
+  local up=(--no-upstream)
+  [ -z "${LINKDNS_UPSTREAM:-}" ] || up=(--upstream "$LINKDNS_UPSTREAM")
+  "${wrap[@]}" "$build/linkdnsd" --state "$dir/links" --listen "127.0.0.1@$port" "${up[@]}" \
     --control "$dir/control.sock" 2>"$dir/log" &
   srv_pid=$!
 }
+
+# linkdnsd-local and linkdnsd-cached (bench/run, bench/callgrind): the same
+# linkdnsd asked one link name, or one forwarded name answered from its cache.
+# The cached one forwards to NSD serving bench/peers/ext.test.zone on a port of
+# its own (start_upstream, once; the caller sets up_pid= and stops it).
+start_upstream() {
+  local d=$tmp/upstream
+  [ -z "${up_pid:-}" ] || return 0
+  mkdir -p "$d"
+  up_port=$(free_port)
+  sed -e "s|@DIR@|$d|g" -e "s|@PORT@|$up_port|g" -e 's|link\.internal|ext.test|g' \
+    "$peers/nsd.conf" >"$d/nsd.conf"
+  cp "$peers/ext.test.zone" "$d/"
+  nsd -d -c "$d/nsd.conf" 2>"$d/log" &
+  up_pid=$!
+  local deadline=$((SECONDS + 30))
+  until dig +tries=1 +time=1 -p "$up_port" @127.0.0.1 www.ext.test A 2>/dev/null | grep -q 192.0.2.80; do
+    [ "$SECONDS" -lt "$deadline" ] || { cat "$d/log" >&2; die "nsd (upstream) did not answer"; }
+    sleep 0.1
+  done
+}
+stop_upstream() {
+  [ -n "$up_pid" ] || return 0
+  kill -TERM "$up_pid" 2>/dev/null || true
+  wait "$up_pid" 2>/dev/null || true
+  up_pid=
+}
+start_linkdnsd-local() { start_linkdnsd; }
+start_linkdnsd-cached() { LINKDNS_UPSTREAM=127.0.0.1@$up_port start_linkdnsd; }
 
 # stop_server: SIGTERM to the server, wait up to STOP_TIMEOUT seconds
 # (default 10), then SIGKILL.
