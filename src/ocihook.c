@@ -314,20 +314,30 @@ out:
         return rc;
 }
 
-/* poststop: remove every entry oci:ID owns (none: done). The bundle may be gone. */
+/* poststop: remove every entry oci:ID owns (none: done). The bundle may be gone. An entry
+ * taken over between the listing and the removal (a container of the same name started
+ * once this one's namespace was gone) makes linkdnsd refuse the batch: listed again, once,
+ * so that a poststop never fails for what is no longer its own. */
 static int hook_unregister(struct hook *h)
 {
-        struct json_object *owned = NULL;
-        struct ld_ctlc_batch b = {0};
-        int rc;
+        for (int tries = 0;; tries++) {
+                struct json_object *owned = NULL;
+                struct ld_ctlc_batch b = {0};
+                int rc = hook_owned(h, &owned);
 
-        if (hook_owned(h, &owned) < 0)
-                return hook_fail("%s", h->err);
-        rc = hook_clear(h, owned, NULL, &b) != 0 ? hook_fail("%s", h->err)
-                                                 : hook_send(h, &b, "remove its entries");
-        json_object_put(owned);
-        ld_ctlc_batch_clear(&b);
-        return rc;
+                if (rc == 0 && (rc = hook_clear(h, owned, NULL, &b)) == 0)
+                        rc = ld_ctlc_batch_send(h->control, &b, LD_CTLC_TIMEOUT_MS, h->err,
+                                                sizeof h->err);
+                json_object_put(owned);
+                ld_ctlc_batch_clear(&b);
+                if (rc == 1 && tries == 0)
+                        continue;
+                if (rc == 1)
+                        return hook_fail("linkdnsd refused to remove its entries (container "
+                                         "%.12s): %s",
+                                         h->id, hook_reason(h->err));
+                return rc < 0 ? hook_fail("%s", h->err) : 0;
+        }
 }
 
 static int hook_args(int argc, char **argv, struct hook *h)

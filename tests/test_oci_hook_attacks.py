@@ -9,12 +9,16 @@ line without the batch's internal line number; annotations over the
 bounds name the annotation, not the hook's internal add line; items that
 look like options, comments or extra lines never reach the daemon; a
 config.json that is a FIFO or a symlink is refused at once; poststop of
-one container never touches another's entries.
+one container never touches another's entries, and does not fail when its
+entry is taken over between its listing and its removal.
 
 Addresses: 10.14.0.0/16, only inside the test's namespaces.  Runs as root.
 """
 
+import json
 import os
+import socket
+import threading
 import time
 
 from test_oci_hook import (assert_error, assert_ok, containers,  # noqa: F401
@@ -126,3 +130,59 @@ def test_poststop_touches_only_its_own_id(daemon, containers):
     # a stranger's poststop of a valid ID: nothing owned, nothing done
     assert_ok(hook(daemon.control, {"id": new_id(), "status": "stopped"}))
     assert entry(daemon, "db") is not None
+
+
+def test_poststop_entry_taken_over_meanwhile(tmp_path):
+    """poststop lists what oci:ID owns, then removes it; a container of the
+    same name that took the entry over in between (this one's namespace was
+    gone) makes linkdnsd refuse the removal.  The hook lists again and
+    finds nothing of its own: done, exit 0.  A fake control socket plays
+    the race."""
+    cid = new_id()
+    owned = {"networks": [], "attachments": [], "links": [],
+             "containers": [{"name": "db", "owners": ["oci:" + cid]}]}
+    empty = dict(owned, containers=[])
+    replies = [b"ok\n" + json.dumps(owned).encode(),
+               b"error line 1: 'db' is not owned by 'oci:%s' but by 'oci:%s'\n"
+               % (cid.encode(), new_id().encode()),
+               b"ok\n" + json.dumps(empty).encode()]
+    asked = []
+    path = str(tmp_path / "race.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(8)
+    srv.settimeout(10)
+
+    def serve():
+        for reply in replies:
+            try:
+                c = srv.accept()[0]
+            except OSError:
+                return
+            with c:
+                c.settimeout(5)
+                data = b""
+                while True:   # a request: "ls ...\n" or "batch N\n" + N lines
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                    lines = data.split(b"\n")
+                    if data.startswith(b"batch "):
+                        if len(lines) > int(lines[0].split()[1]) + 1:
+                            break
+                    elif len(lines) > 1:
+                        break
+                asked.append(data.decode())
+                c.sendall(reply)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        p = hook(path, {"id": cid, "status": "stopped"})
+    finally:
+        t.join(10)
+        srv.close()
+    assert_ok(p)
+    assert asked[0].startswith("ls --owner oci:" + cid)
+    assert asked[1] == "batch 1\nrm db --owner oci:%s\n" % cid
+    assert asked[2].startswith("ls --owner oci:" + cid)
