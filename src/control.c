@@ -359,9 +359,9 @@ static int ctl_canonical(const struct ld_cmd *cmd, char **line, size_t *len, str
         return 0;
 }
 
-/* For add --replace of an entry with owners: whether the namespace it was registered with
- * is gone (missing, or another one stands at its path), which lets another owner take the
- * name over (table.c decides). */
+/* For add --replace of an entry with owners, or by an owner of one without: whether the
+ * namespace it was registered with is gone (missing, or another one stands at its path),
+ * which lets another owner take the name over (table.c decides). */
 static void ctl_ns_gone(struct ld_control *ctl, const struct ld_table *t, struct ld_cmd *cmd)
 {
         const struct ld_container *old;
@@ -370,7 +370,7 @@ static void ctl_ns_gone(struct ld_control *ctl, const struct ld_table *t, struct
         int rc;
 
         if (cmd->kind != LD_CMD_ADD || !cmd->replace || !(old = ld_table_find(t, cmd->spec.name)) ||
-            !old->spec.nowners || !(old->spec.netns || old->spec.pid))
+            !(old->spec.nowners || cmd->spec.nowners) || !(old->spec.netns || old->spec.pid))
                 return;
         memset(&probe, 0, sizeof(probe));
         probe.netns = old->spec.netns; /* borrowed: the probe reads it, sets only nsid */

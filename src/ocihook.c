@@ -17,6 +17,7 @@
 
 #define HOOK_ADDRS 64 /* addresses of one container registered, at most */
 #define HOOK_ERRLEN 512
+#define HOOK_ITEM_MAX 32 /* an expose or publish item: "65535:65535/tcp" is 15 */
 
 static const char hook_usage[] =
     "Usage: linkdns-oci-hook [--control PATH]\n"
@@ -95,6 +96,24 @@ static int hook_owned(struct hook *h, struct json_object **out)
         return rc;
 }
 
+/* The reason in a refusal of a batch line: without linkdnsd's "line N: " (the batch's
+ * internal numbering) or the batch builder's "'add ...': " (the hook's own add line, with
+ * its owner and PID), which mean nothing to the runtime's user. */
+static const char *hook_reason(const char *err)
+{
+        const char *p = err, *q;
+
+        if (strncmp(p, "line ", 5) == 0 && strspn(p + 5, "0123456789") > 0) {
+                q = p + 5 + strspn(p + 5, "0123456789");
+                if (strncmp(q, ": ", 2) == 0)
+                        p = q + 2;
+        }
+        /* the add line holds no quote (hook_word), so the first "': " ends it */
+        if (strncmp(p, "'add ", 5) == 0 && (q = strstr(p, "': ")))
+                p = q + 3;
+        return p;
+}
+
 /* Sends batch b (what: "register NAME", "remove"); any failure is the hook's error line. */
 static int hook_send(struct hook *h, const struct ld_ctlc_batch *b, const char *what)
 {
@@ -102,7 +121,7 @@ static int hook_send(struct hook *h, const struct ld_ctlc_batch *b, const char *
 
         if (rc == 1)
                 return hook_fail("linkdnsd refused to %s (container %.12s): %s", what, h->id,
-                                 h->err);
+                                 hook_reason(h->err));
         if (rc < 0)
                 return hook_fail("%s", h->err);
         return 0;
@@ -149,14 +168,18 @@ static bool hook_word(const char *s, size_t len)
         return len > 0;
 }
 
-/* Appends " OPTION ITEM" to f for each item of annotation key: 0 or the hook's exit 1. */
+/* Appends " OPTION ITEM" to f for each item of annotation key: 0 or the hook's exit 1.
+ * At most LD_LIST_MAX items (the daemon's bound) of HOOK_ITEM_MAX bytes, so that the add
+ * line stays within the daemon's line bound whatever the annotation holds. */
 static int hook_list_option(const struct hook *h, const char *key, const char *option, FILE *f)
 {
         const char *cur = hook_annotation(h, key), *item;
-        size_t len;
+        size_t len, n = 0;
 
         while (cur && (item = ld_rt_item(&cur, &len))) {
-                if (!hook_word(item, len))
+                if (++n > LD_LIST_MAX)
+                        return hook_fail("annotation %s: more than %d items", key, LD_LIST_MAX);
+                if (len > HOOK_ITEM_MAX || !hook_word(item, len))
                         return hook_fail("annotation %s: invalid item '%.*s'", key,
                                          (int)(len > 64 ? 64 : len), item);
                 fprintf(f, " %s %.*s", option, (int)len, item);
@@ -276,7 +299,7 @@ static int hook_register(struct hook *h)
         }
         if (hook_clear(h, owned, name, &b) != 0 ||
             ld_ctlc_batch_add(&b, h->err, sizeof h->err, "%s", line) != 0) {
-                rc = hook_fail("container %s: %s", name, h->err);
+                rc = hook_fail("container %s: %s", name, hook_reason(h->err));
                 goto out;
         }
         if ((rc = hook_links(h, name, &b)) == 0) {
@@ -291,20 +314,30 @@ out:
         return rc;
 }
 
-/* poststop: remove every entry oci:ID owns (none: done). The bundle may be gone. */
+/* poststop: remove every entry oci:ID owns (none: done). The bundle may be gone. An entry
+ * taken over between the listing and the removal (a container of the same name started
+ * once this one's namespace was gone) makes linkdnsd refuse the batch: listed again, once,
+ * so that a poststop never fails for what is no longer its own. */
 static int hook_unregister(struct hook *h)
 {
-        struct json_object *owned = NULL;
-        struct ld_ctlc_batch b = {0};
-        int rc;
+        for (int tries = 0;; tries++) {
+                struct json_object *owned = NULL;
+                struct ld_ctlc_batch b = {0};
+                int rc = hook_owned(h, &owned);
 
-        if (hook_owned(h, &owned) < 0)
-                return hook_fail("%s", h->err);
-        rc = hook_clear(h, owned, NULL, &b) != 0 ? hook_fail("%s", h->err)
-                                                 : hook_send(h, &b, "remove its entries");
-        json_object_put(owned);
-        ld_ctlc_batch_clear(&b);
-        return rc;
+                if (rc == 0 && (rc = hook_clear(h, owned, NULL, &b)) == 0)
+                        rc = ld_ctlc_batch_send(h->control, &b, LD_CTLC_TIMEOUT_MS, h->err,
+                                                sizeof h->err);
+                json_object_put(owned);
+                ld_ctlc_batch_clear(&b);
+                if (rc == 1 && tries == 0)
+                        continue;
+                if (rc == 1)
+                        return hook_fail("linkdnsd refused to remove its entries (container "
+                                         "%.12s): %s",
+                                         h->id, hook_reason(h->err));
+                return rc < 0 ? hook_fail("%s", h->err) : 0;
+        }
 }
 
 static int hook_args(int argc, char **argv, struct hook *h)

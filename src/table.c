@@ -201,7 +201,9 @@ static int table_add_owned(struct ld_table *t, struct ld_container *c, struct ld
         bool same_tag;
         int rc;
 
-        if (!c->spec.nowners)
+        /* An entry without owners (registered by hand) is replaced freely by hand; a route
+         * (an add with --owner) takes it only as it takes another owner's, below. */
+        if (!c->spec.nowners && (!cmd->replace || !cmd->spec.nowners))
                 return 1;
         if (table_merges(c, cmd)) {
                 /* all or nothing: the room is checked first */
@@ -216,14 +218,15 @@ static int table_add_owned(struct ld_table *t, struct ld_container *c, struct ld
                 return 1; /* "already exists" */
         if (table_owner_shared(&cmd->spec, c, &same_tag))
                 return (rc = table_owners_union(&cmd->spec, &c->spec, err, errlen)) < 0 ? rc : 1;
-        /* Another owner's entry: only a dead container's name is taken over (a file being
-         * replayed holds only what was checked so when it was live). */
+        /* Another owner's entry (or, for a route, one without owner): only a dead container's
+         * name is taken over (a file being replayed holds only what was checked so when it
+         * was live). */
         if (!t->loading && (!(c->spec.netns || c->spec.pid) || !cmd->ns_gone)) {
-                snprintf(err, errlen,
-                         "'%s' is owned by '%s'%s: it is replaced only once its namespace is "
-                         "gone",
-                         c->spec.name, c->spec.owners[0],
-                         c->spec.netns || c->spec.pid ? "" : " and has no namespace");
+                snprintf(
+                    err, errlen, "'%s' is %s%s%s%s: it is replaced only once its namespace is gone",
+                    c->spec.name, c->spec.nowners ? "owned by '" : "registered by hand (no owner",
+                    c->spec.nowners ? c->spec.owners[0] : "", c->spec.nowners ? "'" : ")",
+                    c->spec.netns || c->spec.pid ? "" : " and has no namespace");
                 return -EPERM;
         }
         /* the dead container's links from it and its attachments go; links to it stay */
