@@ -37,6 +37,7 @@ void ld_ctlc_buf_clear(struct ld_ctlc_buf *b); /* frees data; the struct may be 
 struct ld_ctlc_batch {
         char *text;
         size_t len, cap, lines;
+        size_t changes; /* lines that are changes (not blank or comments) */
 };
 /* Appends one line (printf format, no newline): 0, -EINVAL (not a change line: err says
  * why), -E2BIG (over the bounds) or -ENOMEM. */
@@ -44,8 +45,12 @@ int ld_ctlc_batch_add(struct ld_ctlc_batch *b, char *err, size_t errlen, const c
     __attribute__((format(printf, 4, 5)));
 int ld_ctlc_batch_vadd(struct ld_ctlc_batch *b, char *err, size_t errlen, const char *fmt,
                        va_list ap);
-/* Sends the batch as one change ("batch N\n" and its lines): as ld_ctlc_request. An empty
- * batch returns 0 without asking the daemon. */
+/* Appends one line as it is: 0 for a change, 1 for a blank or '#' comment line (kept, so
+ * that linkdnsd's "line N" in a refusal counts the caller's lines, as linkdnsctl batch
+ * reads them from stdin), else ld_ctlc_batch_add's errors. */
+int ld_ctlc_batch_line(struct ld_ctlc_batch *b, const char *line, char *err, size_t errlen);
+/* Sends the batch as one change ("batch N\n" and its lines): as ld_ctlc_request. A batch
+ * without changes returns 0 without asking the daemon. */
 int ld_ctlc_batch_send(const char *path, const struct ld_ctlc_batch *b, int timeout_ms,
                        char *err, size_t errlen);
 void ld_ctlc_batch_clear(struct ld_ctlc_batch *b);

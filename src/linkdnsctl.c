@@ -1,15 +1,12 @@
 /* linkdnsctl: command-line client of linkdnsd's control socket. */
 #include "command.h"
-#include "durable.h"
+#include "ctlclient.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #define CTL_STR_(x) #x
 #define CTL_STR(x) CTL_STR_(x)
@@ -100,85 +97,48 @@ static int ctl_command_help(const char *cmd)
         return ctl_fail(2, "unknown command '%s'", cmd);
 }
 
-/* req: the whole request, its last line ended by a newline. */
-static int ctl_send(const char *path, const char *req, size_t reqlen)
+/* The reply after the verdict, streamed as it comes (ls can be many MB). */
+static int ctl_out(void *ctx, const char *buf, size_t len)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        char buf[65536], *nl;
-        size_t len = 0;
-        ssize_t n;
-        int fd, first = 1, sent;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return ctl_fail(2, "control path too long: %s", path);
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                fprintf(stderr, "linkdnsctl: error: cannot connect to %s: %s\n", path,
-                        strerror(errno));
-                return 1;
-        }
-        sent = ld_durable_write_all(fd, req, reqlen);
-        /* A daemon that refuses early (credentials, a request too long) says why before it
-         * closes: read that verdict even when the send failed. */
-        if (sent < 0)
-                shutdown(fd, SHUT_WR);
-        /* The first line is the verdict; the rest is the answer, copied as it comes. */
-        while ((n = read(fd, buf + len, sizeof(buf) - len - 1)) > 0) {
-                len += (size_t)n;
-                buf[len] = '\0';
-                if (first && !(nl = strchr(buf, '\n')) && len < sizeof(buf) - 1)
-                        continue;
-                if (first) {
-                        first = 0;
-                        if (strncmp(buf, "error ", 6) == 0) {
-                                if (nl)
-                                        *nl = '\0';
-                                return ctl_fail(1, "%s", buf + 6);
-                        }
-                        nl = nl ? nl + 1 : buf + len;
-                        fwrite(nl, 1, (size_t)(buf + len - nl), stdout);
-                } else {
-                        fwrite(buf, 1, len, stdout);
-                }
-                len = 0;
-        }
-        close(fd);
-        if (first && sent < 0)
-                return ctl_fail(1, "cannot send the request: %s (linkdnsd closed the connection)",
-                                strerror(-sent));
-        if (first)
-                return ctl_fail(1, "%s", "no answer from linkdnsd");
+        (void)ctx;
+        fwrite(buf, 1, len, stdout);
         return 0;
 }
 
-/* Checks one line of a batch here first, so that bad usage never reaches the daemon:
- * 0 for a change, 1 for a blank or comment line, -1 when refused (said on stderr). */
-static int ctl_batch_check(const char *line, size_t lineno)
+/* Exit status and message of a ctlclient result (err: its line). */
+static int ctl_verdict(int rc, const char *err)
 {
-        char err[512], msg[600];
-        struct ld_cmd cmd;
-        int rc = ld_cmd_parse(line, &cmd, err, sizeof(err));
-
-        if (rc == 0 && !ld_cmd_is_change(&cmd)) {
-                snprintf(err, sizeof(err),
-                         "'%s' cannot be part of a batch (only " LD_BATCH_KINDS ")",
-                         ld_cmd_word(cmd.kind));
-                rc = -EINVAL;
-        }
-        ld_cmd_clear(&cmd);
-        if (rc >= 0)
-                return rc;
-        snprintf(msg, sizeof(msg), "line %zu: %s", lineno, err);
-        ctl_fail(2, "%s", msg);
-        return -1;
+        if (rc == 0)
+                return 0;
+        return ctl_fail(rc == -ENAMETOOLONG ? 2 : 1, "%s", err);
 }
 
-/* linkdnsctl batch: stdin, within the bounds, as "batch LINES\n" and the lines. */
-static int ctl_batch(const char *path)
+/* The reason a daemon gives is one line of up to 64 KiB. */
+static char ctl_err[65536];
+
+/* req: the whole request, its last line ended by a newline. No timeout: a person waits. */
+static int ctl_send(const char *path, const char *req, size_t reqlen)
 {
-        char *text = malloc(LD_BATCH_BYTES + 2), *req = NULL, head[32];
-        size_t len = 0, lines = 0, changes = 0, n;
+        int rc = ld_ctlc_request(path, req, reqlen, -1, ctl_out, NULL, ctl_err, sizeof(ctl_err));
+
+        return ctl_verdict(rc, ctl_err);
+}
+
+/* "N: reason" for a refused line (static: used once, right away). */
+static const char *ctl_line(size_t lineno, const char *why)
+{
+        static char buf[sizeof(ctl_err) + 32];
+
+        snprintf(buf, sizeof(buf), "%zu: %s", lineno, why);
+        return buf;
+}
+
+/* Reads stdin (at most LD_BATCH_BYTES) into the batch, line by line as given, so that
+ * the daemon's "line N" is the line of stdin: 0, or an exit status (said on stderr). */
+static int ctl_batch_read(struct ld_ctlc_batch *b)
+{
+        char *text = malloc(LD_BATCH_BYTES + 2);
+        size_t len = 0, lineno = 0, n;
         int rc = 0;
 
         if (!text)
@@ -194,33 +154,32 @@ static int ctl_batch(const char *path)
         text[len] = '\0';
         for (char *p = text, *nl; rc == 0 && (nl = strchr(p, '\n')); p = nl + 1) {
                 *nl = '\0';
-                if (++lines > LD_BATCH_LINES) {
-                        rc = ctl_fail(2, "%s",
-                                      "batch of more than " CTL_STR(LD_BATCH_LINES) " lines");
-                        break;
-                }
-                if ((rc = ctl_batch_check(p, lines)) < 0) {
-                        rc = 2;
-                        break;
-                }
-                changes += rc == 0;
-                rc = 0;
-                *nl = '\n';
+                lineno++;
+                rc = ld_ctlc_batch_line(b, p, ctl_err, sizeof(ctl_err));
+                if (rc == -EINVAL)
+                        rc = ctl_fail(2, "line %s", ctl_line(lineno, ctl_err));
+                else if (rc == -E2BIG)
+                        rc = ctl_fail(2, "%s", ctl_err);
+                else if (rc < 0)
+                        rc = ctl_fail(1, "%s", ctl_err);
+                else
+                        rc = 0;
         }
-        if (rc == 0 && changes == 0)
+        if (rc == 0 && b->changes == 0)
                 rc = ctl_fail(2, "%s", "batch: no commands on stdin");
-        if (rc == 0) {
-                n = (size_t)snprintf(head, sizeof(head), "batch %zu\n", lines);
-                if (!(req = malloc(n + len)))
-                        rc = ctl_fail(1, "%s", "out of memory");
-        }
-        if (rc == 0) {
-                memcpy(req, head, n);
-                memcpy(req + n, text, len);
-                rc = ctl_send(path, req, n + len);
-        }
-        free(req);
         free(text);
+        return rc;
+}
+/* linkdnsctl batch: stdin, checked here line by line, sent as one change. */
+static int ctl_batch(const char *path)
+{
+        struct ld_ctlc_batch b = {0};
+        int rc = ctl_batch_read(&b);
+
+        if (rc == 0)
+                rc = ctl_verdict(ld_ctlc_batch_send(path, &b, -1, ctl_err, sizeof(ctl_err)),
+                                 ctl_err);
+        ld_ctlc_batch_clear(&b);
         return rc;
 }
 
@@ -233,10 +192,11 @@ int main(int argc, char **argv)
         int i = 1, rc;
         FILE *f;
 
-        /* A daemon closing early must give a message and exit 1, not a silent death. */
+        /* stdout closed early (ls | head) must not kill us silently; the socket itself
+         * is written with MSG_NOSIGNAL by ctlclient. */
         signal(SIGPIPE, SIG_IGN);
         if (!path || !*path)
-                path = "/run/linkdns/control.sock";
+                path = LD_CTLC_DEFAULT_PATH;
         for (; i < argc && argv[i][0] == '-'; i++) {
                 if (strcmp(argv[i], "--help") == 0) {
                         fputs(ctl_usage, stdout);

@@ -1,0 +1,150 @@
+/* test_rtjson: bounded JSON input: files, FIFOs, links and descriptors that never end. */
+#include "rtjson.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[32];
+
+static const char *put(const char *name, const char *text)
+{
+        static char path[64];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "w");
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_files(void)
+{
+        struct json_object *o = NULL;
+        char err[256], path[64], *big;
+        int rc;
+
+        rc = ld_json_read_file(put("good.json", "{\"id\": \"abc\", \"pid\": 42, \"annotations\": "
+                                                "{\"a\": \"b\"}, \"mounts\": [1]}\n"),
+                               LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc == 0 && o, "a good file: rc %d %s", rc, err);
+        TAP_OK(ld_json_str(o, "id") && strcmp(ld_json_str(o, "id"), "abc") == 0, "a string member");
+        TAP_OK(!ld_json_str(o, "pid") && !ld_json_str(o, "nosuch"), "other types and absent: NULL");
+        TAP_OK(ld_json_obj(o, "annotations") && !ld_json_obj(o, "mounts"), "an object member");
+        TAP_OK(ld_json_arr(o, "mounts") && !ld_json_arr(o, "id"), "an array member");
+        TAP_OK(!ld_json_str(ld_json_arr(o, "mounts"), "x") && !ld_json_str(NULL, "x"),
+               "members of a non-object: NULL");
+        json_object_put(o);
+
+        rc = ld_json_read_file(put("num.json", "42"), LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc == 0 && json_object_is_type(o, json_type_int), "a top-level number: rc %d", rc);
+        json_object_put(o);
+
+        rc = ld_json_read_file(put("bad.json", "{\"id\": \"abc\",, }"), LD_JSON_MAX, &o, err,
+                               sizeof(err));
+        TAP_OK(rc == -EINVAL && !o && strstr(err, "offset 13") && strstr(err, "bad.json"),
+               "malformed: '%s'", err);
+        rc = ld_json_read_file(put("short.json", "{\"id\": \"ab"), LD_JSON_MAX, &o, err,
+                               sizeof(err));
+        TAP_OK(rc == -EINVAL && strstr(err, "offset"), "cut short: '%s'", err);
+        rc = ld_json_read_file(put("trail.json", "{\"id\": 1} {\"id\": 2}\n"), LD_JSON_MAX, &o, err,
+                               sizeof(err));
+        TAP_OK(rc == -EINVAL && !o && strstr(err, "offset 10"), "trailing garbage: '%s'", err);
+        rc = ld_json_read_file(put("empty.json", ""), LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc == -EINVAL && !o, "empty: '%s'", err);
+
+        big = malloc(70000);
+        memset(big, ' ', 69999);
+        big[0] = '[';
+        big[69997] = ']';
+        big[69999] = '\0';
+        rc = ld_json_read_file(put("big.json", big), 65536, &o, err, sizeof(err));
+        TAP_OK(rc == -E2BIG && !o && strstr(err, "65536"), "oversized: '%s'", err);
+        rc = ld_json_read_file(put("big.json", big), 70000, &o, err, sizeof(err));
+        TAP_OK(rc == 0, "the same within the bound: rc %d", rc);
+        json_object_put(o);
+        free(big);
+
+        snprintf(path, sizeof(path), "%s/fifo", dir);
+        mkfifo(path, 0600);
+        rc = ld_json_read_file(path, LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc == -EINVAL && strstr(err, "not a regular file"), "a FIFO, without blocking: '%s'",
+               err);
+        snprintf(path, sizeof(path), "%s/link", dir);
+        symlink("good.json", path);
+        rc = ld_json_read_file(path, LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc == -ELOOP && strstr(err, "link"), "a symlink: '%s'", err);
+        rc = ld_json_read_file(dir, LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc < 0 && !o, "a directory: '%s'", err);
+        rc = ld_json_read_file("/nonexistent/x.json", LD_JSON_MAX, &o, err, sizeof(err));
+        TAP_OK(rc == -ENOENT && strstr(err, "/nonexistent/x.json"), "missing: '%s'", err);
+}
+
+static void test_fds(void)
+{
+        struct json_object *o = NULL;
+        char err[256];
+        int64_t t0;
+        int p[2], rc;
+
+        /* a writer that never closes: the deadline holds, in blocking mode too */
+        if (pipe(p) < 0)
+                return;
+        write(p[1], "{\"a\": 1}", 8);
+        t0 = now_ms();
+        rc = ld_json_read_fd(p[0], LD_JSON_MAX, 300, &o, err, sizeof(err));
+        t0 = now_ms() - t0;
+        TAP_OK(rc == -ETIMEDOUT && !o, "a writer that never closes: rc %d '%s'", rc, err);
+        TAP_OK(t0 >= 290 && t0 < 1500, "within the timeout: %lld ms", (long long)t0);
+        close(p[1]);
+        close(p[0]);
+
+        if (pipe(p) < 0)
+                return;
+        write(p[1], "{\"a\": [true, null]}\n", 20);
+        close(p[1]);
+        rc = ld_json_read_fd(p[0], LD_JSON_MAX, 1000, &o, err, sizeof(err));
+        TAP_OK(rc == 0 && ld_json_arr(o, "a"), "a pipe read to its end: rc %d '%s'", rc, err);
+        json_object_put(o);
+        close(p[0]);
+
+        if (pipe(p) < 0)
+                return;
+        write(p[1], "{\"a\": \"x\0y\"}", 12);
+        close(p[1]);
+        rc = ld_json_read_fd(p[0], LD_JSON_MAX, 1000, &o, err, sizeof(err));
+        TAP_OK(rc == -EINVAL && strstr(err, "NUL"), "a NUL byte: '%s'", err);
+        close(p[0]);
+}
+
+int main(void)
+{
+        char cmd[64];
+
+        snprintf(dir, sizeof(dir), "/tmp/rtjson-XXXXXX");
+        if (!mkdtemp(dir))
+                return 99;
+        test_files();
+        test_fds();
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0)
+                printf("# could not remove %s\n", dir);
+        return tap_done();
+}
