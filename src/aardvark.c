@@ -75,8 +75,8 @@ static void usage(FILE *f)
               "  -p, --port PORT     the listeners' port on each gateway (default 5533)\n"
               "  -f, --filter-search-domain DOMAIN   accepted; names live under " LD_AARD_DOMAIN
               "\n"
-              "      --control PATH  linkdnsd's control socket (default " LD_CTLC_DEFAULT_PATH
-              ")\n",
+              "      --control PATH  linkdnsd's control socket (LINKDNS_CONTROL, default "
+              LD_CTLC_DEFAULT_PATH ")\n",
               f);
 }
 
@@ -479,6 +479,8 @@ int main(int argc, char **argv)
         const char *cmd = NULL, *v;
 
         g_aard = &a;
+        if ((v = getenv("LINKDNS_CONTROL")) && *v)
+                a.control = v; /* as linkdnsctl: --control wins */
         openlog(PROG, LOG_PID, LOG_DAEMON);
         /* netavark's descriptors are none of ours (aardvark-dns closes them too) */
         close_range(3, ~0U, 0);
