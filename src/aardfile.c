@@ -161,7 +161,7 @@ static bool aard_id_valid(const char *s)
 {
         size_t len = strlen(s);
 
-        if (len < 1 || len > LD_AARD_ID_MAX)
+        if (len < LD_RT_SHORT_ID || len > LD_RT_ID_MAX)
                 return false;
         for (; *s; s++)
                 if (!isalnum((unsigned char)*s))

@@ -4,6 +4,7 @@
 
 #include "addr.h"
 #include "command.h"
+#include "runtime.h"
 
 #include <stddef.h>
 
@@ -14,12 +15,11 @@
 #define LD_AARD_FILE_MAX (2u << 20)     /* bytes of one file */
 #define LD_AARD_CTRS_MAX 1024           /* container lines of one file */
 #define LD_AARD_FILES_MAX 256           /* network files of one directory */
-#define LD_AARD_ID_MAX 64               /* a container ID: podman's 64 hex */
 #define LD_AARD_PID_FILE "aardvark.pid" /* the server's pid, in the same directory */
 
 /* One container on a network: lower case, as aardvark-dns matches. */
 struct ld_aard_ctr {
-        char id[LD_AARD_ID_MAX + 1];
+        char id[LD_RT_ID_MAX + 1]; /* 12 to 64 letters or digits (podman: 64 hex) */
         struct ld_addr addrs[LD_ATTACH_ADDRS_MAX]; /* IPv4 first, as the file lists them */
         size_t naddrs;
         ld_alias names[LD_ATTACH_ALIASES_MAX]; /* its name (when named), then aliases */

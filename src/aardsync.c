@@ -3,14 +3,13 @@
 #include "aardsync.h"
 
 #include "rtjson.h"
+#include "runtime.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SHORT_ID 12 /* podman's short ID: the first 12 hex digits */
 
 int ld_aard_units_hold(struct ld_aard_units *u, enum ld_aard_kind kind, const char *key,
                        enum ld_aard_hold hold)
@@ -294,32 +293,32 @@ static bool sync_name_taken(struct sync *s, const char *name, const char *id)
 }
 
 /* The name of a container: its own when it is a valid NAME and free, else its short ID
- * (DESIGN: a runtime's name that is no valid NAME is registered under its short ID). */
+ * (ld_rt_name: a runtime's name that is no valid NAME is registered under its short ID). */
 static void sync_name(struct sync *s, struct want *w)
 {
         const struct ld_aard_ctr *c = w->c;
         struct cur_ctr *k = sync_cur_by_id(s, w->id);
-        char shortid[SHORT_ID + 1];
+        char shortid[LD_NAME_MAX + 1];
 
-        snprintf(shortid, sizeof(shortid), "%s", w->id);
+        ld_rt_name(NULL, w->id, shortid, NULL);
         if (k && k->kept) {
                 snprintf(w->name, sizeof(w->name), "%s", k->name);
                 return;
         }
-        if (ld_aard_units_get(s->held, LD_AARD_CTR, w->id) != LD_AARD_SHORT && c->named &&
-            ld_name_valid(c->names[0], strlen(c->names[0])) &&
-            !sync_name_taken(s, c->names[0], w->id)) {
-                snprintf(w->name, sizeof(w->name), "%s", c->names[0]);
-                return;
+        if (ld_aard_units_get(s->held, LD_AARD_CTR, w->id) != LD_AARD_SHORT && c->named) {
+                ld_rt_name(c->names[0], w->id, w->name, NULL);
+                if (strcmp(w->name, shortid) != 0 && !sync_name_taken(s, w->name, w->id))
+                        return;
+                if (strcmp(w->name, shortid) == 0)
+                        sync_say(s, "container %s: '%s' is no valid name, it answers as %s",
+                                 w->id, c->names[0], shortid);
         }
+        w->name[0] = '\0';
         if (sync_name_taken(s, shortid, w->id)) {
                 sync_say(s, "container %s: its name and its short ID are taken; not registered",
                          w->id);
                 return;
         }
-        if (c->named && !ld_name_valid(c->names[0], strlen(c->names[0])))
-                sync_say(s, "container %s: '%s' is no valid name, it answers as %s", w->id,
-                         c->names[0], shortid);
         snprintf(w->name, sizeof(w->name), "%s", shortid);
 }
 
@@ -403,7 +402,7 @@ static char *sync_net_line(const struct sync *s, const struct ld_aard_net *n)
 static char *sync_attach_line(const struct want *w, const struct ld_aard_ctr *c,
                               const char *net)
 {
-        char *text = NULL, shortid[SHORT_ID + 1];
+        char *text = NULL, shortid[LD_RT_SHORT_ID + 1];
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
         bool has_short = false;
