@@ -3,6 +3,7 @@
 #include "netns.h"
 
 #include "listen.h"
+#include "nsfile.h"
 #include "log.h"
 #include "list.h"
 #include "engine.h"
@@ -11,21 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <linux/nsfs.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
-
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
 
 #define NETNS_RETRY_INTERVAL 0.05 /* `ip netns add` creates the file, then mounts on it */
 #define NETNS_RETRY_ROUNDS 100
@@ -296,44 +290,6 @@ static int netns_add_member(struct ld_nsl *s, struct ld_container *c, int pidfd)
         return 0;
 }
 
-/* Opens a namespace file without blocking and without opening anything else: O_PATH
- * first (no open(2) of a FIFO, device or socket runs, nothing waits for a writer), the
- * file must be on nsfs, and only then is it opened (for setns) through /proc/self/fd.
- * With nofollow (--netns PATH) a symbolic link as the last component is refused: whoever
- * can write PATH's directory could point it at any /proc/PID/ns/net; `ip netns add` and
- * `ip netns attach` make bind mounts, which are no links. --pid's /proc/PID/ns/net is the
- * kernel's own link and is followed. Returns the descriptor, -ENOENT (missing), -ELOOP
- * (a link), -ENOTTY (not a network namespace) or another error. */
-static int netns_open_path(const char *path, bool nofollow, struct stat *st)
-{
-        int pfd = open(path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0)), fd, rc = 0;
-        struct statfs sfs;
-        char self[64];
-
-        if (pfd < 0)
-                return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-        if (fstat(pfd, st) < 0)
-                rc = -errno;
-        else if (S_ISLNK(st->st_mode))
-                rc = -ELOOP;
-        else if (fstatfs(pfd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC)
-                rc = -ENOTTY;
-        if (rc < 0) {
-                close(pfd);
-                return rc;
-        }
-        snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-        fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        close(pfd);
-        if (fd < 0)
-                return -errno;
-        if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
-                close(fd);
-                return -ENOTTY;
-        }
-        return fd;
-}
-
 /* Opens spec's namespace: a network namespace that is not the daemon's own (-EXDEV: its
  * 127.0.0.11 would answer every host process with one container's view). A link is
  * refused as what it points to (looked at with O_PATH too) when that is no network
@@ -342,9 +298,9 @@ static int netns_open_spec(const struct ld_netns *n, const struct ld_spec *spec,
 {
         char buf[64];
         const char *path = netns_path(spec, buf, sizeof(buf));
-        int fd = netns_open_path(path, spec->netns != NULL, st), rc = 0;
+        int fd = ld_nsfile_open(path, spec->netns != NULL, st), rc = 0;
 
-        if (fd == -ELOOP && (fd = netns_open_path(path, false, st)) >= 0)
+        if (fd == -ELOOP && (fd = ld_nsfile_open(path, false, st)) >= 0)
                 rc = -ELOOP;
         if (fd >= 0 && st->st_dev == n->self_dev && st->st_ino == n->self_ino)
                 rc = -EXDEV;

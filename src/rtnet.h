@@ -6,15 +6,20 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Opens the network namespace of a process (/proc/PID/ns/net) or at a path (a bind
- * mount such as /run/netns/NAME, CNI_NETNS), refusing anything that is not a namespace
- * file (O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC, then checked): a descriptor or a negative errno. */
+/* Opens the network namespace of a process (/proc/PID/ns/net, the kernel's link followed)
+ * or at a path (a bind mount such as /run/netns/NAME, CNI_NETNS; a symbolic link there is
+ * refused), refusing anything that is not a network namespace file without opening it for
+ * I/O (ld_nsfile_open: O_PATH, nsfs, NS_GET_NSTYPE; O_RDONLY|O_NONBLOCK|O_CLOEXEC): a
+ * descriptor, or -ENOENT (missing), -ELOOP (a link), -ENOTTY (no network namespace) or
+ * another negative errno. */
 int ld_rtnet_open_pid(pid_t pid);
 int ld_rtnet_open_path(const char *path);
 
 /* Brings the loopback interface of namespace nsfd up if it is down (linkdnsd's
- * 127.0.0.11 lives there), then returns to the caller's namespace: 0 or -errno. The
- * caller must be single-threaded (setns). */
+ * 127.0.0.11 lives there): 0 or -errno. Both functions enter nsfd only to make their
+ * netlink socket and return to the caller's namespace at once, on every path; each
+ * netlink read waits at most 1 s, and a request reads a bounded amount. The caller must
+ * be single-threaded (setns). */
 int ld_rtnet_lo_up(int nsfd);
 
 /* The global addresses (scope universe; no loopback, link-local or tentative/deprecated
