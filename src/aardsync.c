@@ -283,7 +283,8 @@ static struct want *sync_want(struct sync *s, const char *id)
 static bool sync_name_taken(struct sync *s, const char *name, const char *id)
 {
         for (size_t i = 0; i < s->nwant; i++)
-                if (s->want[i].name[0] && strcasecmp(s->want[i].name, name) == 0)
+                if (strcmp(s->want[i].id, id) != 0 && s->want[i].name[0] &&
+                    strcasecmp(s->want[i].name, name) == 0)
                         return true;
         for (size_t i = 0; i < s->nctrs; i++) /* a kept entry keeps its name */
                 if (s->ctrs[i].kept && strcmp(s->ctrs[i].id, id) != 0 &&
@@ -380,7 +381,7 @@ static void sync_addr_opts(FILE *f, const char *opt, const struct ld_addr *a, si
         }
 }
 
-static char *sync_net_line(const struct sync *s, const struct ld_aard_net *n)
+static char *sync_net_line(const struct sync *s, const struct ld_aard_net *n, bool replace)
 {
         char *text = NULL;
         size_t len = 0;
@@ -388,8 +389,8 @@ static char *sync_net_line(const struct sync *s, const struct ld_aard_net *n)
 
         if (!f)
                 return NULL;
-        fprintf(f, "net %s --replace --owner " LD_AARD_OWNER "%s --domain " LD_AARD_DOMAIN,
-                n->name, n->name);
+        fprintf(f, "net %s%s --owner " LD_AARD_OWNER "%s --domain " LD_AARD_DOMAIN, n->name,
+                replace ? " --replace" : "", n->name);
         sync_addr_opts(f, "--listen", n->gw, n->ngw, s->port);
         sync_addr_opts(f, "--dns", n->dns, n->ndns, 53);
         if (fclose(f) != 0) {
@@ -571,13 +572,14 @@ static int sync_nets(struct sync *s)
                         }
                         p->listen[p->nlisten++] = (struct ld_endpoint){n->gw[g], s->port};
                 }
-                if (!(line = sync_net_line(s, n)))
-                        return -ENOMEM;
+                /* compared as ls shows it (no --replace), sent with it: --replace keeps
+                 * the attachments of a network whose gateway or DNS servers changed */
                 o = sync_cur_net(s, n->name);
-                if (o && sync_same(sync_canon(line), sync_cur_canon(o, true))) {
-                        free(line);
+                if (o && sync_same(sync_canon_free(sync_net_line(s, n, false)),
+                                   sync_cur_canon(o, true)))
                         continue;
-                }
+                if (!(line = sync_net_line(s, n, true)))
+                        return -ENOMEM;
                 rc = sync_line(s, LD_AARD_NET, n->name, line);
         }
         return rc;
