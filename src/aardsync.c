@@ -73,6 +73,7 @@ struct sync {
         const struct ld_aard_units *held;
         struct ld_aard_plan *plan;
         uint16_t port;
+        const char *domain;
         ld_aard_report report;
         void *ctx;
         struct json_object *nets, *atts; /* ls's arrays */
@@ -389,8 +390,8 @@ static char *sync_net_line(const struct sync *s, const struct ld_aard_net *n, bo
 
         if (!f)
                 return NULL;
-        fprintf(f, "net %s%s --owner " LD_AARD_OWNER "%s --domain " LD_AARD_DOMAIN, n->name,
-                replace ? " --replace" : "", n->name);
+        fprintf(f, "net %s%s --owner " LD_AARD_OWNER "%s --domain %s", n->name,
+                replace ? " --replace" : "", n->name, s->domain);
         sync_addr_opts(f, "--listen", n->gw, n->ngw, s->port);
         sync_addr_opts(f, "--dns", n->dns, n->ndns, 53);
         if (fclose(f) != 0) {
@@ -643,11 +644,12 @@ static int sync_unnets(struct sync *s)
 }
 
 int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, uint16_t port,
-                       const struct ld_aard_units *held, struct ld_aard_plan *out,
-                       ld_aard_report report, void *ctx, char *err, size_t errlen)
+                       const char *domain, const struct ld_aard_units *held,
+                       struct ld_aard_plan *out, ld_aard_report report, void *ctx, char *err,
+                       size_t errlen)
 {
         struct sync s = {.dir = dir, .held = held, .plan = out, .port = port,
-                         .report = report, .ctx = ctx};
+                         .domain = domain, .report = report, .ctx = ctx};
         int rc;
 
         memset(out, 0, sizeof(*out));

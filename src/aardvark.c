@@ -41,6 +41,7 @@ struct aard {
         int dirfd;
         uint16_t port;
         const char *control;
+        char domain[LD_DOMAIN_MAX + 1]; /* the networks' --domain */
         bool daemon; /* stderr is gone: syslog only */
         char pidpath[PATH_MAX];
 };
@@ -73,8 +74,8 @@ static void usage(FILE *f)
         fputs("usage: " PROG " [--config DIR] [--port PORT] [--control PATH] run | version\n"
               "  -c, --config DIR    netavark's network files (one per network)\n"
               "  -p, --port PORT     the listeners' port on each gateway (default 5533)\n"
-              "  -f, --filter-search-domain DOMAIN   accepted; names live under " LD_AARD_DOMAIN
-              "\n"
+              "  -f, --filter-search-domain DOMAIN   the networks' domain (default "
+              LD_AARD_DOMAIN ")\n"
               "      --control PATH  linkdnsd's control socket (LINKDNS_CONTROL, default "
               LD_CTLC_DEFAULT_PATH ")\n",
               f);
@@ -225,8 +226,8 @@ static int resync(struct aard *a, const struct ld_aard_dir *d, struct ld_aard_pl
                 struct json_object *cur = NULL;
                 ld_aard_plan_clear(plan);
                 if ((rc = ls_current(a, &cur, err, sizeof(err))) == 0)
-                        rc = ld_aard_plan_build(d, cur, a->port, &held, plan, report, NULL, err,
-                                                sizeof(err));
+                        rc = ld_aard_plan_build(d, cur, a->port, a->domain, &held, plan, report,
+                                                NULL, err, sizeof(err));
                 json_object_put(cur);
                 if (rc == 0)
                         rc = send_plan(a, plan, &held, err, sizeof(err));
@@ -461,6 +462,26 @@ static int run(struct aard *a)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* aardvark-dns's --filter-search-domain (".dns.podman" by default) as a network's domain,
+ * checked by the grammar itself. */
+static int set_domain(struct aard *a, const char *v)
+{
+        char line[LD_DOMAIN_MAX + 32], err[256];
+        struct ld_cmd cmd;
+        int rc;
+
+        while (*v == '.')
+                v++;
+        if (strlen(v) > LD_DOMAIN_MAX)
+                return -EINVAL;
+        snprintf(line, sizeof(line), "net probe --domain %s", v);
+        if ((rc = ld_cmd_parse(line, &cmd, err, sizeof(err))) != 0)
+                return -EINVAL;
+        snprintf(a->domain, sizeof(a->domain), "%s", cmd.net.domain);
+        ld_cmd_clear(&cmd);
+        return 0;
+}
+
 /* "--opt VALUE", "--opt=VALUE" or "-o VALUE": the value, or NULL (*i unchanged). */
 static const char *opt_value(int argc, char **argv, int *i, const char *s, const char *l)
 {
@@ -475,7 +496,8 @@ static const char *opt_value(int argc, char **argv, int *i, const char *s, const
 
 int main(int argc, char **argv)
 {
-        struct aard a = {.port = 5533, .control = LD_CTLC_DEFAULT_PATH, .dirfd = -1};
+        struct aard a = {.port = 5533, .control = LD_CTLC_DEFAULT_PATH, .dirfd = -1,
+                         .domain = LD_AARD_DOMAIN};
         const char *cmd = NULL, *v;
 
         g_aard = &a;
@@ -493,7 +515,11 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                 } else if ((v = opt_value(argc, argv, &i, "-f", "--filter-search-domain"))) {
-                        (void)v; /* aardvark-dns's own; names answer under dns.podman */
+                        /* aardvark-dns answers names under it without it: the domain */
+                        if (set_domain(&a, v) < 0) {
+                                fprintf(stderr, PROG ": error: invalid domain '%s'\n", v);
+                                return 2;
+                        }
                 } else if ((v = opt_value(argc, argv, &i, "--control", "--control"))) {
                         a.control = v;
                 } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

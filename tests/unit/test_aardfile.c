@@ -175,7 +175,7 @@ static void test_dir(void)
             "{\"networks\":[],\"attachments\":[],\"containers\":[],\"links\":[]}");
         struct ld_aard_plan p;
         char err[256];
-        rc = ld_aard_plan_build(&d, cur, 53, NULL, &p, collect, NULL, err, sizeof(err));
+        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err, sizeof(err));
         TAP_OK(rc == 0 && p.n == 5 && strncmp(p.lines[0].text, "net other --replace", 19) == 0 &&
                    strncmp(p.lines[1].text, "net podman", 10) == 0 &&
                    strncmp(p.lines[2].text, "add web --owner aardvark:" ID1, 25 + 64) == 0 &&
@@ -207,7 +207,7 @@ static void test_dir(void)
             "{\"name\":\"web\",\"owners\":[\"aardvark:" ID1 "\"],\"dns\":[]},"
             "{\"name\":\"gone\",\"owners\":[\"aardvark:" ID2 "\"],\"dns\":[]},"
             "{\"name\":\"kept\",\"owners\":[\"aardvark:" ID3 "\"],\"dns\":[]}],\"links\":[]}");
-        rc = ld_aard_plan_build(&d, cur, 53, NULL, &p, collect, NULL, err, sizeof(err));
+        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err, sizeof(err));
         TAP_OK(rc == 0 && p.n == 2 && strcmp(p.lines[0].text, "rm gone --owner aardvark:" ID2) == 0 &&
                    strcmp(p.lines[1].text, "unnet old --owner aardvark:old") == 0,
                "in step: only the stale container, then its network, go; the broken file's "
