@@ -98,8 +98,8 @@ static int aard_header(char *line, struct ld_aard_net *out, char *err, size_t er
         if (rc == 0 && out->ngw == 0)
                 rc = aard_fail(err, errlen, 1, "no gateway address");
         if (rc == 0 && n == 2)
-                rc = aard_addrs(f[1], 0, out->dns, &out->ndns, LD_NET_ENDPOINTS_MAX,
-                                "DNS server", 1, err, errlen);
+                rc = aard_addrs(f[1], 0, out->dns, &out->ndns, LD_NET_ENDPOINTS_MAX, "DNS server",
+                                1, err, errlen);
         return rc;
 }
 
@@ -144,8 +144,7 @@ static int aard_names(char *s, struct ld_aard_ctr *c, size_t lineno, char *err, 
                                 ;
                         if (j == c->nnames) {
                                 if (c->nnames == LD_ATTACH_ALIASES_MAX)
-                                        return aard_fail(err, errlen, lineno,
-                                                         "more than %d names",
+                                        return aard_fail(err, errlen, lineno, "more than %d names",
                                                          LD_ATTACH_ALIASES_MAX);
                                 strcpy(c->names[c->nnames++], s);
                         }
@@ -190,8 +189,7 @@ static int aard_line(char *line, size_t lineno, struct ld_aard_net *out, size_t 
                 return -ENOMEM;
         }
         if (out->nctrs > LD_AARD_CTRS_MAX)
-                return aard_fail(err, errlen, lineno, "more than %d containers",
-                                 LD_AARD_CTRS_MAX);
+                return aard_fail(err, errlen, lineno, "more than %d containers", LD_AARD_CTRS_MAX);
         rc = aard_addrs(f[1], AF_INET, c->addrs, &c->naddrs, LD_ATTACH_ADDRS_MAX, "IPv4 address",
                         lineno, err, errlen);
         if (rc == 0)
@@ -353,9 +351,9 @@ static int aard_file(int dirfd, const char *path, const char *name, struct ld_aa
         if (rc < 0) {
                 aard_say(report, ctx, "%s/%s: %s", path, name,
                          rc == -AARD_ENOTREG ? "not a regular file"
-                         : rc == -EFBIG    ? "larger than 2 MiB"
-                         : rc == -ELOOP    ? "a symbolic link"
-                                           : strerror(-rc));
+                         : rc == -EFBIG      ? "larger than 2 MiB"
+                         : rc == -ELOOP      ? "a symbolic link"
+                                             : strerror(-rc));
                 return aard_bad(d, name, badcap);
         }
         rc = ld_aard_parse(name, text, len, &d->nets[d->n], err, sizeof(err));
@@ -398,8 +396,8 @@ int ld_aard_dir_read(int dirfd, const char *path, struct ld_aard_dir *out, ld_aa
                 if (de->d_name[0] == '.' || strcmp(de->d_name, LD_AARD_PID_FILE) == 0)
                         continue;
                 if (++files > LD_AARD_FILES_MAX) {
-                        aard_say(report, ctx, "%s/%s: more than %d network files, skipped",
-                                 path, de->d_name, LD_AARD_FILES_MAX);
+                        aard_say(report, ctx, "%s/%s: more than %d network files, skipped", path,
+                                 de->d_name, LD_AARD_FILES_MAX);
                         continue;
                 }
                 rc = aard_file(dirfd, path, de->d_name, out, &badcap, report, ctx);

@@ -19,7 +19,7 @@
 
 /* One container on a network: lower case, as aardvark-dns matches. */
 struct ld_aard_ctr {
-        char id[LD_RT_ID_MAX + 1]; /* 12 to 64 letters or digits (podman: 64 hex) */
+        char id[LD_RT_ID_MAX + 1];                 /* 12 to 64 letters or digits (podman: 64 hex) */
         struct ld_addr addrs[LD_ATTACH_ADDRS_MAX]; /* IPv4 first, as the file lists them */
         size_t naddrs;
         ld_alias names[LD_ATTACH_ALIASES_MAX]; /* its name (when named), then aliases */

@@ -63,9 +63,9 @@ void ld_aard_plan_clear(struct ld_aard_plan *p)
 struct cur_ctr {
         const char *id, *name;
         struct json_object *o;
-        bool sole;   /* aardvark:ID is its only owner */
-        bool kept;   /* attached to a network held as it is: neither removed nor renamed */
-        bool gone;   /* removed by this plan (then added again if wanted) */
+        bool sole; /* aardvark:ID is its only owner */
+        bool kept; /* attached to a network held as it is: neither removed nor renamed */
+        bool gone; /* removed by this plan (then added again if wanted) */
 };
 
 struct sync {
@@ -85,7 +85,7 @@ struct sync {
                 char name[LD_NAME_MAX + 1];
                 const struct ld_aard_ctr *c;
                 bool live; /* attached to at least one network not held */
-        } *want;
+        } * want;
         size_t nwant;
 };
 
@@ -174,10 +174,12 @@ static char *sync_cur_canon(struct json_object *o, bool net)
 {
         char *text = NULL, *canon;
         size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
+        FILE *f;
         struct json_object *internal;
 
-        if (!f)
+        if (!ld_json_str(o, net ? "name" : "container") || (!net && !ld_json_str(o, "net")))
+                return NULL; /* not the shape ls gives: never equal to what we want */
+        if (!(f = open_memstream(&text, &len)))
                 return NULL;
         if (net) {
                 fprintf(f, "net %s", ld_json_str(o, "name"));
@@ -247,14 +249,15 @@ static int sync_read_cur(struct sync *s, struct json_object *cur, char *err, siz
                 const char *name = ld_json_str(o, "name"), *id = NULL;
 
                 for (size_t k = 0; k < no && !id; k++) {
-                        const char *t = json_object_get_string(json_object_array_get_idx(owners, k));
+                        const char *t =
+                            json_object_get_string(json_object_array_get_idx(owners, k));
                         if (t && strncmp(t, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) == 0)
                                 id = t + strlen(LD_AARD_OWNER);
                 }
                 if (!name || !id)
                         continue; /* not ours after all */
-                s->ctrs[s->nctrs++] = (struct cur_ctr){
-                    .id = id, .name = name, .o = o, .sole = no == 1};
+                s->ctrs[s->nctrs++] =
+                    (struct cur_ctr){.id = id, .name = name, .o = o, .sole = no == 1};
         }
         /* a container attached to a network held as it is stays as it is there */
         n = json_object_array_length(s->atts);
@@ -312,8 +315,8 @@ static void sync_name(struct sync *s, struct want *w)
                 if (strcmp(w->name, shortid) != 0 && !sync_name_taken(s, w->name, w->id))
                         return;
                 if (strcmp(w->name, shortid) == 0)
-                        sync_say(s, "container %s: '%s' is no valid name, it answers as %s",
-                                 w->id, c->names[0], shortid);
+                        sync_say(s, "container %s: '%s' is no valid name, it answers as %s", w->id,
+                                 c->names[0], shortid);
         }
         w->name[0] = '\0';
         if (sync_name_taken(s, shortid, w->id)) {
@@ -366,8 +369,7 @@ static char *sync_printf(const char *fmt, ...)
         return rc < 0 ? NULL : out;
 }
 
-static void sync_addr_opts(FILE *f, const char *opt, const struct ld_addr *a, size_t n,
-                           int port)
+static void sync_addr_opts(FILE *f, const char *opt, const struct ld_addr *a, size_t n, int port)
 {
         char buf[LD_ENDPOINT_STRLEN];
 
@@ -401,8 +403,7 @@ static char *sync_net_line(const struct sync *s, const struct ld_aard_net *n, bo
         return text;
 }
 
-static char *sync_attach_line(const struct want *w, const struct ld_aard_ctr *c,
-                              const char *net)
+static char *sync_attach_line(const struct want *w, const struct ld_aard_ctr *c, const char *net)
 {
         char *text = NULL, shortid[LD_RT_SHORT_ID + 1];
         size_t len = 0;
@@ -538,9 +539,9 @@ static int sync_removals(struct sync *s)
                                 continue;
                         for (size_t m = 0; m < n->nctrs && !want_it; m++)
                                 if (strcmp(n->ctrs[m].id, k->id) == 0)
-                                        want_it = sync_same(sync_cur_canon(a, false),
-                                                            sync_canon_free(sync_attach_line(
-                                                                w, &n->ctrs[m], net)));
+                                        want_it = sync_same(
+                                            sync_cur_canon(a, false),
+                                            sync_canon_free(sync_attach_line(w, &n->ctrs[m], net)));
                 }
                 if (!want_it)
                         rc = sync_line(s, LD_AARD_CTR, k->id,
@@ -576,8 +577,8 @@ static int sync_nets(struct sync *s)
                 /* compared as ls shows it (no --replace), sent with it: --replace keeps
                  * the attachments of a network whose gateway or DNS servers changed */
                 o = sync_cur_net(s, n->name);
-                if (o && sync_same(sync_canon_free(sync_net_line(s, n, false)),
-                                   sync_cur_canon(o, true)))
+                if (o &&
+                    sync_same(sync_canon_free(sync_net_line(s, n, false)), sync_cur_canon(o, true)))
                         continue;
                 if (!(line = sync_net_line(s, n, true)))
                         return -ENOMEM;
@@ -638,7 +639,8 @@ static int sync_unnets(struct sync *s)
                 const char *name = ld_json_str(o, "name"), *owner = ld_json_str(o, "owner");
                 if (!name || !owner || ld_aard_dir_has(s->dir, name) || sync_net_held(s, name))
                         continue;
-                rc = sync_line(s, LD_AARD_NET, name, sync_printf("unnet %s --owner %s", name, owner));
+                rc = sync_line(s, LD_AARD_NET, name,
+                               sync_printf("unnet %s --owner %s", name, owner));
         }
         return rc;
 }
@@ -648,8 +650,13 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, u
                        struct ld_aard_plan *out, ld_aard_report report, void *ctx, char *err,
                        size_t errlen)
 {
-        struct sync s = {.dir = dir, .held = held, .plan = out, .port = port,
-                         .domain = domain, .report = report, .ctx = ctx};
+        struct sync s = {.dir = dir,
+                         .held = held,
+                         .plan = out,
+                         .port = port,
+                         .domain = domain,
+                         .report = report,
+                         .ctx = ctx};
         int rc;
 
         memset(out, 0, sizeof(*out));

@@ -55,11 +55,12 @@ void ld_aard_plan_clear(struct ld_aard_plan *p);
 /* Builds the plan from the files read (dir: its bad files' networks are held as they are),
  * linkdnsd's current aardvark:* entries (cur: the reply of `ls --owner aardvark:* --json`),
  * the listeners' port, the networks' domain (LD_AARD_DOMAIN unless aardvark-dns's
- * --filter-search-domain names another) and the units held. Messages (a container's name that cannot be its
- * DNS name, and the like) go to report. Returns 0, -ENOMEM, or -EINVAL when cur is not the
- * shape ls gives (err says what). */
+ * --filter-search-domain names another) and the units held. Messages (a container's name that
+ * cannot be its DNS name, and the like) go to report. Returns 0, -ENOMEM, or -EINVAL when cur is
+ * not the shape ls gives (err says what). */
 int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, uint16_t port,
-                       const char *domain, const struct ld_aard_units *held, struct ld_aard_plan *out,
-                       ld_aard_report report, void *ctx, char *err, size_t errlen);
+                       const char *domain, const struct ld_aard_units *held,
+                       struct ld_aard_plan *out, ld_aard_report report, void *ctx, char *err,
+                       size_t errlen);
 
 #endif

@@ -42,7 +42,7 @@ struct aard {
         uint16_t port;
         const char *control;
         char domain[LD_DOMAIN_MAX + 1]; /* the networks' --domain */
-        bool daemon; /* stderr is gone: syslog only */
+        bool daemon;                    /* stderr is gone: syslog only */
         char pidpath[PATH_MAX];
 };
 
@@ -74,10 +74,10 @@ static void usage(FILE *f)
         fputs("usage: " PROG " [--config DIR] [--port PORT] [--control PATH] run | version\n"
               "  -c, --config DIR    netavark's network files (one per network)\n"
               "  -p, --port PORT     the listeners' port on each gateway (default 5533)\n"
-              "  -f, --filter-search-domain DOMAIN   the networks' domain (default "
-              LD_AARD_DOMAIN ")\n"
-              "      --control PATH  linkdnsd's control socket (LINKDNS_CONTROL, default "
-              LD_CTLC_DEFAULT_PATH ")\n",
+              "  -f, --filter-search-domain DOMAIN   the networks' domain (default " LD_AARD_DOMAIN
+              ")\n"
+              "      --control PATH  linkdnsd's control socket (LINKDNS_CONTROL, "
+              "default " LD_CTLC_DEFAULT_PATH ")\n",
               f);
 }
 
@@ -130,8 +130,8 @@ static int ls_current(struct aard *a, struct json_object **out, char *err, size_
                 rc = -EPROTO;
         } else if (rc == 0) {
                 tok = json_tokener_new_ex(64);
-                *out = tok ? json_tokener_parse_ex(tok, buf.data ? buf.data : "", (int)buf.len)
-                           : NULL;
+                *out =
+                    tok ? json_tokener_parse_ex(tok, buf.data ? buf.data : "", (int)buf.len) : NULL;
                 if (!*out) {
                         snprintf(err, errlen, "%s: ls --json: no JSON in the reply", a->control);
                         rc = -EPROTO;
@@ -162,9 +162,8 @@ static void hold(struct ld_aard_units *held, const struct ld_aard_line *l, const
             strstr(why, "already exists") &&
             ld_aard_units_get(held, LD_AARD_CTR, l->key) < LD_AARD_SHORT)
                 h = LD_AARD_SHORT;
-        say(LOG_WARNING, "%s %s %s: %s", l->kind == LD_AARD_NET ? "network" : "container",
-            l->key, h == LD_AARD_SHORT ? "registered under its short ID" : "left as it is",
-            why);
+        say(LOG_WARNING, "%s %s %s: %s", l->kind == LD_AARD_NET ? "network" : "container", l->key,
+            h == LD_AARD_SHORT ? "registered under its short ID" : "left as it is", why);
         if (ld_aard_units_hold(held, l->kind, l->key, h) < 0)
                 say(LOG_ERR, "out of memory");
 }
@@ -180,8 +179,8 @@ static int send_plan(struct aard *a, const struct ld_aard_plan *p, struct ld_aar
 
         for (size_t i = 0; rc == 0 && i <= p->n; i++) {
                 char why[512];
-                if (i < p->n && (rc = ld_ctlc_batch_add(&b, why, sizeof(why), "%s",
-                                                        p->lines[i].text)) == 0)
+                if (i < p->n &&
+                    (rc = ld_ctlc_batch_add(&b, why, sizeof(why), "%s", p->lines[i].text)) == 0)
                         continue;
                 if (rc == -EINVAL) { /* a line of ours linkdns would not take */
                         hold(held, &p->lines[i], why);
@@ -249,8 +248,8 @@ static int resync(struct aard *a, const struct ld_aard_dir *d, struct ld_aard_pl
 static bool probe_one(const struct ld_endpoint *e, int ms)
 {
         /* "dns.podman. SOA": the listener answers it from its own table, to any host source */
-        static const uint8_t q[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'd', 'n', 's', 6,
-                                    'p', 'o', 'd', 'm', 'a', 'n', 0, 0, 6, 0, 1};
+        static const uint8_t q[] = {0,   0,   0, 0,   0,   1,   0,   0,   0,   0, 0, 0, 3, 'd',
+                                    'n', 's', 6, 'p', 'o', 'd', 'm', 'a', 'n', 0, 0, 6, 0, 1};
         uint8_t m[sizeof(q)], r[512];
         struct sockaddr_storage ss;
         socklen_t sl = ld_endpoint_sockaddr(e, &ss);
@@ -281,8 +280,7 @@ static int probe(const struct ld_aard_plan *p)
                 char buf[LD_ENDPOINT_STRLEN];
                 while (!probe_one(&p->listen[i], 100)) {
                         clock_gettime(CLOCK_MONOTONIC, &now);
-                        if ((now.tv_sec - t0.tv_sec) * 1000 +
-                                (now.tv_nsec - t0.tv_nsec) / 1000000 >
+                        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >
                             PROBE_MS) {
                                 ld_endpoint_format(&p->listen[i], buf, sizeof(buf));
                                 say(LOG_ERR, "network listener %s does not answer", buf);
@@ -397,8 +395,7 @@ static int child(struct aard *a, int ready)
         sigaddset(&set, SIGHUP);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-            (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
                 say(LOG_ERR, "signalfd: %s", strerror(errno));
                 return 1;
         }
@@ -496,8 +493,8 @@ static const char *opt_value(int argc, char **argv, int *i, const char *s, const
 
 int main(int argc, char **argv)
 {
-        struct aard a = {.port = 5533, .control = LD_CTLC_DEFAULT_PATH, .dirfd = -1,
-                         .domain = LD_AARD_DOMAIN};
+        struct aard a = {
+            .port = 5533, .control = LD_CTLC_DEFAULT_PATH, .dirfd = -1, .domain = LD_AARD_DOMAIN};
         const char *cmd = NULL, *v;
 
         g_aard = &a;
@@ -541,7 +538,7 @@ int main(int argc, char **argv)
         }
         if (!cmd || strcmp(cmd, "run") != 0 || !a.dir) {
                 fprintf(stderr, PROG ": error: %s\n",
-                        !cmd ? "no command (run or version)"
+                        !cmd                 ? "no command (run or version)"
                         : strcmp(cmd, "run") ? "unknown command"
                                              : "run needs --config DIR");
                 usage(stderr);

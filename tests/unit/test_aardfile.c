@@ -69,7 +69,7 @@ static void test_bad(void)
         static const struct {
                 const char *text, *why;
         } bad[] = {
-            {"10.88.0.1 dfdsfds\n", "1: invalid DNS server"},      /* podman_bad_config */
+            {"10.88.0.1 dfdsfds\n", "1: invalid DNS server"}, /* podman_bad_config */
             {"10.88.0.1\n10.88.0.2  condescendingnash\n", "2: expected"},
             {"10.88.0.1\n" ID2 " hopefulmontalcini\n", "2: expected"},
             {"", "1: empty file"},
@@ -108,8 +108,7 @@ static void test_bounds(void)
                 len += (size_t)sprintf(text + len, "%064x 10.0.%d.%d  c%d\n", i + 1, i / 250,
                                        i % 250 + 2, i);
         rc = ld_aard_parse("big", text, len, &n, err, sizeof(err));
-        TAP_OK(rc == -EINVAL && strstr(err, "more than"), "containers per file bounded: %s",
-               err);
+        TAP_OK(rc == -EINVAL && strstr(err, "more than"), "containers per file bounded: %s", err);
         len = (size_t)sprintf(text, "10.0.0.1\n");
         memset(text + len, 'a', LD_AARD_LINE_MAX + 1);
         len += LD_AARD_LINE_MAX + 1;
@@ -175,12 +174,13 @@ static void test_dir(void)
             "{\"networks\":[],\"attachments\":[],\"containers\":[],\"links\":[]}");
         struct ld_aard_plan p;
         char err[256];
-        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err, sizeof(err));
+        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err,
+                                sizeof(err));
         TAP_OK(rc == 0 && p.n == 5 && strncmp(p.lines[0].text, "net other --replace", 19) == 0 &&
                    strncmp(p.lines[1].text, "net podman", 10) == 0 &&
                    strncmp(p.lines[2].text, "add web --owner aardvark:" ID1, 25 + 64) == 0 &&
-                   strncmp(p.lines[3].text, "attach web other --addr 10.89.0.2 --alias 68fb291b0318",
-                           54) == 0 &&
+                   strncmp(p.lines[3].text,
+                           "attach web other --addr 10.89.0.2 --alias 68fb291b0318", 54) == 0 &&
                    p.nlisten == 2,
                "nets, one add for two networks, two attaches: %zu lines", p.n);
         ld_aard_plan_clear(&p);
@@ -207,8 +207,10 @@ static void test_dir(void)
             "{\"name\":\"web\",\"owners\":[\"aardvark:" ID1 "\"],\"dns\":[]},"
             "{\"name\":\"gone\",\"owners\":[\"aardvark:" ID2 "\"],\"dns\":[]},"
             "{\"name\":\"kept\",\"owners\":[\"aardvark:" ID3 "\"],\"dns\":[]}],\"links\":[]}");
-        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err, sizeof(err));
-        TAP_OK(rc == 0 && p.n == 2 && strcmp(p.lines[0].text, "rm gone --owner aardvark:" ID2) == 0 &&
+        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err,
+                                sizeof(err));
+        TAP_OK(rc == 0 && p.n == 2 &&
+                   strcmp(p.lines[0].text, "rm gone --owner aardvark:" ID2) == 0 &&
                    strcmp(p.lines[1].text, "unnet old --owner aardvark:old") == 0,
                "in step: only the stale container, then its network, go; the broken file's "
                "container stays (%zu lines%s%s)",
@@ -218,9 +220,9 @@ static void test_dir(void)
 
         ld_aard_dir_clear(&d);
         close(dfd);
-        for (const char *const *f = (const char *const[]){"podman", "other", "broken",
-                                                           "aardvark.pid", ".hidden", "link",
-                                                           "fifo", NULL};
+        for (const char *const *f =
+                 (const char *const[]){"podman", "other", "broken", "aardvark.pid", ".hidden",
+                                       "link", "fifo", NULL};
              *f; f++) {
                 char path[128];
                 snprintf(path, sizeof(path), "%s/%s", dir, *f);
