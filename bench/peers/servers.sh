@@ -13,7 +13,7 @@
 # server_addr NAME: the address NAME serves on.
 server_addr() {
   case $1 in
-    aardvark) echo 127.0.10.1 ;;   # the network's gateway address
+    aardvark|ldaard) echo 127.0.10.1 ;;   # the network's gateway address
     *) echo 127.0.0.1 ;;
   esac
 }
@@ -86,6 +86,24 @@ start_aardvark() {
     cat "$dir/log" >&2; die "aardvark-dns failed to start"; }
   srv_pid=$(cat "$dir/config/aardvark.pid")
 }
+start_ldaard() {
+  # linkdns in aardvark mode: the system linkdnsd (no listener of its own, an empty table)
+  # and linkdns's aardvark-dns on the same network file as aardvark-dns above, which makes
+  # it a network listener on the gateway address.  The row measures linkdnsd (it answers);
+  # the aardvark-dns process only waits for SIGHUP, and is stopped with it (aux_pid).
+  mkdir "$dir/config"
+  cp "$peers/aardvark.network" "$dir/config/bench"
+  : >"$dir/links"
+  "${wrap[@]}" "$build/linkdnsd" --state "$dir/links" --no-upstream \
+    --control "$dir/control.sock" 2>"$dir/log" &
+  srv_pid=$!
+  local i
+  for ((i = 0; i < 100; i++)); do [ -S "$dir/control.sock" ] && break; sleep 0.05; done
+  "$build/aardvark-dns" --config "$dir/config" -f .link.internal -p "$port" \
+    --control "$dir/control.sock" run >>"$dir/log" 2>&1 </dev/null || {
+    cat "$dir/log" >&2; die "linkdns's aardvark-dns failed to start"; }
+  aux_pid=$(cat "$dir/config/aardvark.pid")
+}
 start_linkdnsd() {
   cp "${LINKDNS_LINKS:-$peers/links}" "$dir/links" # LINKDNS_LINKS: another table (bench/scale)
   # LINKDNS_UPSTREAM: forward there (bench/callgrind's cached row) instead of --no-upstream
@@ -128,6 +146,10 @@ start_linkdnsd-cached() { LINKDNS_UPSTREAM=127.0.0.1@$up_port start_linkdnsd; }
 # stop_server: SIGTERM to the server, wait up to STOP_TIMEOUT seconds
 # (default 10), then SIGKILL.
 stop_server() {
+  if [ -n "${aux_pid:-}" ]; then # a helper of the server (ldaard's aardvark-dns): first
+    kill -TERM "$aux_pid" 2>/dev/null || true
+    aux_pid=
+  fi
   [ -n "$srv_pid" ] || return 0
   local p=$srv_pid i
   srv_pid=
