@@ -562,9 +562,10 @@ static int cni_publish(struct cni *c, FILE *line)
  * stale one of the same ID elsewhere is replaced), the network unless it exists, and the
  * attachment (again, if ADD is repeated). A first try adds without --replace, so that an
  * entry another route registered for this container ID (oci:ID) gains the owner and keeps
- * its registration; after a refusal, --replace takes over a name whose container's
- * namespace is gone (a DEL missed while linkdnsd was down), which linkdnsd allows only
- * then: a live container's name is still refused. */
+ * its registration; after a refusal naming an entry with an owner (cni_may_replace),
+ * --replace takes over a name whose container's namespace is gone (a DEL missed while
+ * linkdnsd was down), which linkdnsd allows only then: a live container's name is still
+ * refused. */
 static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cni_reg *reg,
                          bool have_net, bool replace)
 {
@@ -608,6 +609,37 @@ static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cn
         return rc;
 }
 
+/* Whether a try after a refusal may send --replace: only when the refusal named this
+ * container's name and the entry holding it has an owner (linkdnsd then lets --replace take
+ * it only once that entry's namespace is gone). An entry without an owner is the
+ * administrator's, never this plugin's (DESIGN: a runtime program changes only its own
+ * tag's entries), and linkdnsd lets any --replace take it, live or static. 0 or -1. */
+static int cni_may_replace(struct cni *c, bool *yes)
+{
+        char quoted[LD_NAME_MAX + 3];
+        struct json_object *ls = NULL, *cs, *owners;
+        int rc;
+
+        *yes = false;
+        snprintf(quoted, sizeof(quoted), "'%s'", c->name);
+        if (!strstr(c->refusal, quoted))
+                return 0;
+        if ((rc = cni_ask(c, "ls --json", &ls)) != 0)
+                return rc < 0 ? -1 : 0;
+        cs = ld_json_arr(ls, "containers");
+        for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+                struct json_object *o = json_object_array_get_idx(cs, i);
+                const char *n = ld_json_str(o, "name");
+                if (n && strcasecmp(n, c->name) == 0) {
+                        owners = ld_json_arr(o, "owners");
+                        *yes = owners && json_object_array_length(owners) > 0;
+                        break;
+                }
+        }
+        json_object_put(ls);
+        return 0;
+}
+
 /* One try: read the registration, then send. The first try always sends this plugin's
  * `net` line (a no-op when the network is there as this plugin makes it): no read of the
  * network, whose answer grows with its members. After a refusal, show --net says whether
@@ -617,16 +649,20 @@ static int cni_add_once(struct cni *c, struct cni_reg *reg, struct json_object *
 {
         struct ld_ctlc_batch b = {0};
         char cmd[LD_NETNAME_MAX + 32];
+        bool replace = false;
         int rc;
 
         if (cni_reg_read(c, reg) < 0)
                 return -1;
         json_object_put(*net);
         *net = NULL;
+        /* before show --net, whose refusal would take the place of the last try's */
+        if (try > 0 && !reg->name && cni_may_replace(c, &replace) < 0)
+                return -1;
         snprintf(cmd, sizeof(cmd), "show --net %s --json", c->net);
         if (try > 0 && cni_ask(c, cmd, net) < 0)
                 return -1; /* refused: no such network (yet) */
-        rc = cni_add_lines(c, &b, reg, *net != NULL, try > 0);
+        rc = cni_add_lines(c, &b, reg, *net != NULL, replace);
         if (rc == 0)
                 rc = cni_send(c, &b);
         ld_ctlc_batch_clear(&b);
@@ -718,13 +754,16 @@ static int cni_add(struct cni *c)
 
 /* Off this network; the registration goes with its last attachment (rm --owner: if
  * another route registered it too, only this owner goes, so the attachment is detached
- * first; else rm takes the attachment with it, one line). */
-static int cni_del_once(struct cni *c, struct cni_reg *reg)
+ * first; else rm takes the attachment with it, one line). *detached: only a detach was
+ * sent, the caller reads again (a DEL of another network of this container, at the same
+ * time, read two attachments too and detached only: the later of the two must see none). */
+static int cni_del_once(struct cni *c, struct cni_reg *reg, bool *detached)
 {
         struct ld_ctlc_batch b = {0};
         bool last;
         int rc = 0;
 
+        *detached = false;
         if (cni_reg_read(c, reg) < 0)
                 return -1;
         if (!reg->name)
@@ -736,6 +775,7 @@ static int cni_del_once(struct cni *c, struct cni_reg *reg)
                 rc = cni_line(c, &b, "rm %s --owner %s", reg->name, c->owner);
         if (rc == 0)
                 rc = cni_send(c, &b);
+        *detached = rc == 0 && !last && reg->att;
         ld_ctlc_batch_clear(&b);
         return rc;
 }
@@ -757,9 +797,12 @@ static void cni_unnet(struct cni *c)
 static int cni_del(struct cni *c)
 {
         struct cni_reg reg = {0};
+        bool again = false;
         int rc;
 
-        for (int i = 0; (rc = cni_del_once(c, &reg)) == 1 && i + 1 < CNI_TRIES; i++)
+        /* a refusal (a concurrent change) reads again, and so does a detach; one more try
+         * for that read */
+        for (int i = 0; ((rc = cni_del_once(c, &reg, &again)) == 1 || again) && i < CNI_TRIES; i++)
                 ;
         if (rc == 1)
                 rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal);
@@ -869,15 +912,46 @@ static const char *cni_gc_owner(struct json_object *ls, const char *name)
         return NULL;
 }
 
+/* cni.dev/valid-attachments: an array of objects with a containerID each. Anything else
+ * is an error, never "nothing is valid" (which removes the whole network). */
+static struct json_object *cni_gc_valid_list(struct cni *c)
+{
+        struct json_object *valid = ld_json_arr(c->conf, "cni.dev/valid-attachments");
+
+        for (size_t i = 0; valid && i < json_object_array_length(valid); i++)
+                if (!ld_json_str(json_object_array_get_idx(valid, i), "containerID")) {
+                        cni_fail(c, CNI_E_CONFIG, "invalid configuration",
+                                 "cni.dev/valid-attachments[%zu]: no containerID", i);
+                        return NULL;
+                }
+        if (!valid)
+                cni_fail(c, CNI_E_CONFIG, "invalid configuration",
+                         "GC needs cni.dev/valid-attachments, a list");
+        return valid;
+}
+
+/* Sends the removals gathered in b (GC's may exceed one batch: it goes in several). */
+static int cni_gc_flush(struct cni *c, struct ld_ctlc_batch *b)
+{
+        int rc = cni_send(c, b);
+
+        ld_ctlc_batch_clear(b);
+        return rc == 1
+                   ? cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal)
+                   : rc;
+}
+
 /* GC: every attachment of this network whose cni:ID is not a valid attachment goes (and
  * its container with its last attachment), then the network if it is empty and ours. */
 static int cni_gc(struct cni *c)
 {
-        struct json_object *valid = ld_json_arr(c->conf, "cni.dev/valid-attachments");
+        struct json_object *valid = cni_gc_valid_list(c);
         struct json_object *ls = NULL, *as;
         struct ld_ctlc_batch b = {0};
         int rc;
 
+        if (!valid)
+                return -1;
         if ((rc = cni_ask(c, "ls --owner cni:* --json", &ls)) != 0)
                 return rc < 0 ? -1
                               : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
@@ -893,12 +967,16 @@ static int cni_gc(struct cni *c)
                         const char *w = ld_json_str(json_object_array_get_idx(as, k), "container");
                         natt += w && strcmp(w, name) == 0;
                 }
-                rc = cni_line(c, &b, "detach %s %s", name, c->net);
+                /* two lines of at most ~200 bytes each must fit */
+                if (b.lines + 2 > LD_BATCH_LINES || b.len + 512 > LD_BATCH_BYTES)
+                        rc = cni_gc_flush(c, &b);
+                if (rc == 0)
+                        rc = cni_line(c, &b, "detach %s %s", name, c->net);
                 if (rc == 0 && natt == 1)
                         rc = cni_line(c, &b, "rm %s --owner %s", name, tag);
         }
-        if (rc == 0 && (rc = cni_send(c, &b)) == 1)
-                rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal);
+        if (rc == 0)
+                rc = cni_gc_flush(c, &b);
         if (rc == 0)
                 cni_unnet(c);
         ld_ctlc_batch_clear(&b);
