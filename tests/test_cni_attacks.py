@@ -210,3 +210,97 @@ def test_gc_of_many_stale_attachments(rt):
     ls = d.ls_json()
     assert ls["containers"] == [] and ls["networks"] == [], len(
         ls["containers"])
+
+
+def test_alias_does_not_shadow_another_pods_name(rt):
+    """A pod's aliases (and hostname) are its owner's choice: an alias equal
+    to another pod's name, or to that name under the domain, must not take
+    or share its answer."""
+    from test_cni import DOMAIN, addrs, ask
+    _, pv = rt.container("victim")
+    nsw, pw = rt.container("witness")
+    _, pa = rt.container("attacker")
+    for p, name, addr, aliases in (
+            (pv, "victim", "10.232.4.2/24", []),
+            (pw, "witness", "10.232.4.3/24", []),
+            (pa, "attacker", "10.232.4.4/24",
+             ["victim", "victim." + DOMAIN, "witness." + DOMAIN])):
+        conf = conf_for(rt, p, addr=addr,
+                        runtimeConfig={"aliases": aliases})
+        env = dict(add_env(p), CNI_ARGS="K8S_POD_NAME=" + name)
+        rc, _, out, err, _ = rt.plugin("ADD", conf, env=env)
+        assert rc == 0, out + err
+    assert addrs(ask(nsw, "victim")) == ["10.232.4.2"]
+    assert addrs(ask(nsw, "victim." + DOMAIN)) == ["10.232.4.2"]
+    assert addrs(ask(nsw, "witness." + DOMAIN)) == ["10.232.4.3"]
+
+
+class GarbageSocket:
+    """A Unix socket that answers every request with REPLY and closes."""
+
+    def __init__(self, path, reply):
+        import socket
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.bind(path)
+        self.s.listen(64)
+        self.s.settimeout(0.2)
+        self.path, self.reply, self.stop = path, reply, False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                c = self.s.accept()[0]
+            except OSError:
+                continue
+            try:
+                c.settimeout(1)
+                c.recv(65536)
+                c.sendall(self.reply)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.s.close()
+
+
+# -- (e) a daemon answering garbage ------------------------------------------------
+def test_daemon_answering_garbage(rt):
+    """Garbage after "ok", a verdict that is none, JSON of the wrong shape:
+    a CNI error (5, or 11 for what is no answer at all) within the bound."""
+    _, p = rt.container()
+    for k, (reply, codes) in enumerate((
+            (b"ok\n{garbage", (5,)),
+            (b"ok\n" + b"[" * 100000, (5,)),
+            (b"hello\n", (11,)),
+            (b"ok\n{\"containers\": [{}], \"attachments\": []}", (5,)),
+            (b"ok\n{\"containers\": 7}", (5,)))):
+        g = GarbageSocket(os.path.join(rt.dir, "g%d.sock" % k), reply)
+        try:
+            conf = conf_for(rt, p, control=g.path)
+            for cmd in ("ADD", "DEL", "CHECK"):
+                res = rt.plugin(cmd, conf, env=add_env(p))
+                assert res[1] and res[1].get("code") in codes, (cmd, res)
+                assert_cni_error(res, res[1]["code"])
+        finally:
+            g.close()
+
+
+# -- (f) DEL ------------------------------------------------------------------------
+def test_del_of_an_id_add_could_not_name(rt):
+    """DEL needs no name: a container ID without a 12-hex run that is no
+    valid NAME (SPEC.md allows '.') and no K8S_POD_NAME failed DEL with
+    error 4 (the runtime retries such a DEL for ever); it is unknown:
+    success."""
+    _, p = rt.container()
+    conf = conf_for(rt, p)
+    for cid in ("a.b", "pod.1"):
+        rc, _, out, err, _ = rt.plugin("DEL", conf, env=add_env(p, cid))
+        assert rc == 0 and out == "", out + err
+    # ADD still says why it cannot name it
+    assert_cni_error(rt.plugin("ADD", conf, env=add_env(p, "a.b")), 4,
+                     "CNI_CONTAINERID")
