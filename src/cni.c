@@ -302,8 +302,10 @@ static int cni_owner_of(const char *cid, char owner[LD_OWNER_LEN + 1],
 }
 
 /* Who the container is: its owner tag, and the name a new registration gets:
- * K8S_POD_NAME when that is a valid NAME, else the short ID (else the whole ID). */
-static int cni_identity(struct cni *c)
+ * K8S_POD_NAME when that is a valid NAME, else the short ID (else the whole ID). Only ADD
+ * needs the name (need_name): DEL and CHECK go by the owner tag, and a DEL failing for a
+ * container ADD could not name would be retried by the runtime for ever. */
+static int cni_identity(struct cni *c, bool need_name)
 {
         char pod[LD_NAME_MAX + 2];
 
@@ -318,7 +320,7 @@ static int cni_identity(struct cni *c)
                 snprintf(c->name, sizeof(c->name), "%s", c->shortid);
         else if (ld_name_valid(c->cid, strlen(c->cid)))
                 snprintf(c->name, sizeof(c->name), "%s", c->cid);
-        else
+        else if (need_name)
                 return cni_fail(c, CNI_E_ENV, "invalid CNI_CONTAINERID",
                                 "CNI_CONTAINERID '%.100s' has no 12-hex ID and is no valid name, "
                                 "and CNI_ARGS has no valid K8S_POD_NAME",
@@ -344,7 +346,7 @@ static int cni_env(struct cni *c, bool need_netns)
                          strpbrk(c->netns, " \t\r\n\v\f#\"'\\")))
                 return cni_fail(c, CNI_E_ENV, "invalid CNI_NETNS",
                                 "CNI_NETNS must be an absolute path without blanks, quotes or '#'");
-        return cni_identity(c);
+        return cni_identity(c, need_netns); /* ADD and CHECK need both */
 }
 
 /* A network name (SPEC.md: a letter or digit, then letters, digits, '_', '.', '-'), short
