@@ -304,3 +304,51 @@ def test_del_of_an_id_add_could_not_name(rt):
     # ADD still says why it cannot name it
     assert_cni_error(rt.plugin("ADD", conf, env=add_env(p, "a.b")), 4,
                      "CNI_CONTAINERID")
+
+
+def test_bounds_of_what_a_pod_lists(rt):
+    """As many port mappings and aliases as the table takes register; one
+    more is a clear CNI error 7 and nothing registered."""
+    d = rt.daemon
+    _, p = rt.container()
+    many = [{"hostPort": 10000 + k, "containerPort": 20000 + k,
+             "protocol": "tcp"} for k in range(1024)]
+    # LD_ATTACH_ALIASES_MAX of 126 bytes (the name is the short ID: no
+    # alias for it)
+    aliases = ["a%02d.%s.%s" % (k, "x" * 60, "y" * 61) for k in range(64)]
+    i = hex_id()
+    conf = conf_for(rt, p, runtimeConfig={"portMappings": many,
+                                          "aliases": aliases})
+    rc, _, out, err, _ = rt.plugin("ADD", conf, env=add_env(p, i))
+    assert rc == 0, out[:500] + err[:500]
+    ls = d.ls_json()
+    assert len(ls["containers"][0]["publish"]) == 1024
+    assert len(ls["attachments"][0]["aliases"]) == 64
+    rc, _, out, err, _ = rt.plugin("DEL", conf, env=add_env(p, i))
+    assert rc == 0, out + err
+    for rtc, word in (
+            ({"portMappings": many + [{"hostPort": 9, "containerPort": 9}]},
+             "portMappings"),
+            ({"aliases": aliases + ["one-more"]}, "aliases")):
+        assert_cni_error(rt.plugin("ADD", conf_for(rt, p, runtimeConfig=rtc),
+                                   env=add_env(p)), 7, word)
+    assert d.ls_json()["containers"] == []
+
+
+def test_one_port_mapped_from_two_host_ports(rt):
+    """`nerdctl run -p 8080:80 -p 8081:80`: one container port from two host
+    ports (and the same again per address family). The table publishes a
+    port once: the first mapping; ADD failed with "duplicate publish"."""
+    d = rt.daemon
+    _, p = rt.container()
+    i = hex_id()
+    conf = conf_for(rt, p, runtimeConfig={"portMappings": [
+        {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+        {"hostPort": 8081, "containerPort": 80, "protocol": "tcp"},
+        {"hostPort": 8080, "containerPort": 80, "protocol": "tcp",
+         "hostIP": "::"},
+        {"hostPort": 8081, "containerPort": 80, "protocol": "udp"}]})
+    rc, _, out, err, _ = rt.plugin("ADD", conf, env=add_env(p, i))
+    assert rc == 0, out + err
+    assert d.ls_json()["containers"][0]["publish"] == \
+        ["8080:80/tcp", "8081:80/udp"]
