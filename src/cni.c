@@ -521,8 +521,10 @@ static bool cni_port(struct json_object *o, const char *key, int *out)
         return *out >= 1 && *out <= 65535;
 }
 
-/* runtimeConfig.portMappings as --publish HOSTPORT:PORT/PROTO, once each (a runtime lists
- * a mapping per host address family); SCTP has no place in the table and is skipped. */
+/* runtimeConfig.portMappings as --publish HOSTPORT:PORT/PROTO, once per container port (a
+ * runtime lists a mapping per host address family, and `-p 8080:80 -p 8081:80` maps one
+ * port twice, while the table publishes a port once: the first mapping is its SRV); SCTP
+ * has no place in the table and is skipped. */
 static int cni_publish(struct cni *c, FILE *line)
 {
         struct json_object *pm = ld_json_arr(ld_json_obj(c->conf, "runtimeConfig"), "portMappings");
@@ -546,7 +548,7 @@ static int cni_publish(struct cni *c, FILE *line)
                         return cni_fail(c, CNI_E_CONFIG, "invalid runtimeConfig",
                                         "portMappings[%zu]: protocol must be tcp or udp", i);
                 udp = proto && strcasecmp(proto, "udp") == 0;
-                uint64_t key = (uint64_t)udp << 32 | (uint64_t)host << 16 | (uint64_t)port;
+                uint64_t key = (uint64_t)udp << 16 | (uint64_t)port;
                 for (size_t k = 0; k < n && !dup; k++)
                         dup = seen[k] == key;
                 if (dup)
