@@ -916,22 +916,23 @@ static const char *cni_gc_owner(struct json_object *ls, const char *name)
         return NULL;
 }
 
-/* cni.dev/valid-attachments: an array of objects with a containerID each. Anything else
- * is an error, never "nothing is valid" (which removes the whole network). */
-static struct json_object *cni_gc_valid_list(struct cni *c)
+/* cni.dev/valid-attachments into *valid: an array of objects with a containerID each, or
+ * null (libcni's nil list: no attachment is valid; *valid NULL). Absent or anything else is
+ * an error, never "nothing is valid" (which removes the whole network). 0 or -1. */
+static int cni_gc_valid_list(struct cni *c, struct json_object **valid)
 {
-        struct json_object *valid = ld_json_arr(c->conf, "cni.dev/valid-attachments");
+        struct json_object *v = NULL;
 
-        for (size_t i = 0; valid && i < json_object_array_length(valid); i++)
-                if (!ld_json_str(json_object_array_get_idx(valid, i), "containerID")) {
-                        cni_fail(c, CNI_E_CONFIG, "invalid configuration",
-                                 "cni.dev/valid-attachments[%zu]: no containerID", i);
-                        return NULL;
-                }
-        if (!valid)
-                cni_fail(c, CNI_E_CONFIG, "invalid configuration",
-                         "GC needs cni.dev/valid-attachments, a list");
-        return valid;
+        if (!json_object_object_get_ex(c->conf, "cni.dev/valid-attachments", &v) ||
+            (v && !json_object_is_type(v, json_type_array)))
+                return cni_fail(c, CNI_E_CONFIG, "invalid configuration",
+                                "GC needs cni.dev/valid-attachments, a list");
+        for (size_t i = 0; v && i < json_object_array_length(v); i++)
+                if (!ld_json_str(json_object_array_get_idx(v, i), "containerID"))
+                        return cni_fail(c, CNI_E_CONFIG, "invalid configuration",
+                                        "cni.dev/valid-attachments[%zu]: no containerID", i);
+        *valid = v;
+        return 0;
 }
 
 /* Sends the removals gathered in b (GC's may exceed one batch: it goes in several). */
@@ -949,12 +950,11 @@ static int cni_gc_flush(struct cni *c, struct ld_ctlc_batch *b)
  * its container with its last attachment), then the network if it is empty and ours. */
 static int cni_gc(struct cni *c)
 {
-        struct json_object *valid = cni_gc_valid_list(c);
-        struct json_object *ls = NULL, *as;
+        struct json_object *valid = NULL, *ls = NULL, *as;
         struct ld_ctlc_batch b = {0};
         int rc;
 
-        if (!valid)
+        if (cni_gc_valid_list(c, &valid) < 0)
                 return -1;
         if ((rc = cni_ask(c, "ls --owner cni:* --json", &ls)) != 0)
                 return rc < 0 ? -1

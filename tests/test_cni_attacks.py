@@ -157,7 +157,8 @@ def test_concurrent_dels_on_two_networks_leave_nothing(rt):
 def test_gc_without_a_valid_list_removes_nothing(rt):
     """GC's cni.dev/valid-attachments missing, of the wrong type, or with an
     entry without containerID: a CNI error, not "nothing is valid" (which
-    removed every container of the network)."""
+    removed every container of the network). null is libcni's empty list
+    (a Go nil slice): nothing is valid."""
     d = rt.daemon
     ids = [hex_id(), hex_id()]
     for k, i in enumerate(ids):
@@ -168,7 +169,7 @@ def test_gc_without_a_valid_list_removes_nothing(rt):
         assert rc == 0, out + err
     base = {"cniVersion": "1.1.0", "name": "ldnet-gc", "type": "linkdns",
             "control": rt.control}
-    for bad in ({}, {"cni.dev/valid-attachments": None},
+    for bad in ({},
                 {"cni.dev/valid-attachments": {"containerID": ids[0]}},
                 {"cni.dev/valid-attachments": "all"},
                 {"cni.dev/valid-attachments": [{"containerID": ids[0]}, {}]},
@@ -182,6 +183,11 @@ def test_gc_without_a_valid_list_removes_nothing(rt):
                                                 "ifname": "eth0"}]}))
     assert rc == 0, out + err
     assert names(d) == [ids[1][:12]]
+    rc, _, out, err, _ = rt.plugin("GC", dict(
+        base, **{"cni.dev/valid-attachments": None}))
+    assert rc == 0, out + err
+    assert d.ls_json() == {"networks": [], "attachments": [],
+                           "containers": [], "links": []}
 
 
 def test_gc_of_many_stale_attachments(rt):
