@@ -9,12 +9,13 @@ the test's namespaces only): 10.232.0.0/16.
 
 import json
 import os
+import socket
 import subprocess
 import threading
 
 from conftest import linkdnsctl_path
-from test_cni import (BOUNDED, add_env, assert_cni_error, hex_id,  # noqa: F401
-                      linkdnsd, rt)
+from test_cni import (DOMAIN, add_env, addrs, ask, assert_cni_error, hex_id,
+                      linkdnsd, rt)  # noqa: F401 (fixtures)
 
 NETNS_PREFIX = "ldcnia%d-" % os.getpid()
 
@@ -222,7 +223,6 @@ def test_alias_does_not_shadow_another_pods_name(rt):
     """A pod's aliases (and hostname) are its owner's choice: an alias equal
     to another pod's name, or to that name under the domain, must not take
     or share its answer."""
-    from test_cni import DOMAIN, addrs, ask
     _, pv = rt.container("victim")
     nsw, pw = rt.container("witness")
     _, pa = rt.container("attacker")
@@ -245,7 +245,6 @@ class GarbageSocket:
     """A Unix socket that answers every request with REPLY and closes."""
 
     def __init__(self, path, reply):
-        import socket
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.bind(path)
         self.s.listen(64)
