@@ -25,8 +25,9 @@
 /* What linkdnsd's read-only answers may take: show --net of a network of thousands. */
 #define CNI_REPLY_MAX (16u << 20)
 /* A batch refused because the table changed between reading it and sending (a concurrent
- * ADD or DEL of another container on the same network): read again, at most this often. */
-#define CNI_TRIES 3
+ * ADD or DEL of another container on the same network): read again, at most this often,
+ * after a pause (cni_backoff). */
+#define CNI_TRIES 5
 #define CNI_NAMESERVER "127.0.0.11"
 #define CNI_SHORTID_LEN LD_RT_SHORT_ID
 
@@ -119,6 +120,21 @@ static int cni_left_ms(const struct cni *c)
         long used =
             (now.tv_sec - c->start.tv_sec) * 1000 + (now.tv_nsec - c->start.tv_nsec) / 1000000;
         return used >= LD_CTLC_TIMEOUT_MS ? 0 : (int)(LD_CTLC_TIMEOUT_MS - used);
+}
+
+/* Before try number try + 1 after a refusal: linkdnsd checks a change against its table
+ * with the changes still being written, but reports (ls) the table as written, so a
+ * refusal caused by another container's change in flight (its rm, say) reads the same
+ * again at once. 5 ms doubling each time leaves it time to land, within the deadline. */
+static void cni_backoff(const struct cni *c, int try)
+{
+        int ms = 5 << try, left = cni_left_ms(c) / 2;
+        struct timespec ts;
+
+        ms = ms < left ? ms : left;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)ms * 1000000;
+        nanosleep(&ts, NULL);
 }
 
 /* A request's outcome: 0 accepted, 1 refused (c->refusal), -1 failed (reported). */
@@ -743,7 +759,7 @@ static int cni_add(struct cni *c)
                 return cni_fail(c, CNI_E_IO, "could not bring lo up", "in %s: %s", c->netns,
                                 strerror(-rc));
         for (int i = 0; (rc = cni_add_once(c, &reg, &net, i)) == 1 && i + 1 < CNI_TRIES; i++)
-                ;
+                cni_backoff(c, i);
         if (rc == 1)
                 rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the registration", "%s",
                               c->refusal);
@@ -807,7 +823,8 @@ static int cni_del(struct cni *c)
         /* a refusal (a concurrent change) reads again, and so does a detach; one more try
          * for that read */
         for (int i = 0; ((rc = cni_del_once(c, &reg, &again)) == 1 || again) && i < CNI_TRIES; i++)
-                ;
+                if (rc == 1)
+                        cni_backoff(c, i);
         if (rc == 1)
                 rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal);
         if (rc == 0)
