@@ -25,8 +25,9 @@
 /* What linkdnsd's read-only answers may take: show --net of a network of thousands. */
 #define CNI_REPLY_MAX (16u << 20)
 /* A batch refused because the table changed between reading it and sending (a concurrent
- * ADD or DEL of another container on the same network): read again, at most this often. */
-#define CNI_TRIES 3
+ * ADD or DEL of another container on the same network): read again, at most this often,
+ * after a pause (cni_backoff). */
+#define CNI_TRIES 5
 #define CNI_NAMESERVER "127.0.0.11"
 #define CNI_SHORTID_LEN LD_RT_SHORT_ID
 
@@ -119,6 +120,21 @@ static int cni_left_ms(const struct cni *c)
         long used =
             (now.tv_sec - c->start.tv_sec) * 1000 + (now.tv_nsec - c->start.tv_nsec) / 1000000;
         return used >= LD_CTLC_TIMEOUT_MS ? 0 : (int)(LD_CTLC_TIMEOUT_MS - used);
+}
+
+/* Before try number try + 1 after a refusal: linkdnsd checks a change against its table
+ * with the changes still being written, but reports (ls) the table as written, so a
+ * refusal caused by another container's change in flight (its rm, say) reads the same
+ * again at once. 5 ms doubling each time leaves it time to land, within the deadline. */
+static void cni_backoff(const struct cni *c, int try)
+{
+        int ms = 5 << try, left = cni_left_ms(c) / 2;
+        struct timespec ts;
+
+        ms = ms < left ? ms : left;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)ms * 1000000;
+        nanosleep(&ts, NULL);
 }
 
 /* A request's outcome: 0 accepted, 1 refused (c->refusal), -1 failed (reported). */
@@ -302,8 +318,10 @@ static int cni_owner_of(const char *cid, char owner[LD_OWNER_LEN + 1],
 }
 
 /* Who the container is: its owner tag, and the name a new registration gets:
- * K8S_POD_NAME when that is a valid NAME, else the short ID (else the whole ID). */
-static int cni_identity(struct cni *c)
+ * K8S_POD_NAME when that is a valid NAME, else the short ID (else the whole ID). Only ADD
+ * needs the name (need_name): DEL and CHECK go by the owner tag, and a DEL failing for a
+ * container ADD could not name would be retried by the runtime for ever. */
+static int cni_identity(struct cni *c, bool need_name)
 {
         char pod[LD_NAME_MAX + 2];
 
@@ -318,7 +336,7 @@ static int cni_identity(struct cni *c)
                 snprintf(c->name, sizeof(c->name), "%s", c->shortid);
         else if (ld_name_valid(c->cid, strlen(c->cid)))
                 snprintf(c->name, sizeof(c->name), "%s", c->cid);
-        else
+        else if (need_name)
                 return cni_fail(c, CNI_E_ENV, "invalid CNI_CONTAINERID",
                                 "CNI_CONTAINERID '%.100s' has no 12-hex ID and is no valid name, "
                                 "and CNI_ARGS has no valid K8S_POD_NAME",
@@ -344,7 +362,7 @@ static int cni_env(struct cni *c, bool need_netns)
                          strpbrk(c->netns, " \t\r\n\v\f#\"'\\")))
                 return cni_fail(c, CNI_E_ENV, "invalid CNI_NETNS",
                                 "CNI_NETNS must be an absolute path without blanks, quotes or '#'");
-        return cni_identity(c);
+        return cni_identity(c, need_netns); /* ADD and CHECK need both */
 }
 
 /* A network name (SPEC.md: a letter or digit, then letters, digits, '_', '.', '-'), short
@@ -519,8 +537,10 @@ static bool cni_port(struct json_object *o, const char *key, int *out)
         return *out >= 1 && *out <= 65535;
 }
 
-/* runtimeConfig.portMappings as --publish HOSTPORT:PORT/PROTO, once each (a runtime lists
- * a mapping per host address family); SCTP has no place in the table and is skipped. */
+/* runtimeConfig.portMappings as --publish HOSTPORT:PORT/PROTO, once per container port (a
+ * runtime lists a mapping per host address family, and `-p 8080:80 -p 8081:80` maps one
+ * port twice, while the table publishes a port once: the first mapping is its SRV); SCTP
+ * has no place in the table and is skipped. */
 static int cni_publish(struct cni *c, FILE *line)
 {
         struct json_object *pm = ld_json_arr(ld_json_obj(c->conf, "runtimeConfig"), "portMappings");
@@ -544,7 +564,7 @@ static int cni_publish(struct cni *c, FILE *line)
                         return cni_fail(c, CNI_E_CONFIG, "invalid runtimeConfig",
                                         "portMappings[%zu]: protocol must be tcp or udp", i);
                 udp = proto && strcasecmp(proto, "udp") == 0;
-                uint64_t key = (uint64_t)udp << 32 | (uint64_t)host << 16 | (uint64_t)port;
+                uint64_t key = (uint64_t)udp << 16 | (uint64_t)port;
                 for (size_t k = 0; k < n && !dup; k++)
                         dup = seen[k] == key;
                 if (dup)
@@ -562,9 +582,10 @@ static int cni_publish(struct cni *c, FILE *line)
  * stale one of the same ID elsewhere is replaced), the network unless it exists, and the
  * attachment (again, if ADD is repeated). A first try adds without --replace, so that an
  * entry another route registered for this container ID (oci:ID) gains the owner and keeps
- * its registration; after a refusal, --replace takes over a name whose container's
- * namespace is gone (a DEL missed while linkdnsd was down), which linkdnsd allows only
- * then: a live container's name is still refused. */
+ * its registration; after a refusal naming an entry with an owner (cni_may_replace),
+ * --replace takes over a name whose container's namespace is gone (a DEL missed while
+ * linkdnsd was down), which linkdnsd allows only then: a live container's name is still
+ * refused. */
 static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cni_reg *reg,
                          bool have_net, bool replace)
 {
@@ -608,6 +629,37 @@ static int cni_add_lines(struct cni *c, struct ld_ctlc_batch *b, const struct cn
         return rc;
 }
 
+/* Whether a try after a refusal may send --replace: only when the refusal named this
+ * container's name and the entry holding it has an owner (linkdnsd then lets --replace take
+ * it only once that entry's namespace is gone). An entry without an owner is the
+ * administrator's, never this plugin's (DESIGN: a runtime program changes only its own
+ * tag's entries), and linkdnsd lets any --replace take it, live or static. 0 or -1. */
+static int cni_may_replace(struct cni *c, bool *yes)
+{
+        char quoted[LD_NAME_MAX + 3];
+        struct json_object *ls = NULL, *cs, *owners;
+        int rc;
+
+        *yes = false;
+        snprintf(quoted, sizeof(quoted), "'%s'", c->name);
+        if (!strstr(c->refusal, quoted))
+                return 0;
+        if ((rc = cni_ask(c, "ls --json", &ls)) != 0)
+                return rc < 0 ? -1 : 0;
+        cs = ld_json_arr(ls, "containers");
+        for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
+                struct json_object *o = json_object_array_get_idx(cs, i);
+                const char *n = ld_json_str(o, "name");
+                if (n && strcasecmp(n, c->name) == 0) {
+                        owners = ld_json_arr(o, "owners");
+                        *yes = owners && json_object_array_length(owners) > 0;
+                        break;
+                }
+        }
+        json_object_put(ls);
+        return 0;
+}
+
 /* One try: read the registration, then send. The first try always sends this plugin's
  * `net` line (a no-op when the network is there as this plugin makes it): no read of the
  * network, whose answer grows with its members. After a refusal, show --net says whether
@@ -617,16 +669,20 @@ static int cni_add_once(struct cni *c, struct cni_reg *reg, struct json_object *
 {
         struct ld_ctlc_batch b = {0};
         char cmd[LD_NETNAME_MAX + 32];
+        bool replace = false;
         int rc;
 
         if (cni_reg_read(c, reg) < 0)
                 return -1;
         json_object_put(*net);
         *net = NULL;
+        /* before show --net, whose refusal would take the place of the last try's */
+        if (try > 0 && !reg->name && cni_may_replace(c, &replace) < 0)
+                return -1;
         snprintf(cmd, sizeof(cmd), "show --net %s --json", c->net);
         if (try > 0 && cni_ask(c, cmd, net) < 0)
                 return -1; /* refused: no such network (yet) */
-        rc = cni_add_lines(c, &b, reg, *net != NULL, try > 0);
+        rc = cni_add_lines(c, &b, reg, *net != NULL, replace);
         if (rc == 0)
                 rc = cni_send(c, &b);
         ld_ctlc_batch_clear(&b);
@@ -703,7 +759,7 @@ static int cni_add(struct cni *c)
                 return cni_fail(c, CNI_E_IO, "could not bring lo up", "in %s: %s", c->netns,
                                 strerror(-rc));
         for (int i = 0; (rc = cni_add_once(c, &reg, &net, i)) == 1 && i + 1 < CNI_TRIES; i++)
-                ;
+                cni_backoff(c, i);
         if (rc == 1)
                 rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the registration", "%s",
                               c->refusal);
@@ -718,13 +774,16 @@ static int cni_add(struct cni *c)
 
 /* Off this network; the registration goes with its last attachment (rm --owner: if
  * another route registered it too, only this owner goes, so the attachment is detached
- * first; else rm takes the attachment with it, one line). */
-static int cni_del_once(struct cni *c, struct cni_reg *reg)
+ * first; else rm takes the attachment with it, one line). *detached: only a detach was
+ * sent, the caller reads again (a DEL of another network of this container, at the same
+ * time, read two attachments too and detached only: the later of the two must see none). */
+static int cni_del_once(struct cni *c, struct cni_reg *reg, bool *detached)
 {
         struct ld_ctlc_batch b = {0};
         bool last;
         int rc = 0;
 
+        *detached = false;
         if (cni_reg_read(c, reg) < 0)
                 return -1;
         if (!reg->name)
@@ -736,6 +795,7 @@ static int cni_del_once(struct cni *c, struct cni_reg *reg)
                 rc = cni_line(c, &b, "rm %s --owner %s", reg->name, c->owner);
         if (rc == 0)
                 rc = cni_send(c, &b);
+        *detached = rc == 0 && !last && reg->att;
         ld_ctlc_batch_clear(&b);
         return rc;
 }
@@ -757,10 +817,14 @@ static void cni_unnet(struct cni *c)
 static int cni_del(struct cni *c)
 {
         struct cni_reg reg = {0};
+        bool again = false;
         int rc;
 
-        for (int i = 0; (rc = cni_del_once(c, &reg)) == 1 && i + 1 < CNI_TRIES; i++)
-                ;
+        /* a refusal (a concurrent change) reads again, and so does a detach; one more try
+         * for that read */
+        for (int i = 0; ((rc = cni_del_once(c, &reg, &again)) == 1 || again) && i < CNI_TRIES; i++)
+                if (rc == 1)
+                        cni_backoff(c, i);
         if (rc == 1)
                 rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal);
         if (rc == 0)
@@ -869,15 +933,46 @@ static const char *cni_gc_owner(struct json_object *ls, const char *name)
         return NULL;
 }
 
+/* cni.dev/valid-attachments into *valid: an array of objects with a containerID each, or
+ * null (libcni's nil list: no attachment is valid; *valid NULL). Absent or anything else is
+ * an error, never "nothing is valid" (which removes the whole network). 0 or -1. */
+static int cni_gc_valid_list(struct cni *c, struct json_object **valid)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(c->conf, "cni.dev/valid-attachments", &v) ||
+            (v && !json_object_is_type(v, json_type_array)))
+                return cni_fail(c, CNI_E_CONFIG, "invalid configuration",
+                                "GC needs cni.dev/valid-attachments, a list");
+        for (size_t i = 0; v && i < json_object_array_length(v); i++)
+                if (!ld_json_str(json_object_array_get_idx(v, i), "containerID"))
+                        return cni_fail(c, CNI_E_CONFIG, "invalid configuration",
+                                        "cni.dev/valid-attachments[%zu]: no containerID", i);
+        *valid = v;
+        return 0;
+}
+
+/* Sends the removals gathered in b (GC's may exceed one batch: it goes in several). */
+static int cni_gc_flush(struct cni *c, struct ld_ctlc_batch *b)
+{
+        int rc = cni_send(c, b);
+
+        ld_ctlc_batch_clear(b);
+        return rc == 1
+                   ? cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal)
+                   : rc;
+}
+
 /* GC: every attachment of this network whose cni:ID is not a valid attachment goes (and
  * its container with its last attachment), then the network if it is empty and ours. */
 static int cni_gc(struct cni *c)
 {
-        struct json_object *valid = ld_json_arr(c->conf, "cni.dev/valid-attachments");
-        struct json_object *ls = NULL, *as;
+        struct json_object *valid = NULL, *ls = NULL, *as;
         struct ld_ctlc_batch b = {0};
         int rc;
 
+        if (cni_gc_valid_list(c, &valid) < 0)
+                return -1;
         if ((rc = cni_ask(c, "ls --owner cni:* --json", &ls)) != 0)
                 return rc < 0 ? -1
                               : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
@@ -893,12 +988,16 @@ static int cni_gc(struct cni *c)
                         const char *w = ld_json_str(json_object_array_get_idx(as, k), "container");
                         natt += w && strcmp(w, name) == 0;
                 }
-                rc = cni_line(c, &b, "detach %s %s", name, c->net);
+                /* two lines of at most ~200 bytes each must fit */
+                if (b.lines + 2 > LD_BATCH_LINES || b.len + 512 > LD_BATCH_BYTES)
+                        rc = cni_gc_flush(c, &b);
+                if (rc == 0)
+                        rc = cni_line(c, &b, "detach %s %s", name, c->net);
                 if (rc == 0 && natt == 1)
                         rc = cni_line(c, &b, "rm %s --owner %s", name, tag);
         }
-        if (rc == 0 && (rc = cni_send(c, &b)) == 1)
-                rc = cni_fail(c, CNI_E_REFUSED, "linkdnsd refused the removal", "%s", c->refusal);
+        if (rc == 0)
+                rc = cni_gc_flush(c, &b);
         if (rc == 0)
                 cni_unnet(c);
         ld_ctlc_batch_clear(&b);
