@@ -8,6 +8,13 @@
 
 #include "tap.h"
 
+static double fake_now = 1000.0;
+
+static double fake_clock(void)
+{
+        return fake_now;
+}
+
 /* Name bytes whose top bit, flipped in word 2k and at bits 31 and 63 of word 2k+1 (bytes
  * 16k+7; 16k+11 and 16k+15 of the key), cancel through an xor-multiply-xorshift step for
  * any seed: keys that differ only so collide unless the hash is really keyed. The name is
@@ -97,8 +104,48 @@ static void test_flood_chain(void)
         ld_cache_free(c);
 }
 
+/* An upstream's answer to x.example A whose CNAME target points into the TTL of the A
+ * record before it: its last octet, 0 (the root) at TTL 256. A hit a second later counts
+ * that TTL down to 255, and the target turns into 0xff 0x00, a pointer past the message:
+ * the cache would serve a message the relay refuses. */
+static void test_pointer_into_ttl(void)
+{
+        struct ld_cache_set set = one_server();
+        static const uint8_t qname[] = "\1x\7example";
+        uint8_t m[128], q[128], out[512];
+        struct ld_wire_question qn = {qname, sizeof(qname), 1, 1};
+        const struct ld_relay_ask keep = {0, NULL, 0, false, false, sizeof(out)};
+        size_t qlen = ld_wire_query(q, &qn, false, false), len = LD_DNS_HEADER, n;
+        struct ld_cache *c;
+        struct ld_query pq;
+
+        memset(m, 0, sizeof(m));
+        memcpy(m + 2, "\x81\x80\0\1\0\2\0\0\0\0", 10); /* QR RD RA, 1 question, 2 answers */
+        memcpy(m + len, qname, sizeof(qname));
+        len += sizeof(qname);
+        memcpy(m + len, "\0\1\0\1", 4);
+        len += 4;
+        memcpy(m + len, "\xc0\x0c\0\1\0\1\0\0\1\0\0\4\xc0\0\2\1", 16); /* A, TTL 256 */
+        len += 16;
+        memcpy(m + len, "\xc0\x0c\0\5\0\1\0\0\1\x2c\0\2\xc0", 13);           /* CNAME, TTL 300 */
+        m[len + 13] = (uint8_t)(LD_DNS_HEADER + sizeof(qname) + 4 + 12 - 3); /* the TTL's last */
+        len += 14;
+        TAP_OK(ld_relay_rewrite(m, len, &keep, out, sizeof(out)) == len,
+               "the answer is well formed");
+        ld_cache_new(1 << 20, 86400, 42, &c);
+        ld_cache_set_clock(c, fake_clock);
+        ld_cache_store(c, q, qlen, &set, m, len);
+        fake_now += 1;
+        ld_query_parse(q, qlen, &pq);
+        n = ld_cache_answer(c, &pq, &set, false, out, sizeof(out));
+        TAP_OK(n == 0 || ld_relay_rewrite(out, n, &keep, m, sizeof(m)) == n,
+               "a second on, the cache serves no message the relay refuses (%zu octets)", n);
+        ld_cache_free(c);
+}
+
 int main(void)
 {
+        test_pointer_into_ttl();
         test_seeded_collisions();
         test_flood_chain();
         return tap_done();
