@@ -359,6 +359,22 @@ static bool cache_scan(uint8_t *m, size_t len, const struct ld_query *q, uint32_
         return true;
 }
 
+/* Whether the message's names read no TTL octet as a length or pointer: a compression
+ * pointer may aim anywhere before it, the capping and the countdown of a TTL rewrite its
+ * octets, and a name made of them would turn malformed in the client's reply. Checked with
+ * every TTL octet 0xff, which read so is a pointer past any message we keep: the relay
+ * refuses the message. Read as a label's content, a TTL octet changes nothing but it. */
+static bool cache_ttls_apart(const uint8_t *wire, size_t len, const struct cache_scan *s)
+{
+        static uint8_t probe[LD_CACHE_MAX_WIRE], out[LD_CACHE_MAX_WIRE];
+        const struct ld_relay_ask keep = {0, NULL, 0, false, false, sizeof(out)};
+
+        memcpy(probe, wire, len);
+        for (size_t i = 0; i < s->nttl; i++)
+                memset(probe + s->ttl[i], 0xff, 4);
+        return ld_relay_rewrite(probe, len, &keep, out, sizeof(out)) == len;
+}
+
 /* Room for need more bytes: the least recently used entries go. */
 static bool cache_room(struct ld_cache *c, size_t need)
 {
@@ -449,7 +465,8 @@ void ld_cache_store(struct ld_cache *c, const uint8_t *query, size_t qlen,
                 cache_insert(c, key, keylen, NULL, 0, &s, life, true);
                 return;
         }
-        if (len > LD_CACHE_MAX_WIRE || !cache_scan(wire, len, &q, c->max_ttl, &s))
+        if (len > LD_CACHE_MAX_WIRE || !cache_scan(wire, len, &q, c->max_ttl, &s) ||
+            !cache_ttls_apart(wire, len, &s))
                 return;
         rcode = wire[3] & 0x0f;
         if (rcode == LD_RCODE_NOERROR || rcode == LD_RCODE_NXDOMAIN) {
