@@ -10,8 +10,9 @@
  * Memory: every allocation is one entry (its header, key and message together) or the
  * bucket array made at creation, and each is counted as glibc's chunk for it, so the bytes
  * counted are the bytes taken; an insert first evicts least recently used entries until it
- * fits. The buckets are fixed (about one per 256 bytes of the bound) and the hash is seeded
- * at random, so a flood of names finds no long chain to aim at and cannot grow anything. */
+ * fits. The buckets are fixed (about one per 256 bytes of the bound) and the hash is keyed
+ * at random (SipHash), so a flood of names finds no long chain to aim at and cannot grow
+ * anything. */
 #include "cache.h"
 
 #include "query.h"
@@ -55,7 +56,7 @@ struct ld_cache {
         struct cache_entry *head, *tail;
         size_t limit;
         uint32_t max_ttl;
-        uint64_t seed;
+        uint64_t key[2]; /* the hash's, from the seed */
         double (*now)(void);
         struct ld_cache_stats st;
 };
@@ -115,7 +116,8 @@ int ld_cache_new(size_t bytes, uint32_t max_ttl, uint64_t seed, struct ld_cache 
         c->mask = nb - 1;
         c->limit = bytes;
         c->max_ttl = max_ttl;
-        c->seed = seed;
+        c->key[0] = seed;
+        c->key[1] = (seed ^ (seed >> 31)) * 0x94d049bb133111ebULL + 0x9e3779b97f4a7c15ULL;
         c->now = cache_clock;
         c->st.bytes = cache_chunk(sizeof(*c)) + cache_chunk(nb * sizeof(*c->buckets));
         *out = c;
@@ -179,20 +181,46 @@ static size_t cache_key(uint8_t *k, const uint8_t *lname, size_t namelen, uint16
         return len;
 }
 
-/* The hash of a key from cache_key (zeros after it): a word at a time (FNV's octet at a
- * time cost more than the rest of a hit), each step a bijection of the state, mixed with
- * the seed from the start, so which keys collide depends on the random seed. */
-static uint64_t cache_hash(uint64_t seed, const uint8_t *p, size_t len)
+/* SipHash-1-3 (Aumasson and Bernstein's keyed PRF, one round per word, three to finish)
+ * of a key from cache_key, a word at a time over its zero padding, its length in a last
+ * word. A keyed PRF, not a mix with the seed: with an xor-multiply step a difference in a
+ * word's top bit passes unchanged whatever the seed, so a flood of names built to cancel
+ * it lands in one chain. */
+#define CACHE_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define CACHE_SIPROUND                                                                             \
+        do {                                                                                       \
+                v0 += v1;                                                                          \
+                v1 = CACHE_ROTL(v1, 13) ^ v0;                                                      \
+                v0 = CACHE_ROTL(v0, 32);                                                           \
+                v2 += v3;                                                                          \
+                v3 = CACHE_ROTL(v3, 16) ^ v2;                                                      \
+                v0 += v3;                                                                          \
+                v3 = CACHE_ROTL(v3, 21) ^ v0;                                                      \
+                v2 += v1;                                                                          \
+                v1 = CACHE_ROTL(v1, 17) ^ v2;                                                      \
+                v2 = CACHE_ROTL(v2, 32);                                                           \
+        } while (0)
+
+static uint64_t cache_hash(const uint64_t k[2], const uint8_t *p, size_t len)
 {
-        uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL), w;
+        uint64_t v0 = k[0] ^ 0x736f6d6570736575ULL, v1 = k[1] ^ 0x646f72616e646f6dULL;
+        uint64_t v2 = k[0] ^ 0x6c7967656e657261ULL, v3 = k[1] ^ 0x7465646279746573ULL, w;
 
         for (size_t i = 0; i < len; i += 8) {
                 memcpy(&w, p + i, 8);
-                h = (h ^ w) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
+                v3 ^= w;
+                CACHE_SIPROUND;
+                v0 ^= w;
         }
-        h *= 0xc4ceb9fe1a85ec53ULL;
-        return h ^ (h >> 29);
+        w = (uint64_t)len << 56;
+        v3 ^= w;
+        CACHE_SIPROUND;
+        v0 ^= w;
+        v2 ^= 0xff;
+        CACHE_SIPROUND;
+        CACHE_SIPROUND;
+        CACHE_SIPROUND;
+        return v0 ^ v1 ^ v2 ^ v3;
 }
 
 static struct cache_entry *cache_find(const struct ld_cache *c, const uint8_t *key, size_t keylen,
@@ -331,6 +359,22 @@ static bool cache_scan(uint8_t *m, size_t len, const struct ld_query *q, uint32_
         return true;
 }
 
+/* Whether the message's names read no TTL octet as a length or pointer: a compression
+ * pointer may aim anywhere before it, the capping and the countdown of a TTL rewrite its
+ * octets, and a name made of them would turn malformed in the client's reply. Checked with
+ * every TTL octet 0xff, which read so is a pointer past any message we keep: the relay
+ * refuses the message. Read as a label's content, a TTL octet changes nothing but it. */
+static bool cache_ttls_apart(const uint8_t *wire, size_t len, const struct cache_scan *s)
+{
+        static uint8_t probe[LD_CACHE_MAX_WIRE], out[LD_CACHE_MAX_WIRE];
+        const struct ld_relay_ask keep = {0, NULL, 0, false, false, sizeof(out)};
+
+        memcpy(probe, wire, len);
+        for (size_t i = 0; i < s->nttl; i++)
+                memset(probe + s->ttl[i], 0xff, 4);
+        return ld_relay_rewrite(probe, len, &keep, out, sizeof(out)) == len;
+}
+
 /* Room for need more bytes: the least recently used entries go. */
 static bool cache_room(struct ld_cache *c, size_t need)
 {
@@ -347,7 +391,7 @@ static void cache_insert(struct ld_cache *c, const uint8_t *key, size_t keylen, 
         size_t data =
             s->nttl * sizeof(uint16_t) + s->npatch * sizeof(struct cache_patch) + keylen + wirelen;
         size_t bytes = cache_chunk(sizeof(struct cache_entry) + data);
-        uint64_t hash = cache_hash(c->seed, key, keylen);
+        uint64_t hash = cache_hash(c->key, key, keylen);
         struct cache_entry *e = cache_find(c, key, keylen, hash);
         double now = c->now();
 
@@ -421,7 +465,8 @@ void ld_cache_store(struct ld_cache *c, const uint8_t *query, size_t qlen,
                 cache_insert(c, key, keylen, NULL, 0, &s, life, true);
                 return;
         }
-        if (len > LD_CACHE_MAX_WIRE || !cache_scan(wire, len, &q, c->max_ttl, &s))
+        if (len > LD_CACHE_MAX_WIRE || !cache_scan(wire, len, &q, c->max_ttl, &s) ||
+            !cache_ttls_apart(wire, len, &s))
                 return;
         rcode = wire[3] & 0x0f;
         if (rcode == LD_RCODE_NOERROR || rcode == LD_RCODE_NXDOMAIN) {
@@ -479,7 +524,7 @@ size_t ld_cache_answer(struct ld_cache *c, const struct ld_query *q, const struc
                 return 0;
         keylen = cache_key(key, q->lname, q->qname_len, q->qtype, q->qclass, q->edns_do,
                            q->flags2 & 0x10, set);
-        e = cache_find(c, key, keylen, cache_hash(c->seed, key, keylen));
+        e = cache_find(c, key, keylen, cache_hash(c->key, key, keylen));
         if (!e) {
                 c->st.misses++;
                 return 0;

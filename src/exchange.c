@@ -33,6 +33,7 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXCHANGE_MIN_PORTS 16384 /* fewer, and a blind forger's odds grow too much */
@@ -281,6 +282,17 @@ static struct ld_xsock *xsock_get(struct ld_xpool *p, int family)
         return s;
 }
 
+/* The clock of deadlines: monotonic. libev's loop time (ev_now) follows the wall clock,
+ * and an absolute deadline in it would wait an hour longer after the clock is set back an
+ * hour (an ev_timer, relative, does not), or end every exchange at once after a step on. */
+static double exchange_now(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The pool's timer waits for its first deadline (none: stopped). */
 static void xpool_arm(struct ld_xpool *p)
 {
@@ -289,7 +301,7 @@ static void xpool_arm(struct ld_xpool *p)
         ev_timer_stop(p->loop, &p->timer);
         if (!p->first)
                 return;
-        after = p->first->deadline - ev_now(p->loop);
+        after = p->first->deadline - exchange_now();
         ev_timer_set(&p->timer, after > 0 ? after : 0., 0.);
         ev_timer_start(p->loop, &p->timer);
 }
@@ -300,7 +312,7 @@ static void exchange_track(struct ld_exchange *x, double timeout)
         struct ld_xpool *p = x->pool;
         struct ld_exchange *at = p->last;
 
-        x->deadline = ev_now(p->loop) + timeout;
+        x->deadline = exchange_now() + timeout;
         while (at && at->deadline > x->deadline)
                 at = at->prev;
         x->prev = at;
@@ -333,14 +345,16 @@ static void exchange_untrack(struct ld_exchange *x)
         x->prev = x->next = NULL;
 }
 
-/* Every exchange whose deadline came ends (the libev clock may run a hair ahead of or
- * behind the one deadlines are counted in: a microsecond's grace). */
+/* Every exchange whose deadline came ends (libev's timer may fire a hair before the
+ * deadline by our clock: a microsecond's grace). */
 static void xpool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct ld_xpool *p = w->data;
+        double now = exchange_now();
+        (void)loop;
         (void)revents;
 
-        while (p->first && p->first->deadline <= ev_now(loop) + 1e-6) {
+        while (p->first && p->first->deadline <= now + 1e-6) {
                 struct ld_exchange *x = p->first;
                 exchange_end(x, x->case_seen ? -EPROTO : -ETIMEDOUT, NULL, 0);
         }
