@@ -1,0 +1,100 @@
+"""Attacks on the aardvark-dns replacement (issue 15 review): names a podman
+user chooses (container names, aliases, network names), the contents of
+netavark's directory, signals. Files are written by hand, as in
+test_aardvark.py's second half; linkdnsd is the test's own."""
+
+import os
+import signal
+import time
+
+from conftest import free_port, wait_for
+from test_aardvark import (adir, cid, gone, start, stop,  # noqa: F401
+                          tmp, write_net)
+
+
+def pid_of(d):
+    with open(os.path.join(d, "aardvark.pid")) as f:
+        return int(f.read())
+
+
+def test_many_names_taken_by_others_do_not_fail_the_sync(linkdns, adir):
+    """Each container whose name another owner holds cost one whole attempt
+    (an ls and a refused batch): 16 such names made the start fail, so one
+    podman user could stop every podman network's DNS."""
+    d = linkdns("")
+    n = 20
+    for i in range(n):
+        d.ok("add", "taken%d" % i, "--addr", "127.0.8.%d" % (i + 1))
+    lines = ["127.0.0.1"]
+    for i in range(n):
+        lines.append("%s 127.0.9.%d  taken%d" % (cid("t%d" % i), i + 1, i))
+    lines.append("%s 127.0.9.200  innocent" % cid("innocent"))
+    write_net(adir, "podnet", "\n".join(lines) + "\n")
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    ls = d.ok("ls", "--owner", "aardvark:*")
+    assert "attach innocent podnet --addr 127.0.9.200" in ls, ls
+    for i in range(n):
+        short = cid("t%d" % i)[:12]
+        assert "add %s --owner aardvark:%s" % (short, cid("t%d" % i)) in ls
+    # the hand-registered entries are untouched
+    for i in range(n):
+        assert "add taken%d --addr 127.0.8.%d" % (i, i + 1) in d.ok("ls")
+
+
+def test_network_named_like_the_pid_files_temporary(linkdns, adir):
+    """`podman network create aardvark.pid.tmp` is a valid network name: the
+    pid file's temporary file must not delete that network's file."""
+    d = linkdns("")
+    write_net(adir, "aardvark.pid.tmp",
+              "127.0.0.1\n%s 127.0.9.9  victim\n" % cid("victim"))
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    assert os.path.exists(os.path.join(adir, "aardvark.pid.tmp"))
+    ls = d.ok("ls", "--owner", "aardvark:*")
+    assert "attach victim aardvark.pid.tmp" in ls, ls
+
+
+def test_odd_directory_entries(linkdns, adir, tmp):
+    """A FIFO, a symlink, a directory, a file over 2 MiB, CRLF lines and a
+    line of 10,000 names: reported, never waited on; the good network
+    serves."""
+    d = linkdns("")
+    os.mkfifo(os.path.join(adir, "fifo"))
+    target = os.path.join(tmp, "target")
+    write_net(tmp, "target", "127.0.0.1\n%s 127.0.9.20  linked\n" % cid("l"))
+    os.symlink(target, os.path.join(adir, "link"))
+    os.mkdir(os.path.join(adir, "subdir"))
+    write_net(adir, "huge", "127.0.0.1\n" + "x" * (3 << 20))
+    write_net(adir, "crlf", "127.0.0.1\r\n%s 127.0.9.21  crlf\r\n" % cid("c"))
+    write_net(adir, "wide", "127.0.0.1\n%s 127.0.9.22  %s\n" % (
+        cid("w"), ",".join("n%d" % i for i in range(10000))))
+    write_net(adir, "good", "127.0.0.1\n%s 127.0.9.23  fine\n" % cid("f"))
+    t0 = time.monotonic()
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - t0 < 10
+    ls = d.ok("ls", "--owner", "aardvark:*")
+    assert "attach fine good" in ls, ls
+    assert "linked" not in ls
+    for name in ("fifo", "link", "subdir", "huge", "wide"):
+        assert "%s/%s" % (adir, name) in p.stderr, (name, p.stderr)
+
+
+def test_sighup_storm_is_coalesced(linkdns, adir):
+    """Hundreds of SIGHUPs: the server stays up, serves the last state and
+    does not re-sync once per signal for long after the storm."""
+    d = linkdns("")
+    write_net(adir, "podnet", "127.0.0.1\n%s 127.0.9.30  one\n" % cid("one"))
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    pid = pid_of(adir)
+    write_net(adir, "podnet", "127.0.0.1\n%s 127.0.9.30  one\n"
+              "%s 127.0.9.31  two\n" % (cid("one"), cid("two")))
+    for _ in range(500):
+        os.kill(pid, signal.SIGHUP)
+    wait_for("two attached", lambda: "attach two podnet" in d.ok(
+        "ls", "--owner", "aardvark:*"), 10.0)
+    assert not gone(pid)
+    os.kill(pid, signal.SIGTERM)
+    wait_for("exit after the storm", lambda: gone(pid), 10.0)
