@@ -79,6 +79,12 @@ struct sync {
         struct json_object *nets, *atts; /* ls's arrays */
         struct cur_ctr *ctrs;
         size_t nctrs;
+        /* the names of other owners' containers (from the whole table), sorted */
+        struct foreign {
+                const char *name;
+                struct json_object *owners;
+        } * foreign;
+        size_t nforeign;
         /* the containers wanted: one per ID, its name, the first file line naming it */
         struct want {
                 const char *id;
@@ -274,6 +280,64 @@ static int sync_read_cur(struct sync *s, struct json_object *cur, char *err, siz
         return 0;
 }
 
+static int sync_foreign_cmp(const void *a, const void *b)
+{
+        return strcasecmp(((const struct foreign *)a)->name, ((const struct foreign *)b)->name);
+}
+
+static bool sync_ours(struct json_object *owners)
+{
+        size_t n = owners ? json_object_array_length(owners) : 0;
+
+        for (size_t k = 0; k < n; k++) {
+                const char *t = json_object_get_string(json_object_array_get_idx(owners, k));
+                if (t && strncmp(t, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* The containers of the whole table (all may be NULL) that are not ours. */
+static int sync_read_foreign(struct sync *s, struct json_object *all)
+{
+        struct json_object *ctrs = all ? ld_json_arr(all, "containers") : NULL;
+        size_t n = ctrs ? json_object_array_length(ctrs) : 0;
+
+        if (!n)
+                return 0;
+        if (!(s->foreign = calloc(n, sizeof(*s->foreign))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_array_get_idx(ctrs, i);
+                struct json_object *owners = ld_json_arr(o, "owners");
+                const char *name = ld_json_str(o, "name");
+                if (name && !sync_ours(owners))
+                        s->foreign[s->nforeign++] = (struct foreign){name, owners};
+        }
+        qsort(s->foreign, s->nforeign, sizeof(*s->foreign), sync_foreign_cmp);
+        return 0;
+}
+
+/* Whether another owner's container holds name, not one with container ID id (an add of
+ * that would merge into it). */
+static bool sync_foreign_taken(const struct sync *s, const char *name, const char *id)
+{
+        struct foreign key = {.name = name};
+        const struct foreign *f =
+            s->nforeign ? bsearch(&key, s->foreign, s->nforeign, sizeof(key), sync_foreign_cmp)
+                        : NULL;
+        size_t n = f && f->owners ? json_object_array_length(f->owners) : 0;
+
+        if (!f)
+                return false;
+        for (size_t k = 0; k < n; k++) {
+                const char *t = json_object_get_string(json_object_array_get_idx(f->owners, k));
+                if (t && strcmp(ld_owner_id(t), id) == 0)
+                        return false;
+        }
+        return true;
+}
+
 /* ---- what the files want ---------------------------------------------------------- */
 
 static struct want *sync_want(struct sync *s, const char *id)
@@ -294,7 +358,7 @@ static bool sync_name_taken(struct sync *s, const char *name, const char *id)
                 if (s->ctrs[i].kept && strcmp(s->ctrs[i].id, id) != 0 &&
                     strcasecmp(s->ctrs[i].name, name) == 0)
                         return true;
-        return false;
+        return sync_foreign_taken(s, name, id);
 }
 
 /* The name of a container: its own when it is a valid NAME and free, else its short ID
@@ -645,10 +709,10 @@ static int sync_unnets(struct sync *s)
         return rc;
 }
 
-int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, uint16_t port,
-                       const char *domain, const struct ld_aard_units *held,
-                       struct ld_aard_plan *out, ld_aard_report report, void *ctx, char *err,
-                       size_t errlen)
+int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur,
+                       struct json_object *all, uint16_t port, const char *domain,
+                       const struct ld_aard_units *held, struct ld_aard_plan *out,
+                       ld_aard_report report, void *ctx, char *err, size_t errlen)
 {
         struct sync s = {.dir = dir,
                          .held = held,
@@ -661,6 +725,8 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, u
 
         memset(out, 0, sizeof(*out));
         rc = sync_read_cur(&s, cur, err, errlen);
+        if (rc == 0)
+                rc = sync_read_foreign(&s, all);
         if (rc == 0)
                 rc = sync_read_want(&s);
         if (rc == 0)
@@ -676,6 +742,7 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, u
         if (rc < 0)
                 ld_aard_plan_clear(out);
         free(s.ctrs);
+        free(s.foreign);
         free(s.want);
         return rc;
 }
