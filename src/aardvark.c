@@ -475,7 +475,12 @@ static int run(struct aard *a)
                 return 0; /* serving */
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status); /* the child said why */
+        /* killed before it could say anything: netavark still gets one line */
+        say(LOG_ERR, "the server died before it served (signal %d)",
+            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        return 1;
 }
 
 /* aardvark-dns's --filter-search-domain (".dns.podman" by default) as a network's domain,

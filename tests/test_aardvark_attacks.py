@@ -98,3 +98,31 @@ def test_sighup_storm_is_coalesced(linkdns, adir):
     assert not gone(pid)
     os.kill(pid, signal.SIGTERM)
     wait_for("exit after the storm", lambda: gone(pid), 10.0)
+
+
+def test_server_killed_before_ready_gives_one_line(adir, tmp):
+    """The server (child) killed while the parent waits for it: the parent
+    exits 1 with one line, as netavark reports it, not silently."""
+    import socket
+    import subprocess
+    from test_aardvark import BIN
+    write_net(adir, "n1", "127.0.0.1\n%s 127.0.9.40  c1\n" % cid("c1"))
+    path = os.path.join(tmp, "silent.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    pidfile = os.path.join(adir, "aardvark.pid")
+    try:
+        p = subprocess.Popen([BIN, "--config", adir, "-p", str(free_port()),
+                              "--control", path, "run"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        wait_for("pid file", lambda: os.path.exists(pidfile), 5.0)
+        os.kill(pid_of(adir), signal.SIGKILL)
+        out, err = p.communicate(timeout=10)
+    finally:
+        s.close()
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)  # the killed server's: adir's teardown reads it
+    assert p.returncode == 1, (p.returncode, err)
+    assert len(err.strip().splitlines()) == 1, err
