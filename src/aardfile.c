@@ -395,9 +395,16 @@ int ld_aard_dir_read(int dirfd, const char *path, struct ld_aard_dir *out, ld_aa
         while (rc == 0 && (errno = 0, de = readdir(dir))) {
                 if (de->d_name[0] == '.' || strcmp(de->d_name, LD_AARD_PID_FILE) == 0)
                         continue;
-                if (++files > LD_AARD_FILES_MAX) {
+                if (++files > 4 * LD_AARD_FILES_MAX) {
+                        rc = -EMFILE; /* no netavark's: the whole round changes nothing */
+                        break;
+                }
+                if (files > LD_AARD_FILES_MAX) {
+                        /* held as it is, not removed: which files are past the bound is the
+                         * file system's order, so a flood must not drop another's network */
                         aard_say(report, ctx, "%s/%s: more than %d network files, skipped", path,
                                  de->d_name, LD_AARD_FILES_MAX);
+                        rc = aard_bad(out, de->d_name, &badcap);
                         continue;
                 }
                 rc = aard_file(dirfd, path, de->d_name, out, &badcap, report, ctx);

@@ -64,7 +64,8 @@ typedef void (*ld_aard_report)(void *ctx, const char *msg);
 /* Reads every network file of directory dirfd (path: for messages), skipping the pid file
  * and names starting with '.'. A file must be a regular file (opened O_NONBLOCK|O_NOFOLLOW,
  * checked with fstat) of at most LD_AARD_FILE_MAX bytes. Files past LD_AARD_FILES_MAX,
- * and names that are no network name, are reported and skipped. Returns 0 or -ENOMEM, or
+ * and names that are no network name, are reported and held as bad ones; past four times
+ * that many entries the read fails with -EMFILE. Returns 0 or -ENOMEM, or
  * the errno of reading the directory itself. ld_aard_dir_clear frees. */
 int ld_aard_dir_read(int dirfd, const char *path, struct ld_aard_dir *out, ld_aard_report report,
                      void *ctx);

@@ -126,3 +126,30 @@ def test_server_killed_before_ready_gives_one_line(adir, tmp):
             os.unlink(pidfile)  # the killed server's: adir's teardown reads it
     assert p.returncode == 1, (p.returncode, err)
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_files_past_the_bound_keep_their_networks(linkdns, adir):
+    """Past 256 network files the rest are skipped: a skipped network must
+    be left as it is, not removed (which files are skipped is the file
+    system's order, so a flood of files made a user's network vanish)."""
+    d = linkdns("")
+    names = ["f%03d" % i for i in range(300)]
+    for n in names:  # malformed: no listener, no network, only files
+        write_net(adir, n, "not-an-address\n")
+    # the server reads in the directory's order (ext4: by the names' hash)
+    order = [n for n in os.listdir(adir) if n in names]
+    victim = order[-1]
+    for n in names:
+        if n != victim:
+            os.unlink(os.path.join(adir, n))
+    write_net(adir, victim, "127.0.0.1\n%s 127.0.9.50  keeper\n" % cid("k"))
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    assert "attach keeper %s" % victim in d.ok("ls", "--owner", "aardvark:*")
+    for n in names:
+        if n != victim:
+            write_net(adir, n, "not-an-address\n")
+    os.kill(pid_of(adir), signal.SIGHUP)
+    time.sleep(1.0)
+    ls = d.ok("ls", "--owner", "aardvark:*")
+    assert "attach keeper %s" % victim in ls, ls
