@@ -42,7 +42,8 @@ struct ld_aard_net {
 };
 
 /* Parses one file's text (len bytes; NULs refused). A name field that is no valid alias
- * (names are checked when mapped, not here) is dropped with the line kept. Returns 0, or
+ * (names are checked when mapped, not here) is dropped with the line kept, as are names past
+ * LD_ATTACH_ALIASES_MAX. Returns 0, or
  * -EINVAL with "LINE: reason" in err (-ENOMEM: "out of memory"); out is left empty on
  * error. */
 int ld_aard_parse(const char *name, const char *text, size_t len, struct ld_aard_net *out,

@@ -153,3 +153,19 @@ def test_files_past_the_bound_keep_their_networks(linkdns, adir):
     time.sleep(1.0)
     ls = d.ok("ls", "--owner", "aardvark:*")
     assert "attach keeper %s" % victim in ls, ls
+
+
+def test_many_aliases_do_not_freeze_the_network(linkdns, adir):
+    """A container with more --network-alias than an attach holds: its
+    extra names are dropped, the network's other containers still synced
+    (the whole file was refused, so one user's aliases froze the network
+    for everyone on it)."""
+    d = linkdns("")
+    many = ",".join(["greedy"] + ["a%d" % i for i in range(80)])
+    write_net(adir, "podnet", "127.0.0.1\n%s 127.0.9.60  %s\n"
+              "%s 127.0.9.61  other\n" % (cid("g"), many, cid("o")))
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    ls = d.ok("ls", "--owner", "aardvark:*")
+    assert "attach other podnet --addr 127.0.9.61" in ls, (ls, p.stderr)
+    assert "attach greedy podnet --addr 127.0.9.60 --alias a0" in ls, ls
