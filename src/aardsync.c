@@ -85,6 +85,8 @@ struct sync {
                 struct json_object *owners;
         } * foreign;
         size_t nforeign;
+        const char **fnets; /* the names of other owners' networks, sorted */
+        size_t nfnets;
         /* the containers wanted: one per ID, its name, the first file line naming it */
         struct want {
                 const char *id;
@@ -212,9 +214,21 @@ static char *sync_cur_canon(struct json_object *o, bool net)
         return canon;
 }
 
+static int sync_str_cmp(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether net is another owner's network (known from the whole table): never ours to
+ * declare, so it is held rather than refused, an attempt each. */
+static bool sync_net_foreign(const struct sync *s, const char *net)
+{
+        return s->nfnets && bsearch(&net, s->fnets, s->nfnets, sizeof(*s->fnets), sync_str_cmp);
+}
+
 static bool sync_net_held(const struct sync *s, const char *net)
 {
-        return ld_aard_dir_bad(s->dir, net) ||
+        return ld_aard_dir_bad(s->dir, net) || sync_net_foreign(s, net) ||
                ld_aard_units_get(s->held, LD_AARD_NET, net) == LD_AARD_KEEP;
 }
 
@@ -297,14 +311,35 @@ static bool sync_ours(struct json_object *owners)
         return false;
 }
 
-/* The containers of the whole table (all may be NULL) that are not ours. */
+/* The networks of the whole table that are not ours. */
+static int sync_read_fnets(struct sync *s, struct json_object *all)
+{
+        struct json_object *nets = all ? ld_json_arr(all, "networks") : NULL;
+        size_t n = nets ? json_object_array_length(nets) : 0;
+
+        if (!n)
+                return 0;
+        if (!(s->fnets = calloc(n, sizeof(*s->fnets))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_array_get_idx(nets, i);
+                const char *name = ld_json_str(o, "name"), *owner = ld_json_str(o, "owner");
+                if (name && (!owner || strncmp(owner, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) != 0))
+                        s->fnets[s->nfnets++] = name;
+        }
+        qsort(s->fnets, s->nfnets, sizeof(*s->fnets), sync_str_cmp);
+        return 0;
+}
+
+/* The containers and networks of the whole table (all may be NULL) that are not ours. */
 static int sync_read_foreign(struct sync *s, struct json_object *all)
 {
         struct json_object *ctrs = all ? ld_json_arr(all, "containers") : NULL;
         size_t n = ctrs ? json_object_array_length(ctrs) : 0;
+        int rc = sync_read_fnets(s, all);
 
-        if (!n)
-                return 0;
+        if (rc < 0 || !n)
+                return rc;
         if (!(s->foreign = calloc(n, sizeof(*s->foreign))))
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -624,6 +659,9 @@ static int sync_nets(struct sync *s)
                 struct json_object *o;
                 char *line;
 
+                if (sync_net_foreign(s, n->name))
+                        sync_say(s, "network %s: another owner's network has its name; not served",
+                                 n->name);
                 if (sync_net_held(s, n->name))
                         continue;
                 for (size_t g = 0; g < n->ngw; g++) {
@@ -724,9 +762,9 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur,
         int rc;
 
         memset(out, 0, sizeof(*out));
-        rc = sync_read_cur(&s, cur, err, errlen);
+        rc = sync_read_foreign(&s, all);
         if (rc == 0)
-                rc = sync_read_foreign(&s, all);
+                rc = sync_read_cur(&s, cur, err, errlen);
         if (rc == 0)
                 rc = sync_read_want(&s);
         if (rc == 0)
@@ -743,6 +781,7 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur,
                 ld_aard_plan_clear(out);
         free(s.ctrs);
         free(s.foreign);
+        free(s.fnets);
         free(s.want);
         return rc;
 }

@@ -169,3 +169,22 @@ def test_many_aliases_do_not_freeze_the_network(linkdns, adir):
     ls = d.ok("ls", "--owner", "aardvark:*")
     assert "attach other podnet --addr 127.0.9.61" in ls, (ls, p.stderr)
     assert "attach greedy podnet --addr 127.0.9.60 --alias a0" in ls, ls
+
+
+def test_many_network_names_taken_by_others(linkdns, adir):
+    """Podman networks named like networks another route (CNI, by hand)
+    made: each cost an attempt, and 16 made the start fail for every
+    network."""
+    d = linkdns("")
+    n = 20
+    for i in range(n):
+        d.ok("net", "other%d" % i)
+        write_net(adir, "other%d" % i, "127.0.0.1\n%s 127.0.9.%d  c%d\n" % (
+            cid("o%d" % i), i + 1, i))
+    write_net(adir, "good", "127.0.0.1\n%s 127.0.9.100  fine\n" % cid("f"))
+    p = start(adir, free_port(), d.control)
+    assert p.returncode == 0, p.stderr
+    ls = d.ok("ls")
+    assert "attach fine good --addr 127.0.9.100" in ls, (ls, p.stderr)
+    for i in range(n):  # the others' networks are untouched
+        assert "net other%d\n" % i in ls, ls
