@@ -416,6 +416,9 @@ static void sync_name(struct sync *s, struct want *w)
                 if (strcmp(w->name, shortid) == 0)
                         sync_say(s, "container %s: '%s' is no valid name, it answers as %s", w->id,
                                  c->names[0], shortid);
+                else if (sync_foreign_taken(s, w->name, w->id))
+                        sync_say(s, "container %s: '%s' is another owner's, it answers as %s",
+                                 w->id, w->name, shortid);
         }
         w->name[0] = '\0';
         if (sync_name_taken(s, shortid, w->id)) {

@@ -32,6 +32,7 @@ def test_many_names_taken_by_others_do_not_fail_the_sync(linkdns, adir):
     write_net(adir, "podnet", "\n".join(lines) + "\n")
     p = start(adir, free_port(), d.control)
     assert p.returncode == 0, p.stderr
+    assert "'taken19' is another owner's" in p.stderr, p.stderr
     ls = d.ok("ls", "--owner", "aardvark:*")
     assert "attach innocent podnet --addr 127.0.9.200" in ls, ls
     for i in range(n):
