@@ -124,7 +124,7 @@ static struct ld_aard_ctr *aard_ctr(struct ld_aard_net *out, const char *id, siz
         return c;
 }
 
-static int aard_names(char *s, struct ld_aard_ctr *c, size_t lineno, char *err, size_t errlen)
+static int aard_names(char *s, struct ld_aard_ctr *c)
 {
         bool first = c->nnames == 0 && !c->named;
 
@@ -142,12 +142,10 @@ static int aard_names(char *s, struct ld_aard_ctr *c, size_t lineno, char *err, 
                 if (ld_alias_valid(s)) {
                         for (j = 0; j < c->nnames && strcmp(c->names[j], s) != 0; j++)
                                 ;
-                        if (j == c->nnames) {
-                                if (c->nnames == LD_ATTACH_ALIASES_MAX)
-                                        return aard_fail(err, errlen, lineno, "more than %d names",
-                                                         LD_ATTACH_ALIASES_MAX);
+                        /* names past the bound are dropped, the line kept: refusing the
+                         * file would freeze the network for all its containers */
+                        if (j == c->nnames && c->nnames < LD_ATTACH_ALIASES_MAX)
                                 strcpy(c->names[c->nnames++], s);
-                        }
                 }
                 if (!comma)
                         break;
@@ -196,7 +194,7 @@ static int aard_line(char *line, size_t lineno, struct ld_aard_net *out, size_t 
                 rc = aard_addrs(f[2], AF_INET6, c->addrs, &c->naddrs, LD_ATTACH_ADDRS_MAX,
                                 "IPv6 address", lineno, err, errlen);
         if (rc == 0)
-                rc = aard_names(f[3], c, lineno, err, errlen);
+                rc = aard_names(f[3], c);
         if (rc == 0 && n == 5)
                 rc = aard_addrs(f[4], 0, c->dns, &c->ndns, LD_NET_ENDPOINTS_MAX, "DNS server",
                                 lineno, err, errlen);
@@ -395,9 +393,16 @@ int ld_aard_dir_read(int dirfd, const char *path, struct ld_aard_dir *out, ld_aa
         while (rc == 0 && (errno = 0, de = readdir(dir))) {
                 if (de->d_name[0] == '.' || strcmp(de->d_name, LD_AARD_PID_FILE) == 0)
                         continue;
-                if (++files > LD_AARD_FILES_MAX) {
+                if (++files > 4 * LD_AARD_FILES_MAX) {
+                        rc = -EMFILE; /* no netavark's: the whole round changes nothing */
+                        break;
+                }
+                if (files > LD_AARD_FILES_MAX) {
+                        /* held as it is, not removed: which files are past the bound is the
+                         * file system's order, so a flood must not drop another's network */
                         aard_say(report, ctx, "%s/%s: more than %d network files, skipped", path,
                                  de->d_name, LD_AARD_FILES_MAX);
+                        rc = aard_bad(out, de->d_name, &badcap);
                         continue;
                 }
                 rc = aard_file(dirfd, path, de->d_name, out, &badcap, report, ctx);

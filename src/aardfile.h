@@ -42,7 +42,8 @@ struct ld_aard_net {
 };
 
 /* Parses one file's text (len bytes; NULs refused). A name field that is no valid alias
- * (names are checked when mapped, not here) is dropped with the line kept. Returns 0, or
+ * (names are checked when mapped, not here) is dropped with the line kept, as are names past
+ * LD_ATTACH_ALIASES_MAX. Returns 0, or
  * -EINVAL with "LINE: reason" in err (-ENOMEM: "out of memory"); out is left empty on
  * error. */
 int ld_aard_parse(const char *name, const char *text, size_t len, struct ld_aard_net *out,
@@ -64,7 +65,8 @@ typedef void (*ld_aard_report)(void *ctx, const char *msg);
 /* Reads every network file of directory dirfd (path: for messages), skipping the pid file
  * and names starting with '.'. A file must be a regular file (opened O_NONBLOCK|O_NOFOLLOW,
  * checked with fstat) of at most LD_AARD_FILE_MAX bytes. Files past LD_AARD_FILES_MAX,
- * and names that are no network name, are reported and skipped. Returns 0 or -ENOMEM, or
+ * and names that are no network name, are reported and held as bad ones; past four times
+ * that many entries the read fails with -EMFILE. Returns 0 or -ENOMEM, or
  * the errno of reading the directory itself. ld_aard_dir_clear frees. */
 int ld_aard_dir_read(int dirfd, const char *path, struct ld_aard_dir *out, ld_aard_report report,
                      void *ctx);

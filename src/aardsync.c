@@ -79,6 +79,14 @@ struct sync {
         struct json_object *nets, *atts; /* ls's arrays */
         struct cur_ctr *ctrs;
         size_t nctrs;
+        /* the names of other owners' containers (from the whole table), sorted */
+        struct foreign {
+                const char *name;
+                struct json_object *owners;
+        } * foreign;
+        size_t nforeign;
+        const char **fnets; /* the names of other owners' networks, sorted */
+        size_t nfnets;
         /* the containers wanted: one per ID, its name, the first file line naming it */
         struct want {
                 const char *id;
@@ -206,9 +214,21 @@ static char *sync_cur_canon(struct json_object *o, bool net)
         return canon;
 }
 
+static int sync_str_cmp(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether net is another owner's network (known from the whole table): never ours to
+ * declare, so it is held rather than refused, an attempt each. */
+static bool sync_net_foreign(const struct sync *s, const char *net)
+{
+        return s->nfnets && bsearch(&net, s->fnets, s->nfnets, sizeof(*s->fnets), sync_str_cmp);
+}
+
 static bool sync_net_held(const struct sync *s, const char *net)
 {
-        return ld_aard_dir_bad(s->dir, net) ||
+        return ld_aard_dir_bad(s->dir, net) || sync_net_foreign(s, net) ||
                ld_aard_units_get(s->held, LD_AARD_NET, net) == LD_AARD_KEEP;
 }
 
@@ -274,6 +294,85 @@ static int sync_read_cur(struct sync *s, struct json_object *cur, char *err, siz
         return 0;
 }
 
+static int sync_foreign_cmp(const void *a, const void *b)
+{
+        return strcasecmp(((const struct foreign *)a)->name, ((const struct foreign *)b)->name);
+}
+
+static bool sync_ours(struct json_object *owners)
+{
+        size_t n = owners ? json_object_array_length(owners) : 0;
+
+        for (size_t k = 0; k < n; k++) {
+                const char *t = json_object_get_string(json_object_array_get_idx(owners, k));
+                if (t && strncmp(t, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* The networks of the whole table that are not ours. */
+static int sync_read_fnets(struct sync *s, struct json_object *all)
+{
+        struct json_object *nets = all ? ld_json_arr(all, "networks") : NULL;
+        size_t n = nets ? json_object_array_length(nets) : 0;
+
+        if (!n)
+                return 0;
+        if (!(s->fnets = calloc(n, sizeof(*s->fnets))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_array_get_idx(nets, i);
+                const char *name = ld_json_str(o, "name"), *owner = ld_json_str(o, "owner");
+                if (name && (!owner || strncmp(owner, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) != 0))
+                        s->fnets[s->nfnets++] = name;
+        }
+        qsort(s->fnets, s->nfnets, sizeof(*s->fnets), sync_str_cmp);
+        return 0;
+}
+
+/* The containers and networks of the whole table (all may be NULL) that are not ours. */
+static int sync_read_foreign(struct sync *s, struct json_object *all)
+{
+        struct json_object *ctrs = all ? ld_json_arr(all, "containers") : NULL;
+        size_t n = ctrs ? json_object_array_length(ctrs) : 0;
+        int rc = sync_read_fnets(s, all);
+
+        if (rc < 0 || !n)
+                return rc;
+        if (!(s->foreign = calloc(n, sizeof(*s->foreign))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_array_get_idx(ctrs, i);
+                struct json_object *owners = ld_json_arr(o, "owners");
+                const char *name = ld_json_str(o, "name");
+                if (name && !sync_ours(owners))
+                        s->foreign[s->nforeign++] = (struct foreign){name, owners};
+        }
+        qsort(s->foreign, s->nforeign, sizeof(*s->foreign), sync_foreign_cmp);
+        return 0;
+}
+
+/* Whether another owner's container holds name, not one with container ID id (an add of
+ * that would merge into it). */
+static bool sync_foreign_taken(const struct sync *s, const char *name, const char *id)
+{
+        struct foreign key = {.name = name};
+        const struct foreign *f =
+            s->nforeign ? bsearch(&key, s->foreign, s->nforeign, sizeof(key), sync_foreign_cmp)
+                        : NULL;
+        size_t n = f && f->owners ? json_object_array_length(f->owners) : 0;
+
+        if (!f)
+                return false;
+        for (size_t k = 0; k < n; k++) {
+                const char *t = json_object_get_string(json_object_array_get_idx(f->owners, k));
+                if (t && strcmp(ld_owner_id(t), id) == 0)
+                        return false;
+        }
+        return true;
+}
+
 /* ---- what the files want ---------------------------------------------------------- */
 
 static struct want *sync_want(struct sync *s, const char *id)
@@ -294,7 +393,7 @@ static bool sync_name_taken(struct sync *s, const char *name, const char *id)
                 if (s->ctrs[i].kept && strcmp(s->ctrs[i].id, id) != 0 &&
                     strcasecmp(s->ctrs[i].name, name) == 0)
                         return true;
-        return false;
+        return sync_foreign_taken(s, name, id);
 }
 
 /* The name of a container: its own when it is a valid NAME and free, else its short ID
@@ -317,6 +416,9 @@ static void sync_name(struct sync *s, struct want *w)
                 if (strcmp(w->name, shortid) == 0)
                         sync_say(s, "container %s: '%s' is no valid name, it answers as %s", w->id,
                                  c->names[0], shortid);
+                else if (sync_foreign_taken(s, w->name, w->id))
+                        sync_say(s, "container %s: '%s' is another owner's, it answers as %s",
+                                 w->id, w->name, shortid);
         }
         w->name[0] = '\0';
         if (sync_name_taken(s, shortid, w->id)) {
@@ -560,6 +662,9 @@ static int sync_nets(struct sync *s)
                 struct json_object *o;
                 char *line;
 
+                if (sync_net_foreign(s, n->name))
+                        sync_say(s, "network %s: another owner's network has its name; not served",
+                                 n->name);
                 if (sync_net_held(s, n->name))
                         continue;
                 for (size_t g = 0; g < n->ngw; g++) {
@@ -645,10 +750,10 @@ static int sync_unnets(struct sync *s)
         return rc;
 }
 
-int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, uint16_t port,
-                       const char *domain, const struct ld_aard_units *held,
-                       struct ld_aard_plan *out, ld_aard_report report, void *ctx, char *err,
-                       size_t errlen)
+int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur,
+                       struct json_object *all, uint16_t port, const char *domain,
+                       const struct ld_aard_units *held, struct ld_aard_plan *out,
+                       ld_aard_report report, void *ctx, char *err, size_t errlen)
 {
         struct sync s = {.dir = dir,
                          .held = held,
@@ -660,7 +765,9 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, u
         int rc;
 
         memset(out, 0, sizeof(*out));
-        rc = sync_read_cur(&s, cur, err, errlen);
+        rc = sync_read_foreign(&s, all);
+        if (rc == 0)
+                rc = sync_read_cur(&s, cur, err, errlen);
         if (rc == 0)
                 rc = sync_read_want(&s);
         if (rc == 0)
@@ -676,6 +783,8 @@ int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, u
         if (rc < 0)
                 ld_aard_plan_clear(out);
         free(s.ctrs);
+        free(s.foreign);
+        free(s.fnets);
         free(s.want);
         return rc;
 }

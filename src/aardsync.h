@@ -54,13 +54,15 @@ void ld_aard_plan_clear(struct ld_aard_plan *p);
 
 /* Builds the plan from the files read (dir: its bad files' networks are held as they are),
  * linkdnsd's current aardvark:* entries (cur: the reply of `ls --owner aardvark:* --json`),
+ * the whole table if known (all: the reply of `ls --json`, or NULL: a container whose name
+ * another owner holds then answers by its short ID at once, not after a refusal each),
  * the listeners' port, the networks' domain (LD_AARD_DOMAIN unless aardvark-dns's
  * --filter-search-domain names another) and the units held. Messages (a container's name that
  * cannot be its DNS name, and the like) go to report. Returns 0, -ENOMEM, or -EINVAL when cur is
  * not the shape ls gives (err says what). */
-int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur, uint16_t port,
-                       const char *domain, const struct ld_aard_units *held,
-                       struct ld_aard_plan *out, ld_aard_report report, void *ctx, char *err,
-                       size_t errlen);
+int ld_aard_plan_build(const struct ld_aard_dir *dir, struct json_object *cur,
+                       struct json_object *all, uint16_t port, const char *domain,
+                       const struct ld_aard_units *held, struct ld_aard_plan *out,
+                       ld_aard_report report, void *ctx, char *err, size_t errlen);
 
 #endif

@@ -118,13 +118,14 @@ static int read_dir(struct aard *a, struct ld_aard_dir *d)
 
 /* ---- the re-sync -------------------------------------------------------------------- */
 
-static int ls_current(struct aard *a, struct json_object **out, char *err, size_t errlen)
+/* The JSON reply of an ls request (req: its line). */
+static int ls_json(struct aard *a, const char *req, struct json_object **out, char *err,
+                   size_t errlen)
 {
-        static const char req[] = "ls --owner " LD_AARD_OWNER "* --json\n";
         struct ld_ctlc_buf buf = {.max = LS_MAX};
         struct json_tokener *tok;
-        int rc = ld_ctlc_request(a->control, req, sizeof(req) - 1, LD_CTLC_TIMEOUT_MS,
-                                 ld_ctlc_buf_sink, &buf, err, errlen);
+        int rc = ld_ctlc_request(a->control, req, strlen(req), LD_CTLC_TIMEOUT_MS, ld_ctlc_buf_sink,
+                                 &buf, err, errlen);
 
         if (rc == 1) {
                 rc = -EPROTO;
@@ -218,19 +219,26 @@ static int send_plan(struct aard *a, const struct ld_aard_plan *p, struct ld_aar
 static int resync(struct aard *a, const struct ld_aard_dir *d, struct ld_aard_plan *plan)
 {
         struct ld_aard_units held = {0};
+        struct json_object *all = NULL;
         char err[1024];
         int rc = 1;
 
         for (int attempt = 0; rc == 1 && attempt < SYNC_ATTEMPTS; attempt++) {
                 struct json_object *cur = NULL;
                 ld_aard_plan_clear(plan);
-                if ((rc = ls_current(a, &cur, err, sizeof(err))) == 0)
-                        rc = ld_aard_plan_build(d, cur, a->port, a->domain, &held, plan, report,
-                                                NULL, err, sizeof(err));
+                if ((rc = ls_json(a, "ls --owner " LD_AARD_OWNER "* --json\n", &cur, err,
+                                  sizeof(err))) == 0)
+                        rc = ld_aard_plan_build(d, cur, all, a->port, a->domain, &held, plan,
+                                                report, NULL, err, sizeof(err));
                 json_object_put(cur);
                 if (rc == 0)
                         rc = send_plan(a, plan, &held, err, sizeof(err));
+                /* refused: other owners' names are learnt once (a whole ls), so that each
+                 * container whose name a user chose to collide does not cost an attempt */
+                if (rc == 1 && !all && ls_json(a, "ls --json\n", &all, err, sizeof(err)) < 0)
+                        all = NULL;
         }
+        json_object_put(all);
         if (rc == 1) {
                 snprintf(err, sizeof(err), "linkdnsd refused %d attempts to re-sync",
                          SYNC_ATTEMPTS);
@@ -293,12 +301,23 @@ static int probe(const struct ld_aard_plan *p)
 
 /* ---- the server's life -------------------------------------------------------------- */
 
+/* The pid file is written as DIR/.aardvark.pid (its temporary .aardvark.pid.tmp) and renamed:
+ * a dot name is no network's (podman's start with a letter or digit, and the reader skips
+ * them), where "aardvark.pid.tmp" is a valid podman network whose file would be removed. */
 static int write_pid(struct aard *a)
 {
-        char buf[32];
+        char buf[32], tmp[PATH_MAX];
         int n = snprintf(buf, sizeof(buf), "%d", (int)getpid()); /* no newline: netavark 1.4 */
-        int rc = ld_durable_replace(a->pidpath, buf, (size_t)n);
+        int rc = 0;
 
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s/." LD_AARD_PID_FILE, a->dir) >= sizeof(tmp))
+                rc = -ENAMETOOLONG;
+        if (rc == 0)
+                rc = ld_durable_replace(tmp, buf, (size_t)n);
+        if (rc == 0 && rename(tmp, a->pidpath) < 0)
+                rc = -errno;
+        if (rc == 0)
+                rc = ld_durable_sync_dir(a->pidpath);
         if (rc < 0)
                 say(LOG_ERR, "%s: %s", a->pidpath, strerror(-rc));
         return rc;
@@ -456,7 +475,12 @@ static int run(struct aard *a)
                 return 0; /* serving */
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status); /* the child said why */
+        /* killed before it could say anything: netavark still gets one line */
+        say(LOG_ERR, "the server died before it served (signal %d)",
+            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        return 1;
 }
 
 /* aardvark-dns's --filter-search-domain (".dns.podman" by default) as a network's domain,

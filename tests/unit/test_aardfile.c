@@ -174,7 +174,7 @@ static void test_dir(void)
             "{\"networks\":[],\"attachments\":[],\"containers\":[],\"links\":[]}");
         struct ld_aard_plan p;
         char err[256];
-        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err,
+        rc = ld_aard_plan_build(&d, cur, NULL, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err,
                                 sizeof(err));
         TAP_OK(rc == 0 && p.n == 5 && strncmp(p.lines[0].text, "net other --replace", 19) == 0 &&
                    strncmp(p.lines[1].text, "net podman", 10) == 0 &&
@@ -207,7 +207,7 @@ static void test_dir(void)
             "{\"name\":\"web\",\"owners\":[\"aardvark:" ID1 "\"],\"dns\":[]},"
             "{\"name\":\"gone\",\"owners\":[\"aardvark:" ID2 "\"],\"dns\":[]},"
             "{\"name\":\"kept\",\"owners\":[\"aardvark:" ID3 "\"],\"dns\":[]}],\"links\":[]}");
-        rc = ld_aard_plan_build(&d, cur, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err,
+        rc = ld_aard_plan_build(&d, cur, NULL, 53, LD_AARD_DOMAIN, NULL, &p, collect, NULL, err,
                                 sizeof(err));
         TAP_OK(rc == 0 && p.n == 2 &&
                    strcmp(p.lines[0].text, "rm gone --owner aardvark:" ID2) == 0 &&
