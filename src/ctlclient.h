@@ -1,4 +1,5 @@
-/* ctlclient: the client side of linkdnsd's control socket, for linkdnsctl and the runtime programs. */
+/* ctlclient: the client side of linkdnsd's control socket, for linkdnsctl and the runtime programs.
+ */
 #ifndef LD_CTLCLIENT_H
 #define LD_CTLCLIENT_H
 
@@ -54,8 +55,8 @@ int ld_ctlc_batch_vadd(struct ld_ctlc_batch *b, char *err, size_t errlen, const 
 int ld_ctlc_batch_line(struct ld_ctlc_batch *b, const char *line, char *err, size_t errlen);
 /* Sends the batch as one change ("batch N\n" and its lines): as ld_ctlc_request. A batch
  * without changes returns 0 without asking the daemon. */
-int ld_ctlc_batch_send(const char *path, const struct ld_ctlc_batch *b, int timeout_ms,
-                       char *err, size_t errlen);
+int ld_ctlc_batch_send(const char *path, const struct ld_ctlc_batch *b, int timeout_ms, char *err,
+                       size_t errlen);
 void ld_ctlc_batch_clear(struct ld_ctlc_batch *b);
 
 #endif

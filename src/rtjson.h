@@ -15,8 +15,8 @@
 /* Reads fd to its end (at most max bytes, within timeout_ms; < 0: no limit) and parses
  * it: 0 or a negative errno (-E2BIG: longer than max or LD_JSON_VALUES, -EINVAL: not
  * JSON or a NUL in it, raw or "\u0000", which json-c would cut keys and strings at,
- * -ETIMEDOUT); err says what is wrong in one line (for bad JSON, json-c's reason and the offset). The
- * caller puts *out with json_object_put. */
+ * -ETIMEDOUT); err says what is wrong in one line (for bad JSON, json-c's reason and the offset).
+ * The caller puts *out with json_object_put. */
 int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out, char *err,
                     size_t errlen);
 /* The same from a file, which must be a regular file (no FIFO, device or symlink as the
