@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define CACHE_SET_BYTES 19 /* family, 16 address octets, port */
+#define CACHE_SET_BYTES 4 /* a server's number */
 #define CACHE_KEY_MAX (LD_NAME_WIRE_MAX + 6 + LD_CACHE_SET_MAX * CACHE_SET_BYTES)
 #define CACHE_KEY_BUF (CACHE_KEY_MAX + 8) /* zeros after the key: hashed a word at a time */
 #define CACHE_PATCHES_MAX 32 /* literal copies of the question's labels: more, not kept */
@@ -155,24 +155,17 @@ static size_t cache_key(uint8_t *k, const uint8_t *lname, size_t namelen, uint16
         len += 6;
         servers = k + len;
         for (size_t i = 0; i < set->n && i < LD_CACHE_SET_MAX; i++) {
-                uint8_t s[CACHE_SET_BYTES];
+                uint32_t id = set->id[i];
                 size_t j;
-                int cmp = 1;
 
-                s[0] = set->ep[i].addr.family;
-                memcpy(s + 1, set->ep[i].addr.bytes, 16);
-                if (s[0] != AF_INET6) /* only IPv6 uses all 16 */
-                        memset(s + 5, 0, 12);
-                ld_wr16(s + 17, set->ep[i].port);
-                for (j = 0; j < n; j++) /* insertion: a set has a few servers */
-                        if ((cmp = memcmp(s, servers + j * CACHE_SET_BYTES, CACHE_SET_BYTES)) <= 0)
-                                break;
-                if (cmp == 0)
+                for (j = 0; j < n && ld_rd32(servers + j * CACHE_SET_BYTES) < id; j++)
+                        ; /* insertion: a set has a few servers */
+                if (j < n && ld_rd32(servers + j * CACHE_SET_BYTES) == id)
                         continue;
                 if (j < n) /* (one server, the usual set, moves nothing) */
                         memmove(servers + (j + 1) * CACHE_SET_BYTES, servers + j * CACHE_SET_BYTES,
                                 (n - j) * CACHE_SET_BYTES);
-                memcpy(servers + j * CACHE_SET_BYTES, s, CACHE_SET_BYTES);
+                ld_wr32(servers + j * CACHE_SET_BYTES, id);
                 n++;
         }
         k[len - 1] = (uint8_t)n;

@@ -72,6 +72,7 @@ struct fwd_server {
         double dead_until;
         double caps_off_until; /* it answered in another case: no 0x20 till then */
         bool self;             /* one of linkdnsd's own listeners: never asked */
+        uint32_t id;           /* its number in cache keys: never reused (never freed) */
 };
 
 /* A forward in flight, in a slot of the pool: taken per query, never freed till the end
@@ -110,6 +111,7 @@ struct ld_forward {
         struct ld_engine *eng;
         unsigned max, inflight;
         struct fwd_server *servers; /* every server ever used: health outlives reloads */
+        uint32_t server_ids;        /* the last number given to a server */
         struct fwd_server *defaults[FWD_MAX_SERVERS];
         int ndefaults;
         struct fwd_req *reqs;
@@ -181,6 +183,7 @@ static struct fwd_server *fwd_server_get(struct ld_forward *f, const struct ld_e
                 return NULL;
         s->f = f;
         s->ep = *ep;
+        s->id = ++f->server_ids;
         /* One try per channel: the forwarder picks the next server itself. */
         if (ld_evares_init(&s->tcp, f->loop, ep, true, 1, FWD_ATTEMPT_MS) < 0) {
                 free(s);
@@ -323,7 +326,7 @@ static void fwd_cache(const struct fwd_req *r, const uint8_t *ans, size_t alen)
         if (r->orphan || !r->nservers || !r->f->eng->cache)
                 return;
         for (int i = 0; i < r->nservers && i < LD_CACHE_SET_MAX; i++)
-                set.ep[set.n++] = r->servers[i]->ep;
+                set.id[set.n++] = r->servers[i]->id;
         ld_cache_store(r->f->eng->cache, r->q, r->qlen, &set, ans, alen);
 }
 
@@ -586,7 +589,7 @@ void ld_forward_upstreams(struct ld_forward *f, struct ld_viewset vs, struct ld_
 
         set->n = 0;
         for (int i = 0; i < n && i < LD_CACHE_SET_MAX; i++)
-                set->ep[set->n++] = s[i]->ep;
+                set->id[set->n++] = s[i]->id;
 }
 
 static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)
