@@ -126,30 +126,27 @@ static size_t rtjson_values(const char *text)
 static int rtjson_parse(const char *text, size_t len, struct json_object **out, char *err,
                         size_t errlen)
 {
-        struct json_tokener *tok = json_tokener_new();
+        const char *nul = rtjson_nul_escape(text);
+        struct json_tokener *tok;
         struct json_object *o;
         enum json_tokener_error e;
-        const char *nul = rtjson_nul_escape(text);
         size_t off;
 
         if (nul) {
-                json_tokener_free(tok);
                 snprintf(err, errlen, "a NUL (\\u0000) at offset %zu", (size_t)(nul - text));
                 return -EINVAL;
         }
         if (rtjson_values(text) > LD_JSON_VALUES) {
-                json_tokener_free(tok);
                 snprintf(err, errlen, "more than %u values", LD_JSON_VALUES);
                 return -E2BIG;
         }
-        if (!tok) {
-                snprintf(err, errlen, "%s", "out of memory");
-                return -ENOMEM;
-        }
         if (len > INT32_MAX) {
-                json_tokener_free(tok);
                 snprintf(err, errlen, "%s", "input too long");
                 return -E2BIG;
+        }
+        if (!(tok = json_tokener_new())) {
+                snprintf(err, errlen, "%s", "out of memory");
+                return -ENOMEM;
         }
         /* text[len] is the NUL that tells json-c the input ends (a number at the end
          * would otherwise wait for more) */
