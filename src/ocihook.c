@@ -75,15 +75,10 @@ static int hook_owned(struct hook *h, struct json_object **out)
 
         *out = NULL;
         if (rc == 0) {
-                struct json_tokener *tok = json_tokener_new();
-                if (!tok) {
+                rc = ld_json_parse(buf.data ? buf.data : "", buf.len, out, h->err, sizeof h->err);
+                if (rc == -ENOMEM) {
                         snprintf(h->err, sizeof h->err, "out of memory");
-                        ld_ctlc_buf_clear(&buf);
-                        return -ENOMEM;
-                }
-                *out = json_tokener_parse_ex(tok, buf.data ? buf.data : "", (int)buf.len);
-                json_tokener_free(tok);
-                if (!*out || !ld_json_arr(*out, "containers")) {
+                } else if (rc < 0 || !ld_json_arr(*out, "containers")) {
                         snprintf(h->err, sizeof h->err, "linkdnsd's ls --json reply is no table");
                         json_object_put(*out);
                         *out = NULL;

@@ -175,6 +175,16 @@ static int rtjson_parse(const char *text, size_t len, struct json_object **out, 
         return 0;
 }
 
+int ld_json_parse(const char *text, size_t len, struct json_object **out, char *err, size_t errlen)
+{
+        *out = NULL;
+        if (strlen(text) != len) {
+                snprintf(err, errlen, "not JSON: a NUL byte at offset %zu", strlen(text));
+                return -EINVAL;
+        }
+        return rtjson_parse(text, len, out, err, errlen);
+}
+
 int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out, char *err,
                     size_t errlen)
 {
@@ -192,12 +202,8 @@ int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out
                 snprintf(err, errlen, "not read to its end within %d ms", timeout_ms);
         else if (rc < 0)
                 snprintf(err, errlen, "cannot read: %s", strerror(-rc));
-        else if (strlen(text) != len) {
-                snprintf(err, errlen, "not JSON: a NUL byte at offset %zu", strlen(text));
-                rc = -EINVAL;
-        } else {
-                rc = rtjson_parse(text, len, out, err, errlen);
-        }
+        else
+                rc = ld_json_parse(text, len, out, err, errlen);
         free(text);
         return rc;
 }

@@ -19,6 +19,8 @@
  * The caller puts *out with json_object_put. */
 int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out, char *err,
                     size_t errlen);
+/* The same from text in memory (len bytes, NUL-terminated at len), e.g. linkdnsd's replies. */
+int ld_json_parse(const char *text, size_t len, struct json_object **out, char *err, size_t errlen);
 /* The same from a file, which must be a regular file (no FIFO, device or symlink as the
  * last component: opened O_NONBLOCK|O_NOFOLLOW, checked with fstat before reading). */
 int ld_json_read_file(const char *path, size_t max, struct json_object **out, char *err,
