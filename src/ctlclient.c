@@ -186,8 +186,9 @@ static int ctlc_reply(struct ctlc_conn *c, ld_ctlc_sink sink, void *ctx, int uns
                          c->path, CTLC_VERDICT_MAX);
                 rc = -EMSGSIZE;
         } else if (!nl) {
-                /* unsent: the write already said why (err) */
-                if (!unsent)
+                /* unsent: the write said why (err), unless it stopped at a hangup or
+                 * early data, where it says nothing */
+                if (!unsent || (c->errlen && !c->err[0]))
                         snprintf(c->err, c->errlen, "no answer from linkdnsd at %s", c->path);
                 rc = unsent ? -EPIPE : -ECONNRESET;
         } else if (strncmp(buf, "error ", 6) == 0) {
