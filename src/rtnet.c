@@ -10,6 +10,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,7 +26,6 @@
 /* A stuck or endless netlink conversation must not hang a container's start: each recv
  * waits at most this long, and one request reads at most so much. A container has a few
  * interfaces and addresses; a dump of thousands still fits. */
-#define RTNET_RCV_TIMEOUT_MS 1000
 #define RTNET_MAX_BYTES (4u << 20)
 #define RTNET_MAX_MSGS 65536u
 #define RTNET_BUF 32768
@@ -56,8 +56,6 @@ int ld_rtnet_open_path(const char *path)
  * it was made in), then back in ours at once, on every path. */
 static int rtnet_socket(int nsfd)
 {
-        struct timeval tv = {.tv_sec = RTNET_RCV_TIMEOUT_MS / 1000,
-                             .tv_usec = (RTNET_RCV_TIMEOUT_MS % 1000) * 1000};
         struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
         int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd = -1, rc = 0;
 
@@ -80,8 +78,7 @@ static int rtnet_socket(int nsfd)
         close(self);
         if (rc < 0)
                 return rc;
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-            bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 rc = -errno;
                 close(fd);
                 return rc;
@@ -117,8 +114,19 @@ static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
         if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
                 return -errno;
         for (;;) {
+                /* each wait within what is left of the request's time, not a receive
+                 * timeout on top of it */
+                int64_t left = end - rtnet_now_ms();
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (left <= 0 || (rc = poll(&pfd, 1, (int)left)) == 0)
+                        return -ETIMEDOUT;
+                if (rc < 0 && errno != EINTR)
+                        return -errno;
                 fromlen = sizeof(from);
-                n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
+                n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT,
+                             (struct sockaddr *)&from, &fromlen);
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        continue;
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)

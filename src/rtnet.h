@@ -18,8 +18,8 @@ int ld_rtnet_open_path(const char *path);
 /* Brings the loopback interface of namespace nsfd up if it is down (linkdnsd's
  * 127.0.0.11 lives there): 0 or -errno. Both functions enter nsfd only to make their
  * netlink socket and return to the caller's namespace at once, on every path (abort()
- * when setns back fails: the caller must not go on in the container's); each
- * netlink read waits at most 1 s, a request's reading stops after 1.5 s (-ETIMEDOUT) and
+ * when setns back fails: the caller must not go on in the container's); a request's
+ * reading, every wait included, stops after 1.5 s (-ETIMEDOUT) and
  * reads a bounded amount (-E2BIG), foreign datagrams included. The caller must
  * be single-threaded (setns). */
 int ld_rtnet_lo_up(int nsfd);
