@@ -557,7 +557,7 @@ def test_concurrent_adds_and_dels(rt):
     n = 8
     conts = [rt.container("k%d" % i) for i in range(n)]
     ids = [hex_id() for _ in range(n)]
-    results, errors = [None] * n, []
+    errors = []
 
     def one(cmd, i):
         ns, p = conts[i]
@@ -565,30 +565,26 @@ def test_concurrent_adds_and_dels(rt):
         conf["prevResult"]["ips"][0]["address"] = "10.231.7.%d/24" % (i + 2)
         res = rt.plugin(cmd, conf, env=dict(
             add_env(p, ids[i]), CNI_ARGS="K8S_POD_NAME=k%d" % i))
-        results[i] = res
         if res[0] != 0:
             errors.append(res[2] + res[3])
 
-    threads = [threading.Thread(target=one, args=("ADD", i))
-               for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    def all_at_once(cmd):
+        threads = [threading.Thread(target=one, args=(cmd, i))
+                   for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+
+    all_at_once("ADD")
     ls = d.ls_json()
     assert sorted(c["name"] for c in ls["containers"]) == \
         sorted("k%d" % i for i in range(n))
     assert len(ls["attachments"]) == n and len(ls["networks"]) == 1
     assert addrs(ask(conts[0][0], "k7")) == ["10.231.7.9"]
     errors.clear()
-    threads = [threading.Thread(target=one, args=("DEL", i))
-               for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    all_at_once("DEL")
     assert d.ls_json() == {"networks": [], "attachments": [],
                            "containers": [], "links": []}
 
