@@ -248,6 +248,19 @@ static struct cur_ctr *sync_cur_by_id(struct sync *s, const char *id)
         return NULL;
 }
 
+/* The container ID of our owner tag among owners (LD_AARD_OWNER + ID), or NULL. */
+static const char *sync_our_id(struct json_object *owners)
+{
+        size_t n = owners ? json_object_array_length(owners) : 0;
+
+        for (size_t k = 0; k < n; k++) {
+                const char *t = json_object_get_string(json_object_array_get_idx(owners, k));
+                if (t && strncmp(t, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) == 0)
+                        return t + strlen(LD_AARD_OWNER);
+        }
+        return NULL;
+}
+
 static int sync_read_cur(struct sync *s, struct json_object *cur, char *err, size_t errlen)
 {
         struct json_object *ctrs = ld_json_arr(cur, "containers");
@@ -266,14 +279,8 @@ static int sync_read_cur(struct sync *s, struct json_object *cur, char *err, siz
                 struct json_object *o = json_object_array_get_idx(ctrs, i);
                 struct json_object *owners = ld_json_arr(o, "owners");
                 size_t no = owners ? json_object_array_length(owners) : 0;
-                const char *name = ld_json_str(o, "name"), *id = NULL;
+                const char *name = ld_json_str(o, "name"), *id = sync_our_id(owners);
 
-                for (size_t k = 0; k < no && !id; k++) {
-                        const char *t =
-                            json_object_get_string(json_object_array_get_idx(owners, k));
-                        if (t && strncmp(t, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) == 0)
-                                id = t + strlen(LD_AARD_OWNER);
-                }
                 if (!name || !id)
                         continue; /* not ours after all */
                 s->ctrs[s->nctrs++] =
@@ -297,18 +304,6 @@ static int sync_read_cur(struct sync *s, struct json_object *cur, char *err, siz
 static int sync_foreign_cmp(const void *a, const void *b)
 {
         return strcasecmp(((const struct foreign *)a)->name, ((const struct foreign *)b)->name);
-}
-
-static bool sync_ours(struct json_object *owners)
-{
-        size_t n = owners ? json_object_array_length(owners) : 0;
-
-        for (size_t k = 0; k < n; k++) {
-                const char *t = json_object_get_string(json_object_array_get_idx(owners, k));
-                if (t && strncmp(t, LD_AARD_OWNER, strlen(LD_AARD_OWNER)) == 0)
-                        return true;
-        }
-        return false;
 }
 
 /* The networks of the whole table that are not ours. */
@@ -346,7 +341,7 @@ static int sync_read_foreign(struct sync *s, struct json_object *all)
                 struct json_object *o = json_object_array_get_idx(ctrs, i);
                 struct json_object *owners = ld_json_arr(o, "owners");
                 const char *name = ld_json_str(o, "name");
-                if (name && !sync_ours(owners))
+                if (name && !sync_our_id(owners))
                         s->foreign[s->nforeign++] = (struct foreign){name, owners};
         }
         qsort(s->foreign, s->nforeign, sizeof(*s->foreign), sync_foreign_cmp);

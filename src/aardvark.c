@@ -294,6 +294,8 @@ static int probe(const struct ld_aard_plan *p)
                                 say(LOG_ERR, "network listener %s does not answer", buf);
                                 return -ETIMEDOUT;
                         }
+                        /* a refused port fails at once: not a busy loop for PROBE_MS */
+                        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
                 }
         }
         return 0;
