@@ -15,6 +15,7 @@
  * anything. */
 #include "cache.h"
 
+#include "list.h"
 #include "query.h"
 #include "relay.h"
 #include "wire.h"
@@ -233,14 +234,7 @@ static void cache_unlink(struct ld_cache *c, struct cache_entry *e)
         while (*pp != e)
                 pp = &(*pp)->hnext;
         *pp = e->hnext;
-        if (e->prev)
-                e->prev->next = e->next;
-        else
-                c->head = e->next;
-        if (e->next)
-                e->next->prev = e->prev;
-        else
-                c->tail = e->prev;
+        LD_LIST_REMOVE_TAIL(c->head, c->tail, e);
         c->st.entries--;
         c->st.bytes -= e->bytes;
         free(e);
@@ -250,15 +244,8 @@ static void cache_to_front(struct ld_cache *c, struct cache_entry *e)
 {
         if (c->head == e)
                 return;
-        e->prev->next = e->next; /* not the head: it has a prev */
-        if (e->next)
-                e->next->prev = e->prev;
-        else
-                c->tail = e->prev;
-        e->prev = NULL;
-        e->next = c->head;
-        c->head->prev = e;
-        c->head = e;
+        LD_LIST_REMOVE_TAIL(c->head, c->tail, e);
+        LD_LIST_PUSH(c->head, e);
 }
 
 /* The patches that give the owner name at off the client's spelling if it is the
@@ -409,13 +396,9 @@ static void cache_insert(struct ld_cache *c, const uint8_t *key, size_t keylen, 
                 memcpy(entry_wire(e), wire, wirelen);
         e->hnext = c->buckets[hash & c->mask];
         c->buckets[hash & c->mask] = e;
-        e->prev = NULL;
-        e->next = c->head;
-        if (c->head)
-                c->head->prev = e;
-        else
+        if (!c->head)
                 c->tail = e;
-        c->head = e;
+        LD_LIST_PUSH(c->head, e);
         c->st.entries++;
         c->st.bytes += bytes;
 }

@@ -595,19 +595,25 @@ static int cmd_endpoint_push(struct ld_endpoint **arr, size_t *n, const char *op
         return 0;
 }
 
-static int cmd_net_domain(struct ld_netspec *n, const char *v, char *err, size_t errlen)
+/* A checked domain as kept: lower case, no final dot (out holds LD_DOMAIN_MAX + 1). */
+static void cmd_domain_copy(char *out, const char *v)
 {
         size_t len = strlen(v);
 
+        if (len > 0 && v[len - 1] == '.')
+                len--;
+        for (size_t i = 0; i < len; i++)
+                out[i] = (char)tolower((unsigned char)v[i]);
+        out[len] = '\0';
+}
+
+static int cmd_net_domain(struct ld_netspec *n, const char *v, char *err, size_t errlen)
+{
         if (n->domain[0])
                 return cmd_fail(err, errlen, "'--domain' given twice");
-        if (!cmd_fqdn_valid(v) || len > LD_DOMAIN_MAX)
+        if (!cmd_fqdn_valid(v) || strlen(v) > LD_DOMAIN_MAX)
                 return cmd_fail(err, errlen, "invalid domain '%s'", v);
-        for (size_t i = 0; i < len; i++)
-                n->domain[i] = (char)tolower((unsigned char)v[i]);
-        if (len > 0 && n->domain[len - 1] == '.')
-                len--;
-        n->domain[len] = '\0';
+        cmd_domain_copy(n->domain, v);
         return 0;
 }
 
@@ -841,18 +847,12 @@ static int cmd_parse_flush(struct cmd_tokens *t, struct ld_cmd *cmd, char *err, 
 {
         char *w[1] = {NULL};
         int rc = cmd_positional(t, cmd, 0, 1, "DOMAIN", w, err, errlen);
-        size_t len;
 
         if (rc < 0 || !w[0])
                 return rc;
         if (!cmd_fqdn_valid(w[0]))
                 return cmd_fail(err, errlen, "invalid domain '%s'", w[0]);
-        len = strlen(w[0]);
-        if (w[0][len - 1] == '.')
-                len--;
-        for (size_t i = 0; i < len; i++)
-                cmd->domain[i] = (char)tolower((unsigned char)w[0][i]);
-        cmd->domain[len] = '\0';
+        cmd_domain_copy(cmd->domain, w[0]);
         return 0;
 }
 

@@ -334,14 +334,7 @@ static void exchange_untrack(struct ld_exchange *x)
 {
         struct ld_xpool *p = x->pool;
 
-        if (x->prev)
-                x->prev->next = x->next;
-        else
-                p->first = x->next;
-        if (x->next)
-                x->next->prev = x->prev;
-        else
-                p->last = x->prev;
+        LD_LIST_REMOVE_TAIL(p->first, p->last, x);
         x->prev = x->next = NULL;
 }
 

@@ -624,28 +624,34 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
         return f->ndefaults;
 }
 
-int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n)
+/* The own addresses become the first at of them, then eps. */
+static int fwd_self_put(struct ld_forward *f, size_t at, const struct ld_endpoint *eps, size_t n)
 {
-        struct ld_endpoint *ns = realloc(f->self, (f->nself + n + 1) * sizeof(*ns));
+        struct ld_endpoint *ns = realloc(f->self, (at + n + 1) * sizeof(*ns));
 
         if (!ns)
                 return -ENOMEM;
-        memcpy(ns + f->nself, eps, n * sizeof(*eps));
+        memcpy(ns + at, eps, n * sizeof(*eps));
         f->self = ns;
-        f->nself += n;
-        f->nfixed = f->nself;
+        f->nself = at + n;
         return 0;
+}
+
+int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n)
+{
+        int rc = fwd_self_put(f, f->nself, eps, n);
+
+        if (rc == 0)
+                f->nfixed = f->nself;
+        return rc;
 }
 
 int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n)
 {
-        struct ld_endpoint *ns = realloc(f->self, (f->nfixed + n + 1) * sizeof(*ns));
+        int rc = fwd_self_put(f, f->nfixed, eps, n);
 
-        if (!ns)
-                return -ENOMEM;
-        memcpy(ns + f->nfixed, eps, n * sizeof(*eps));
-        f->self = ns;
-        f->nself = f->nfixed + n;
+        if (rc < 0)
+                return rc;
         for (struct fwd_server *s = f->servers; s; s = s->next) {
                 bool self = fwd_is_self(f, &s->ep);
                 if (self && !s->self) {
