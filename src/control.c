@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <ldns/ldns.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,19 +562,19 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
  * lower case), or all; the reply says how many went. */
 static void ctl_flush(struct ld_control *ctl, struct ctl_conn *c, const struct ld_cmd *cmd)
 {
-        uint8_t wire[LD_DOMAIN_MAX + 2];
-        size_t len = 0, n;
+        ldns_rdf *dn = NULL;
+        size_t n;
         char body[48];
 
-        for (const char *p = cmd->domain; *p;) {
-                size_t l = strcspn(p, ".");
-                wire[len] = (uint8_t)l;
-                memcpy(wire + len + 1, p, l);
-                len += 1 + l;
-                p += l + (p[l] == '.');
+        if (cmd->domain[0] && ldns_str2rdf_dname(&dn, cmd->domain) != LDNS_STATUS_OK) {
+                ctl_reply(c, "the domain cannot be read as a name", NULL, 0);
+                return;
         }
-        wire[len++] = 0;
-        n = ld_cache_flush(ctl->env.eng->cache, cmd->domain[0] ? wire : NULL, len);
+        if (dn)
+                ldns_dname2canonical(dn);
+        n = ld_cache_flush(ctl->env.eng->cache, dn ? ldns_rdf_data(dn) : NULL,
+                           dn ? ldns_rdf_size(dn) : 0);
+        ldns_rdf_deep_free(dn);
         snprintf(body, sizeof(body), "flushed %zu\n", n);
         ctl_reply(c, NULL, body, strlen(body));
 }
