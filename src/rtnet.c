@@ -142,10 +142,15 @@ static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
                         return -ETIMEDOUT;
                 if (from.nl_pid != 0)
                         continue; /* not from the kernel */
-                int len = (int)n;
+                /* NLMSG_OK/NLMSG_NEXT compare the header's unsigned length with an int,
+                 * which clang's -Wsign-compare refuses: the same walk by offset */
+                for (size_t off = 0, len = (size_t)n; len - off >= sizeof(struct nlmsghdr);) {
+                        struct nlmsghdr *h = (struct nlmsghdr *)(buf + off);
 
-                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
-                     h = NLMSG_NEXT(h, len)) {
+                        if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+                                break;
+                        off += NLMSG_ALIGN(h->nlmsg_len) < len - off ? NLMSG_ALIGN(h->nlmsg_len)
+                                                                     : len - off;
                         if (h->nlmsg_seq != req->nlmsg_seq)
                                 continue;
                         if (++msgs > RTNET_MAX_MSGS)
