@@ -338,7 +338,6 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         size_t n = 0;
 
         ld_exchange_cancel(&r->x);
-        fwd_cache(r, ans, alen);
         /* the question as the client asked it: the same name in another case (not over one
          * that a TCP upstream changed: c-ares checks TCP answers loosely) */
         if (ans)
@@ -351,6 +350,7 @@ static void fwd_finish(struct fwd_req *r, const uint8_t *ans, size_t alen)
         }
         if (!r->orphan) /* dropped by the client if it is gone */
                 ld_request_reply(&r->req, out + 2, n);
+        fwd_cache(r, ans, alen); /* after the reply: the client does not wait for it */
         ld_request_drop(&r->req);
         LD_LIST_REMOVE(f->reqs, r);
         f->inflight--;
