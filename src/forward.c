@@ -87,6 +87,7 @@ struct fwd_req {
         bool rd, tcp, edns, do_bit;
         bool orphan; /* nobody waits any more (the daemon is stopping) */
         bool caps;   /* this attempt's name is in random case (0x20) */
+        bool sent;   /* an attempt went out: else a failure is ours, not the servers' */
         size_t limit;
         double started;
         struct fwd_server *servers[FWD_MAX_SERVERS];
@@ -318,12 +319,13 @@ static size_t fwd_req_error(const struct fwd_req *r, uint16_t rcode, uint8_t *ou
 }
 
 /* What the upstream set said, for the cache to keep or not (cache.c): not our own refusal
- * (the budget, no server) nor the end of a daemon stopping. */
+ * (the budget, no server), a failure to send (out of descriptors or ports: nothing was
+ * asked) nor the end of a daemon stopping. */
 static void fwd_cache(const struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
         struct ld_cache_set set = {0};
 
-        if (r->orphan || !r->nservers || !r->f->eng->cache)
+        if (r->orphan || !r->sent || !r->f->eng->cache)
                 return;
         for (int i = 0; i < r->nservers && i < LD_CACHE_SET_MAX; i++)
                 set.id[set.n++] = r->servers[i]->id;
@@ -450,6 +452,7 @@ static void fwd_try(struct fwd_req *r)
                         uint32_t id = ld_random_u32();
                         r->q[0] = (uint8_t)(id >> 8);
                         r->q[1] = (uint8_t)id;
+                        r->sent = true; /* before: c-ares may end r in ares_send */
                         ares_send(s->tcp.ch, r->q, (int)r->qlen, fwd_tcp_cb, r);
                         ld_evares_arm(&s->tcp);
                         return;
@@ -458,8 +461,10 @@ static void fwd_try(struct fwd_req *r)
                 fwd_caps(r, r->caps);
                 int rc = ld_exchange_start(&r->x, &s->ep, r->q, r->qlen, FWD_ATTEMPT_MS / 1000.0,
                                            fwd_udp_cb);
-                if (rc == 0)
+                if (rc == 0) {
+                        r->sent = true;
                         return;
+                }
                 /* out of descriptors or ports, no route: ours, not the server's fault */
                 ld_debug("upstream attempt not sent: %s", strerror(-rc));
         }
@@ -560,6 +565,7 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         r->do_bit = q.edns_do;
         r->orphan = false;
         r->caps = false;
+        r->sent = false;
         r->limit = tcp                            ? 65535
                    : !q.edns                      ? 512
                    : q.edns_udp < LD_EDNS_PAYLOAD ? q.edns_udp

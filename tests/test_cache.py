@@ -237,6 +237,33 @@ def test_timeout_cached_then_upstream_back(fwd_linkdns):
         hole.close()
 
 
+def test_own_send_failure_not_cached(fwd_linkdns, zone):
+    """Out of descriptors, linkdnsd cannot ask: a SERVFAIL of its own, which
+    says nothing of the upstream and must not be answered again from the
+    cache once it can ask (it was, for 5 s)."""
+    d = fwd_linkdns(table(), "--upstream", zone.endpoint(),
+                    "--cache-size", "1M")
+    pid = str(d.proc.pid)
+    # no descriptor above those open: the first upstream socket cannot be made
+    # (nothing was forwarded yet, so the socket pool is empty)
+    top = max(int(fd) for fd in os.listdir("/proc/%s/fd" % pid))
+    soft = subprocess.run(["prlimit", "--pid", pid, "--nofile", "--raw",
+                           "--noheadings", "--output=SOFT"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    subprocess.run(["prlimit", "--pid", pid, "--nofile=%d:" % (top + 1)],
+                   check=True)
+    try:
+        assert rcode_text(ask(d, "fds.cache.test")) == "SERVFAIL"
+        assert zone.count("fds.cache.test.") == 0
+    finally:
+        subprocess.run(["prlimit", "--pid", pid, "--nofile=%s:" % soft],
+                       check=True)
+    r = ask(d, "fds.cache.test")
+    assert rcode_text(r) == "NOERROR" and addresses(r) == ["192.0.2.1"], \
+        "our own failure to send was answered from the cache"
+    assert zone.count("fds.cache.test.") == 1
+
+
 def test_cached_answers_outlive_a_dead_upstream(fwd_linkdns, zone):
     d = fwd_linkdns(table(), "--upstream", zone.endpoint(),
                     "--cache-size", "1M")
