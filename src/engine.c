@@ -72,9 +72,10 @@ void ld_engine_bump_serial(struct ld_engine *s)
         s->cfg.serial++;
 }
 
-/* --log-queries: one line per query, never on the path otherwise. */
+/* --log-queries: one line per query, never on the path otherwise; what says how it was
+ * answered when the rcode does not (NULL: the rcode). */
 static void engine_log_query(const struct ld_query *q, struct ld_viewset vs,
-                             struct ld_answer_result res)
+                             struct ld_answer_result res, const char *what)
 {
         static const char *const rcodes[] = {"NOERROR",  "FORMERR", "SERVFAIL",
                                              "NXDOMAIN", "NOTIMP",  "REFUSED"};
@@ -98,10 +99,17 @@ static void engine_log_query(const struct ld_query *q, struct ld_viewset vs,
         *p = '\0';
         ld_info("query from %s: %s type %u -> %s%s", vs.n ? vs.v[0]->spec.name : "unknown source",
                 name, q->qtype,
-                res.action == LD_ANSWER_FORWARD ? "forwarded"
-                : res.rcode < 6                 ? rcodes[res.rcode]
-                                                : "BADVERS",
+                what            ? what
+                : res.rcode < 6 ? rcodes[res.rcode]
+                                : "BADVERS",
                 res.truncated ? " (truncated)" : "");
+}
+
+void ld_engine_log_forward(const struct ld_engine *s, const struct ld_query *q,
+                           struct ld_viewset vs, struct ld_answer_result res, const char *what)
+{
+        if (s->log_queries)
+                engine_log_query(q, vs, res, what);
 }
 
 struct ld_viewset ld_engine_views_of(const struct ld_engine *s, const struct ld_addr *src)
@@ -134,8 +142,9 @@ struct ld_answer_result ld_engine_handle_parsed(struct ld_engine *s, struct ld_v
         struct ld_answer_result res;
 
         res = ld_answer_build(&s->cfg, q, st, vs, tcp, s->rotate++, out, cap);
-        if (s->log_queries && res.action != LD_ANSWER_DROP)
-                engine_log_query(q, vs, res);
+        /* a name to forward is logged once it is known whether the cache answers it */
+        if (s->log_queries && res.action != LD_ANSWER_DROP && res.action != LD_ANSWER_FORWARD)
+                engine_log_query(q, vs, res, NULL);
         if (res.action == LD_ANSWER_DROP) {
                 s->stats.dropped++;
                 return res;

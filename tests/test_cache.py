@@ -264,6 +264,17 @@ def test_own_send_failure_not_cached(fwd_linkdns, zone):
     assert zone.count("fds.cache.test.") == 1
 
 
+def test_query_log_tells_a_hit_from_a_forward(fwd_linkdns, zone):
+    d = fwd_linkdns(table(), "--upstream", zone.endpoint(),
+                    "--cache-size", "1M", "--log-queries")
+    for _ in range(2):
+        assert addresses(ask(d, "logged.cache.test")) == ["192.0.2.1"]
+    lines = [ln for ln in d.stderr.splitlines() if "logged.cache.test" in ln]
+    assert len(lines) == 2, lines
+    assert lines[0].endswith("type 1 -> forwarded"), lines
+    assert lines[1].endswith("type 1 -> answered from the cache"), lines
+
+
 def test_cached_answers_outlive_a_dead_upstream(fwd_linkdns, zone):
     d = fwd_linkdns(table(), "--upstream", zone.endpoint(),
                     "--cache-size", "1M")
