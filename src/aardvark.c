@@ -4,6 +4,7 @@
 #include "aardsync.h"
 #include "ctlclient.h"
 #include "durable.h"
+#include "rtjson.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,29 +119,14 @@ static int read_dir(struct aard *a, struct ld_aard_dir *d)
 
 /* ---- the re-sync -------------------------------------------------------------------- */
 
-/* The JSON reply of an ls request (req: its line). */
+/* The JSON reply of an ls request (req: its line); a refusal is -EPROTO. */
 static int ls_json(struct aard *a, const char *req, struct json_object **out, char *err,
                    size_t errlen)
 {
-        struct ld_ctlc_buf buf = {.max = LS_MAX};
-        struct json_tokener *tok;
-        int rc = ld_ctlc_request(a->control, req, strlen(req), LD_CTLC_TIMEOUT_MS, ld_ctlc_buf_sink,
-                                 &buf, err, errlen);
+        int rc = ld_json_ask(a->control, req, strlen(req), LD_CTLC_TIMEOUT_MS,
+                             LD_JSON_REPLY(LS_MAX), out, err, errlen);
 
-        if (rc == 1) {
-                rc = -EPROTO;
-        } else if (rc == 0) {
-                tok = json_tokener_new_ex(64);
-                *out =
-                    tok ? json_tokener_parse_ex(tok, buf.data ? buf.data : "", (int)buf.len) : NULL;
-                if (!*out) {
-                        snprintf(err, errlen, "%s: ls --json: no JSON in the reply", a->control);
-                        rc = -EPROTO;
-                }
-                json_tokener_free(tok);
-        }
-        ld_ctlc_buf_clear(&buf);
-        return rc;
+        return rc == 1 ? -EPROTO : rc;
 }
 
 /* The line number a refusal names ("line N: ..."), 0 if none. */

@@ -154,10 +154,8 @@ static int cni_outcome(struct cni *c, int rc, const char *err)
 /* A read-only command (one line, no newline); *out: its JSON reply when accepted. */
 static int cni_ask(struct cni *c, const char *cmd, struct json_object **out)
 {
-        struct ld_ctlc_buf buf = {.max = CNI_REPLY_MAX};
         char req[LD_OWNER_LEN + LD_NETNAME_MAX + 64], err[512];
-        enum json_tokener_error jerr;
-        int n = snprintf(req, sizeof(req), "%s\n", cmd), rc, left = cni_left_ms(c);
+        int n = snprintf(req, sizeof(req), "%s\n", cmd), left = cni_left_ms(c);
 
         *out = NULL;
         if (n < 0 || (size_t)n >= sizeof(req))
@@ -165,16 +163,10 @@ static int cni_ask(struct cni *c, const char *cmd, struct json_object **out)
         if (!left)
                 return cni_fail(c, CNI_E_AGAIN, "linkdnsd did not answer",
                                 "no answer from %s within %d ms", c->control, LD_CTLC_TIMEOUT_MS);
-        rc = ld_ctlc_request(c->control, req, (size_t)n, left, ld_ctlc_buf_sink, &buf, err,
-                             sizeof(err));
-        if ((rc = cni_outcome(c, rc, err)) == 0) {
-                *out = json_tokener_parse_verbose(buf.data ? buf.data : "", &jerr);
-                if (!*out)
-                        rc = cni_fail(c, CNI_E_IO, "linkdnsd's answer could not be read",
-                                      "'%s': %s", cmd, json_tokener_error_desc(jerr));
-        }
-        ld_ctlc_buf_clear(&buf);
-        return rc;
+        return cni_outcome(c,
+                           ld_json_ask(c->control, req, (size_t)n, left,
+                                       LD_JSON_REPLY(CNI_REPLY_MAX), out, err, sizeof(err)),
+                           err);
 }
 
 /* Sends the changes in b (no comment lines) as one change. A single line goes as a plain

@@ -67,27 +67,20 @@ static const char *hook_annotation(const struct hook *h, const char *key)
 /* The entries oci:ID owns now, as `ls --owner oci:ID --json` gives them. */
 static int hook_owned(struct hook *h, struct json_object **out)
 {
-        struct ld_ctlc_buf buf = {.max = LD_JSON_MAX};
         char req[LD_OWNER_LEN + 32];
         int n = snprintf(req, sizeof req, "ls --owner %s --json\n", h->owner);
-        int rc = ld_ctlc_request(h->control, req, (size_t)n, LD_CTLC_TIMEOUT_MS, ld_ctlc_buf_sink,
-                                 &buf, h->err, sizeof h->err);
+        int rc = ld_json_ask(h->control, req, (size_t)n, LD_CTLC_TIMEOUT_MS,
+                             (struct ld_json_bound){LD_JSON_MAX, LD_JSON_VALUES}, out, h->err,
+                             sizeof h->err);
 
-        *out = NULL;
-        if (rc == 0) {
-                rc = ld_json_parse(buf.data ? buf.data : "", buf.len, out, h->err, sizeof h->err);
-                if (rc == -ENOMEM) {
-                        snprintf(h->err, sizeof h->err, "out of memory");
-                } else if (rc < 0 || !ld_json_arr(*out, "containers")) {
-                        snprintf(h->err, sizeof h->err, "linkdnsd's ls --json reply is no table");
-                        json_object_put(*out);
-                        *out = NULL;
-                        rc = -EPROTO;
-                }
+        if (rc == 0 && !ld_json_arr(*out, "containers")) {
+                snprintf(h->err, sizeof h->err, "linkdnsd's ls --json reply is no table");
+                json_object_put(*out);
+                *out = NULL;
+                rc = -EPROTO;
         } else if (rc == 1) {
                 rc = -EPERM; /* err holds the daemon's reason */
         }
-        ld_ctlc_buf_clear(&buf);
         return rc;
 }
 

@@ -1,6 +1,8 @@
 /* rtjson: the runtime programs' JSON input (json-c), read within bounds. */
 #include "rtjson.h"
 
+#include "ctlclient.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -122,9 +124,9 @@ static size_t rtjson_values(const char *text)
         return n;
 }
 
-/* One JSON value, and nothing but white space after it (text NUL-terminated at len). */
-static int rtjson_parse(const char *text, size_t len, struct json_object **out, char *err,
-                        size_t errlen)
+/* One JSON value within b, and nothing but white space after it (text NUL-terminated at len). */
+static int rtjson_parse(const char *text, size_t len, struct ld_json_bound b,
+                        struct json_object **out, char *err, size_t errlen)
 {
         const char *nul = rtjson_nul_escape(text);
         struct json_tokener *tok;
@@ -136,12 +138,13 @@ static int rtjson_parse(const char *text, size_t len, struct json_object **out, 
                 snprintf(err, errlen, "a NUL (\\u0000) at offset %zu", (size_t)(nul - text));
                 return -EINVAL;
         }
-        if (rtjson_values(text) > LD_JSON_VALUES) {
-                snprintf(err, errlen, "more than %u values", LD_JSON_VALUES);
+        if (len > b.bytes || len > INT32_MAX) {
+                snprintf(err, errlen, "longer than %zu bytes",
+                         b.bytes < INT32_MAX ? b.bytes : (size_t)INT32_MAX);
                 return -E2BIG;
         }
-        if (len > INT32_MAX) {
-                snprintf(err, errlen, "%s", "input too long");
+        if (rtjson_values(text) > b.values) {
+                snprintf(err, errlen, "more than %zu values", b.values);
                 return -E2BIG;
         }
         if (!(tok = json_tokener_new())) {
@@ -175,14 +178,37 @@ static int rtjson_parse(const char *text, size_t len, struct json_object **out, 
         return 0;
 }
 
-int ld_json_parse(const char *text, size_t len, struct json_object **out, char *err, size_t errlen)
+int ld_json_parse(const char *text, size_t len, struct ld_json_bound b, struct json_object **out,
+                  char *err, size_t errlen)
 {
         *out = NULL;
         if (strlen(text) != len) {
                 snprintf(err, errlen, "not JSON: a NUL byte at offset %zu", strlen(text));
                 return -EINVAL;
         }
-        return rtjson_parse(text, len, out, err, errlen);
+        return rtjson_parse(text, len, b, out, err, errlen);
+}
+
+int ld_json_ask(const char *control, const char *req, size_t len, int timeout_ms,
+                struct ld_json_bound b, struct json_object **out, char *err, size_t errlen)
+{
+        /* the sink stops one byte past the bound: a reply of exactly b.bytes is read whole */
+        struct ld_ctlc_buf buf = {.max = b.bytes < SIZE_MAX ? b.bytes + 1 : b.bytes};
+        size_t shown = len && req[len - 1] == '\n' ? len - 1 : len;
+        char why[256] = "";
+        int rc;
+
+        *out = NULL;
+        rc = ld_ctlc_request(control, req, len, timeout_ms, ld_ctlc_buf_sink, &buf, err, errlen);
+        if (rc == -E2BIG) /* only the sink says so */
+                snprintf(why, sizeof(why), "longer than %zu bytes", b.bytes);
+        else if (rc == 0)
+                rc = ld_json_parse(buf.data ? buf.data : "", buf.len, b, out, why, sizeof(why));
+        if (rc < 0 && why[0])
+                snprintf(err, errlen, "%s: the reply to '%.*s': %s", control,
+                         (int)(shown < 200 ? shown : 200), req, why);
+        ld_ctlc_buf_clear(&buf);
+        return rc;
 }
 
 int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out, char *err,
@@ -203,7 +229,8 @@ int ld_json_read_fd(int fd, size_t max, int timeout_ms, struct json_object **out
         else if (rc < 0)
                 snprintf(err, errlen, "cannot read: %s", strerror(-rc));
         else
-                rc = ld_json_parse(text, len, out, err, errlen);
+                rc = ld_json_parse(text, len, (struct ld_json_bound){max, LD_JSON_VALUES}, out, err,
+                                   errlen);
         free(text);
         return rc;
 }

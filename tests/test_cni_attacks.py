@@ -295,6 +295,25 @@ def test_daemon_answering_garbage(rt):
             g.close()
 
 
+def test_daemon_reply_past_the_bounds(rt):
+    """A reply of more values or bytes than the plugin reads (rtjson's bound on
+    linkdnsd's replies: 16 MiB, a value per 12 bytes) is refused, saying
+    which bound, before json-c builds it: CNI error 5."""
+    _, p = rt.container()
+    head = b'ok\n{"containers": [], "attachments": [], "pad": ['
+    for k, (reply, why) in enumerate((
+            (head + b"1," * 1500000 + b"1]}", "more than 1398101 values"),
+            (head + b"]}" + b" " * (17 << 20), "longer than 16777216 bytes"))):
+        g = GarbageSocket(os.path.join(rt.dir, "b%d.sock" % k), reply)
+        try:
+            res = rt.plugin("ADD", conf_for(rt, p, control=g.path), env=add_env(p))
+            assert res[1] and res[1].get("code") == 5, res
+            assert why in res[1]["details"], res
+            assert_cni_error(res, 5)
+        finally:
+            g.close()
+
+
 # -- (f) DEL ------------------------------------------------------------------------
 def test_del_of_an_id_add_could_not_name(rt):
     """DEL needs no name: a container ID without a 12-hex run that is no

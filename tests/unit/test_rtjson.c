@@ -4,12 +4,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,6 +138,73 @@ static void test_fds(void)
         close(p[0]);
 }
 
+/* Asks a fake linkdnsd (a child serving one connection) that answers "ok" and body. */
+static int ask(const char *body, size_t len, struct ld_json_bound b, struct json_object **o,
+               char *err, size_t errlen)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc, st;
+        pid_t pid;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", dir);
+        unlink(sa.sun_path);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0)
+                exit(99);
+        if ((pid = fork()) == 0) {
+                char req[256];
+                int c = accept(fd, NULL, NULL);
+                ssize_t n;
+                if (c < 0 || read(c, req, sizeof(req)) <= 0 || write(c, "ok\n", 3) != 3)
+                        _exit(1);
+                /* a reader that stops at the bound closes: EPIPE is no failure here */
+                for (size_t off = 0; off < len && (n = write(c, body + off, len - off)) > 0;)
+                        off += (size_t)n;
+                _exit(0);
+        }
+        close(fd);
+        rc = ld_json_ask(sa.sun_path, "ls --json\n", 10, 2000, b, o, err, errlen);
+        waitpid(pid, &st, 0);
+        return rc;
+}
+
+/* linkdnsd's replies go through the same bounded parser as the runtime's input. */
+static void test_replies(void)
+{
+        struct ld_json_bound b = {4096, 64};
+        struct json_object *o = NULL;
+        char err[512], *big;
+        int rc;
+
+        rc = ask("{\"containers\": []}\n", 18, b, &o, err, sizeof(err));
+        TAP_OK(rc == 0 && ld_json_arr(o, "containers"), "a reply within the bound: rc %d '%s'", rc,
+               err);
+        json_object_put(o);
+
+        big = malloc(8192);
+        memset(big, ' ', 8192);
+        big[0] = '[';
+        big[8190] = ']';
+        rc = ask(big, 8192, b, &o, err, sizeof(err));
+        TAP_OK(rc == -E2BIG && !o && strstr(err, "longer than 4096 bytes") &&
+                   strstr(err, "ctl.sock") && strstr(err, "'ls --json'"),
+               "a reply over the byte bound: '%s'", err);
+        for (size_t i = 0; i < 200; i += 2)
+                memcpy(big + 1 + i, "1,", 2);
+        memcpy(big + 201, "1]", 2);
+        rc = ask(big, 203, b, &o, err, sizeof(err));
+        TAP_OK(rc == -E2BIG && !o && strstr(err, "more than 64 values"),
+               "a reply over the value bound: '%s'", err);
+        free(big);
+
+        rc = ask("{\"a\": 1} {\"a\": 2}", 17, b, &o, err, sizeof(err));
+        TAP_OK(rc == -EINVAL && !o && strstr(err, "after the value"), "something after it: '%s'",
+               err);
+        rc = ask("{\"a\\u0000x\": 1}", 15, b, &o, err, sizeof(err));
+        TAP_OK(rc == -EINVAL && !o && strstr(err, "(\\u0000)"), "a \\u0000: '%s'", err);
+        rc = ask("", 0, b, &o, err, sizeof(err));
+        TAP_OK(rc == -EINVAL && !o && strstr(err, "not JSON"), "no reply after ok: '%s'", err);
+}
+
 int main(void)
 {
         char cmd[64];
@@ -143,6 +214,8 @@ int main(void)
                 return 99;
         test_files();
         test_fds();
+        signal(SIGPIPE, SIG_IGN);
+        test_replies();
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         if (system(cmd) != 0)
                 printf("# could not remove %s\n", dir);
