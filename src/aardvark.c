@@ -2,6 +2,7 @@
  * linkdnsd, kept in step with netavark's network files through the control socket. */
 #include "aardfile.h"
 #include "aardsync.h"
+#include "clock.h"
 #include "ctlclient.h"
 #include "durable.h"
 #include "rtjson.h"
@@ -267,15 +268,12 @@ static bool probe_one(const struct ld_endpoint *e, int ms)
 
 static int probe(const struct ld_aard_plan *p)
 {
-        struct timespec t0, now;
+        int64_t t0 = ld_clock_ms();
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         for (size_t i = 0; i < p->nlisten; i++) {
                 char buf[LD_ENDPOINT_STRLEN];
                 while (!probe_one(&p->listen[i], 100)) {
-                        clock_gettime(CLOCK_MONOTONIC, &now);
-                        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >
-                            PROBE_MS) {
+                        if (ld_clock_ms() - t0 > PROBE_MS) {
                                 ld_endpoint_format(&p->listen[i], buf, sizeof(buf));
                                 say(LOG_ERR, "network listener %s does not answer", buf);
                                 return -ETIMEDOUT;

@@ -1,4 +1,5 @@
 /* cni: the chained CNI plugin `linkdns`, registering containers with linkdnsd (linkdns-cni(8)). */
+#include "clock.h"
 #include "command.h"
 #include "ctlclient.h"
 #include "rtjson.h"
@@ -57,7 +58,7 @@ struct cni {
         char netowner[LD_OWNER_LEN + 1];   /* cni:net:NAME */
         const char *control;               /* the socket */
         struct json_object *prev;          /* prevResult (in conf) or NULL */
-        struct timespec start;
+        int64_t start;                     /* ld_clock_ms when linkdnsd was first asked */
         /* the failure reported on stdout */
         int code;
         char msg[96];
@@ -114,11 +115,8 @@ static void cni_print_error(const struct cni *c)
 
 static int cni_left_ms(const struct cni *c)
 {
-        struct timespec now;
+        int64_t used = ld_clock_ms() - c->start;
 
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long used =
-            (now.tv_sec - c->start.tv_sec) * 1000 + (now.tv_nsec - c->start.tv_nsec) / 1000000;
         return used >= LD_CTLC_TIMEOUT_MS ? 0 : (int)(LD_CTLC_TIMEOUT_MS - used);
 }
 
@@ -1037,7 +1035,7 @@ static int cni_run(struct cni *c, const char *cmd)
                 if ((ops[i].env && cni_env(c, ops[i].netns) < 0) ||
                     cni_read_conf(c, ops[i].prev) < 0)
                         return -1;
-                clock_gettime(CLOCK_MONOTONIC, &c->start); /* linkdnsd's time starts now */
+                c->start = ld_clock_ms(); /* linkdnsd's time starts now */
                 return ops[i].run(c);
         }
         return cni_fail(c, CNI_E_ENV, "invalid CNI_COMMAND",

@@ -18,6 +18,9 @@
  * and bytes of them; on the wire "batch LINES\n" and the lines. */
 #define LD_BATCH_LINES 1024
 #define LD_BATCH_BYTES 262144 /* 256 KiB */
+/* A bound's macro as a string literal, for the messages that name it. */
+#define LD_STR_(x) #x
+#define LD_STR(x) LD_STR_(x)
 /* What a batch may hold (ld_cmd_is_change), for messages. */
 #define LD_BATCH_KINDS "add, rm, link, unlink, net, unnet, attach, detach"
 #define LD_ALIAS_MAX 127   /* a (multi-label) alias: labels of 1-63, dotted */

@@ -5,6 +5,7 @@
 #include "accept.h"
 #include "cache.h"
 #include "change.h"
+#include "clock.h"
 #include "command.h"
 #include "frame.h"
 #include "list.h"
@@ -26,14 +27,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CTL_LINE_MAX 65536
 #define CTL_BATCH_MAX (LD_BATCH_BYTES + 64) /* a batch's lines and its header */
-#define CTL_STR_(x) #x
-#define CTL_STR(x) CTL_STR_(x)
-#define CTL_COMPACT_MIN (64 * 1024) /* compact once the appended part passes this... */
+#define CTL_COMPACT_MIN (64 * 1024)         /* compact once the appended part passes this... */
 /* Connections at once: a client that connects and says nothing costs a descriptor, a timer
  * and a few hundred bytes; past the cap an old one makes room (ctl_make_room). */
 #define CTL_CONN_MAX 64
@@ -83,7 +81,7 @@ struct ld_control {
         struct ctl_conn *conns, *conns_tail;
         size_t nconns;
         struct ld_accept acc; /* rests the listener when accept fails (EMFILE...) */
-        double started;
+        int64_t started;      /* ld_clock_ms at the start: the uptime */
         size_t snapshot_len;
 };
 
@@ -519,7 +517,6 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
 {
         struct ld_engine *eng = ctl->env.eng;
         struct ld_report_extra x = {0, 0, 0};
-        struct timespec now;
         const struct ld_container *k = NULL;
         const struct ld_net *net = NULL;
         char *buf = NULL, err[LD_NETNAME_MAX + 64];
@@ -541,8 +538,7 @@ static void ctl_report(struct ld_control *ctl, struct ctl_conn *c, const struct 
                 ctl_reply(c, "out of memory", NULL, 0);
                 return;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        x.uptime = (double)now.tv_sec + now.tv_nsec / 1e9 - ctl->started;
+        x.uptime = (double)(ld_clock_ms() - ctl->started) / 1000;
         x.tcp_connections = ld_tcp_count(ctl->env.tcp);
         x.namespaces = ld_netns_count(ctl->env.netns);
         if (cmd->kind == LD_CMD_LS)
@@ -614,7 +610,7 @@ static int ctl_batch_header(struct ctl_conn *c, const char *line, size_t len, co
                 n = n * 10 + (size_t)(line[i] - '0');
         if (len <= sizeof(word) || i != len || n == 0 || n > LD_BATCH_LINES) {
                 *why =
-                    "batch: the header must be 'batch LINES', LINES 1 to " CTL_STR(LD_BATCH_LINES);
+                    "batch: the header must be 'batch LINES', LINES 1 to " LD_STR(LD_BATCH_LINES);
                 return -EINVAL;
         }
         c->batch = n;
@@ -646,7 +642,7 @@ static int ctl_scan(struct ctl_conn *c, const char **why)
         }
         c->scanned = c->inlen;
         if (c->inlen == ctl_in_max(c) - 1) {
-                *why = c->batch ? "batch longer than " CTL_STR(LD_BATCH_BYTES) " bytes"
+                *why = c->batch ? "batch longer than " LD_STR(LD_BATCH_BYTES) " bytes"
                                 : "request too long";
                 return -EINVAL;
         }
@@ -885,7 +881,6 @@ static int ctl_listen(struct ld_control *ctl)
 int ld_control_new(const struct ld_control_env *env, struct ld_control **out)
 {
         struct ld_control *ctl = calloc(1, sizeof(*ctl));
-        struct timespec now;
         int rc;
 
         if (!ctl)
@@ -893,8 +888,7 @@ int ld_control_new(const struct ld_control_env *env, struct ld_control **out)
         ctl->env = *env;
         ctl->fd = -1;
         ctl->qtail = &ctl->queue;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        ctl->started = (double)now.tv_sec + now.tv_nsec / 1e9;
+        ctl->started = ld_clock_ms();
         if (env->group) {
                 struct group *g = getgrnam(env->group);
                 if (!g) {

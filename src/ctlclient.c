@@ -2,6 +2,7 @@
  */
 #include "ctlclient.h"
 
+#include "clock.h"
 #include "command.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The verdict line's bound: linkdnsd's reasons are one short line; a peer sending more
@@ -21,9 +21,6 @@
 #define CTLC_VERDICT_MAX 65536
 /* A full listen backlog on AF_UNIX gives EAGAIN at once (no waiting connect): retry. */
 #define CTLC_CONNECT_RETRY_MS 10
-
-#define CTLC_STR_(x) #x
-#define CTLC_STR(x) CTLC_STR_(x)
 
 struct ctlc_conn {
         const char *path;
@@ -34,14 +31,6 @@ struct ctlc_conn {
         size_t errlen;
 };
 
-static int64_t ctlc_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left for poll: -1 without a deadline, 0 once it has passed. */
 static int ctlc_left(const struct ctlc_conn *c)
 {
@@ -49,7 +38,7 @@ static int ctlc_left(const struct ctlc_conn *c)
 
         if (c->end < 0)
                 return -1;
-        left = c->end - ctlc_now_ms();
+        left = c->end - ld_clock_ms();
         return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
@@ -221,7 +210,7 @@ int ld_ctlc_request(const char *path, const char *req, size_t len, int timeout_m
 
         if (errlen)
                 err[0] = '\0';
-        c.end = timeout_ms < 0 ? -1 : ctlc_now_ms() + timeout_ms;
+        c.end = timeout_ms < 0 ? -1 : ld_clock_ms() + timeout_ms;
         if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
                 return ctlc_fail(&c, -ENAMETOOLONG, "control path too long:");
         if ((rc = ctlc_connect(&c)) == 0 && (rc = ctlc_write(&c, req, len)) >= 0)
@@ -308,12 +297,11 @@ static int ctlc_batch_append(struct ld_ctlc_batch *b, const char *line, bool bla
         if (errlen)
                 err[0] = '\0';
         if (b->lines >= LD_BATCH_LINES) {
-                snprintf(err, errlen, "%s",
-                         "batch of more than " CTLC_STR(LD_BATCH_LINES) " lines");
+                snprintf(err, errlen, "%s", "batch of more than " LD_STR(LD_BATCH_LINES) " lines");
                 return -E2BIG;
         }
         if (n + 1 > LD_BATCH_BYTES - b->len) {
-                snprintf(err, errlen, "%s", "batch longer than " CTLC_STR(LD_BATCH_BYTES) " bytes");
+                snprintf(err, errlen, "%s", "batch longer than " LD_STR(LD_BATCH_BYTES) " bytes");
                 return -E2BIG;
         }
         /* '\n' alone ends a line for linkdnsd; a '\r' is a blank there (a CRLF file's

@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CTL_STR_(x) #x
-#define CTL_STR(x) CTL_STR_(x)
-
 static const char ctl_usage[] =
     "Usage: linkdnsctl [--control PATH] COMMAND [ARGUMENT]...\n"
     "Changes and inspects the link table of a running linkdnsd.\n"
@@ -78,7 +75,7 @@ static const struct {
      "Usage: linkdnsctl batch < FILE\nReads changes (add, rm, link, unlink, net, unnet,\nattach, "
      "detach), one a "
      "line, '#' comments and blank\nlines skipped, and applies them as one change: "
-     "all or none, one durable\nwrite. At most " CTL_STR(LD_BATCH_LINES) " lines and " CTL_STR(
+     "all or none, one durable\nwrite. At most " LD_STR(LD_BATCH_LINES) " lines and " LD_STR(
          LD_BATCH_BYTES) " bytes.\nExample: printf 'add db\\nlink web db\\n' | "
                          "linkdnsctl batch\n"},
 };
@@ -151,7 +148,7 @@ static int ctl_batch_read(struct ld_ctlc_batch *b)
         while (len <= LD_BATCH_BYTES && (n = fread(text + len, 1, LD_BATCH_BYTES + 1 - len, stdin)))
                 len += n;
         if (len > LD_BATCH_BYTES)
-                rc = ctl_fail(2, "%s", "batch longer than " CTL_STR(LD_BATCH_BYTES) " bytes");
+                rc = ctl_fail(2, "%s", "batch longer than " LD_STR(LD_BATCH_BYTES) " bytes");
         else if (memchr(text, '\0', len))
                 rc = ctl_fail(2, "%s", "NUL byte in the batch");
         if (rc == 0 && len && text[len - 1] != '\n')

@@ -1,6 +1,7 @@
 /* rtjson: the runtime programs' JSON input (json-c), read within bounds. */
 #include "rtjson.h"
 
+#include "clock.h"
 #include "ctlclient.h"
 
 #include <errno.h>
@@ -12,16 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-static int64_t rtjson_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits until fd is readable or the deadline (end < 0: none) passes: 0 or -ETIMEDOUT. */
 static int rtjson_wait(int fd, int64_t end)
@@ -31,7 +23,7 @@ static int rtjson_wait(int fd, int64_t end)
         int n;
 
         for (;;) {
-                left = end < 0 ? -1 : end - rtjson_now_ms();
+                left = end < 0 ? -1 : end - ld_clock_ms();
                 if (end >= 0 && left <= 0)
                         return -ETIMEDOUT;
                 n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
@@ -46,7 +38,7 @@ static int rtjson_wait(int fd, int64_t end)
  * blocking mode is read only once poll says so, so the deadline holds for both kinds. */
 static int rtjson_slurp(int fd, size_t max, int timeout_ms, char **buf, size_t *len)
 {
-        int64_t end = timeout_ms < 0 ? -1 : rtjson_now_ms() + timeout_ms;
+        int64_t end = timeout_ms < 0 ? -1 : ld_clock_ms() + timeout_ms;
         size_t cap = 0, want;
         char *p = NULL, *q;
         ssize_t n;

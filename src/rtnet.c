@@ -1,6 +1,7 @@
 /* rtnet: a container's network namespace seen from a runtime program (rtnetlink). */
 #include "rtnet.h"
 
+#include "clock.h"
 #include "nsfile.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A stuck or endless netlink conversation must not hang a container's start: each recv
@@ -86,14 +86,6 @@ static int rtnet_socket(int nsfd)
         return fd;
 }
 
-static int64_t rtnet_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Called for each answer message of a request; a negative errno stops the reading. */
 typedef int (*rtnet_cb)(void *ctx, const struct nlmsghdr *h);
 
@@ -102,7 +94,7 @@ typedef int (*rtnet_cb)(void *ctx, const struct nlmsghdr *h);
 static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
 {
         static uint32_t seq;
-        int64_t end = rtnet_now_ms() + RTNET_TALK_MS;
+        int64_t end = ld_clock_ms() + RTNET_TALK_MS;
         struct sockaddr_nl to = {.nl_family = AF_NETLINK}, from;
         socklen_t fromlen;
         size_t total = 0, msgs = 0;
@@ -116,7 +108,7 @@ static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
         for (;;) {
                 /* each wait within what is left of the request's time, not a receive
                  * timeout on top of it */
-                int64_t left = end - rtnet_now_ms();
+                int64_t left = end - ld_clock_ms();
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 if (left <= 0 || (rc = poll(&pfd, 1, (int)left)) == 0)
                         return -ETIMEDOUT;
@@ -138,7 +130,7 @@ static int rtnet_talk(int fd, struct nlmsghdr *req, rtnet_cb cb, void *ctx)
                  * buffer is over half full the kernel's dump does not go on */
                 if ((total += (size_t)n) > RTNET_MAX_BYTES || ++msgs > RTNET_MAX_MSGS)
                         return -E2BIG;
-                if (rtnet_now_ms() > end)
+                if (ld_clock_ms() > end)
                         return -ETIMEDOUT;
                 if (from.nl_pid != 0)
                         continue; /* not from the kernel */

@@ -1,4 +1,5 @@
 /* test_ctlclient: the control client against a fake linkdnsd in a forked child. */
+#include "clock.h"
 #include "command.h"
 #include "ctlclient.h"
 #include "tap.h"
@@ -116,14 +117,6 @@ static int reap(pid_t pid)
         return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_accepted(void)
 {
         struct ld_ctlc_buf b = {.max = 1 << 20};
@@ -188,9 +181,9 @@ static void test_timeouts(void)
         pid_t pid;
 
         pid = serve(SRV_SILENT);
-        t0 = now_ms();
+        t0 = ld_clock_ms();
         rc = ld_ctlc_request(sock, "ls\n", 3, 300, NULL, NULL, err, sizeof(err));
-        t0 = now_ms() - t0;
+        t0 = ld_clock_ms() - t0;
         TAP_OK(rc == -ETIMEDOUT && strstr(err, sock), "silent server: rc %d '%s'", rc, err);
         TAP_OK(t0 >= 290 && t0 < 1500, "within the timeout: %lld ms", (long long)t0);
         reap(pid);
@@ -213,9 +206,9 @@ static void test_timeouts(void)
                         break;
                 }
         }
-        t0 = now_ms();
+        t0 = ld_clock_ms();
         rc = ld_ctlc_request(sock, "ls\n", 3, 300, NULL, NULL, err, sizeof(err));
-        t0 = now_ms() - t0;
+        t0 = ld_clock_ms() - t0;
         TAP_OK(rc == -ETIMEDOUT && strstr(err, "cannot connect"),
                "never accepted, backlog full: rc %d '%s'", rc, err);
         TAP_OK(t0 >= 290 && t0 < 1500, "within the timeout: %lld ms", (long long)t0);

@@ -1,4 +1,5 @@
 /* test_rtjson: bounded JSON input: files, FIFOs, links and descriptors that never end. */
+#include "clock.h"
 #include "rtjson.h"
 #include "tap.h"
 
@@ -29,14 +30,6 @@ static const char *put(const char *name, const char *text)
         fputs(text, f);
         fclose(f);
         return path;
-}
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void test_files(void)
@@ -112,9 +105,9 @@ static void test_fds(void)
         if (pipe(p) < 0)
                 return;
         write(p[1], "{\"a\": 1}", 8);
-        t0 = now_ms();
+        t0 = ld_clock_ms();
         rc = ld_json_read_fd(p[0], LD_JSON_MAX, 300, &o, err, sizeof(err));
-        t0 = now_ms() - t0;
+        t0 = ld_clock_ms() - t0;
         TAP_OK(rc == -ETIMEDOUT && !o, "a writer that never closes: rc %d '%s'", rc, err);
         TAP_OK(t0 >= 290 && t0 < 1500, "within the timeout: %lld ms", (long long)t0);
         close(p[1]);
