@@ -889,40 +889,6 @@ static int cni_status(struct cni *c)
         return 0;
 }
 
-/* Whether container ID tag (cni:ID) is among cni.dev/valid-attachments. */
-static bool cni_gc_valid(struct json_object *valid, const char *tag)
-{
-        char owner[LD_OWNER_LEN + 1];
-
-        for (size_t i = 0; valid && i < json_object_array_length(valid); i++) {
-                const char *cid = ld_json_str(json_object_array_get_idx(valid, i), "containerID");
-                if (cid && cni_owner_of(cid, owner, NULL) == 0 && strcmp(owner, tag) == 0)
-                        return true;
-        }
-        return false;
-}
-
-/* The cni:ID owner tag of a container in ls --json (not cni:net:), or NULL. */
-static const char *cni_gc_owner(struct json_object *ls, const char *name)
-{
-        struct json_object *cs = ld_json_arr(ls, "containers");
-
-        for (size_t i = 0; cs && i < json_object_array_length(cs); i++) {
-                struct json_object *o = json_object_array_get_idx(cs, i);
-                struct json_object *owners = ld_json_arr(o, "owners");
-                const char *n = ld_json_str(o, "name");
-                if (!n || strcmp(n, name) != 0)
-                        continue;
-                for (size_t k = 0; owners && k < json_object_array_length(owners); k++) {
-                        const char *t =
-                            json_object_get_string(json_object_array_get_idx(owners, k));
-                        if (t && strncmp(t, "cni:", 4) == 0 && strncmp(t, "cni:net:", 8) != 0)
-                                return t;
-                }
-        }
-        return NULL;
-}
-
 /* cni.dev/valid-attachments into *valid: an array of objects with a containerID each, or
  * null (libcni's nil list: no attachment is valid; *valid NULL). Absent or anything else is
  * an error, never "nothing is valid" (which removes the whole network). 0 or -1. */
@@ -953,12 +919,125 @@ static int cni_gc_flush(struct cni *c, struct ld_ctlc_batch *b)
                    : rc;
 }
 
+/* GC's view of the ls reply and of the valid list, sorted for bsearch: a scan of the reply
+ * for each attachment made GC quadratic, seconds past the deadline with a few thousand
+ * registrations. */
+struct cni_gc_ctr {
+        const char *name, *tag; /* a container and its cni:ID owner tag */
+        size_t natt;            /* its attachments, on any network */
+};
+struct cni_gc {
+        char (*valid)[LD_OWNER_LEN + 1]; /* the cni:ID tags of the valid attachments */
+        size_t nvalid;
+        struct cni_gc_ctr *ctrs; /* the containers with a cni:ID tag, by name */
+        size_t nctrs;
+};
+
+static int cni_gc_ctr_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct cni_gc_ctr *)a)->name, ((const struct cni_gc_ctr *)b)->name);
+}
+
+static int cni_gc_tag_cmp(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+static struct cni_gc_ctr *cni_gc_ctr(const struct cni_gc *g, const char *name)
+{
+        struct cni_gc_ctr key = {.name = name};
+
+        return name && g->nctrs ? bsearch(&key, g->ctrs, g->nctrs, sizeof(key), cni_gc_ctr_cmp)
+                                : NULL;
+}
+
+static bool cni_gc_valid(const struct cni_gc *g, const char *tag)
+{
+        return g->nvalid &&
+               bsearch(tag, g->valid, g->nvalid, sizeof(*g->valid), cni_gc_tag_cmp) != NULL;
+}
+
+/* The cni:ID owner tag of a container of ls --json (not cni:net:), or NULL. */
+static const char *cni_gc_tag(struct json_object *ctr)
+{
+        struct json_object *owners = ld_json_arr(ctr, "owners");
+
+        for (size_t k = 0; owners && k < json_object_array_length(owners); k++) {
+                struct json_object *t = json_object_array_get_idx(owners, k);
+                const char *s =
+                    json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
+                if (s && strncmp(s, "cni:", 4) == 0 && strncmp(s, "cni:net:", 8) != 0)
+                        return s;
+        }
+        return NULL;
+}
+
+/* GC's work is bounded by the command's deadline, as its requests are: checked every 256
+ * entries. 0, or -1 once it has passed (reported). */
+static int cni_gc_late(struct cni *c, size_t i)
+{
+        if ((i & 255) != 255 || cni_left_ms(c) > 0)
+                return 0;
+        return cni_fail(c, CNI_E_AGAIN, "GC did not finish", "not within %d ms",
+                        LD_CTLC_TIMEOUT_MS);
+}
+
+static void cni_gc_clear(struct cni_gc *g)
+{
+        free(g->valid);
+        free(g->ctrs);
+        memset(g, 0, sizeof(*g));
+}
+
+/* The valid tags and ls's containers, sorted, and each container's attachments counted. */
+static int cni_gc_index(struct cni *c, struct json_object *valid, struct json_object *ls,
+                        struct cni_gc *g)
+{
+        struct json_object *cs = ld_json_arr(ls, "containers"),
+                           *as = ld_json_arr(ls, "attachments");
+        size_t nv = valid ? json_object_array_length(valid) : 0;
+        size_t nc = cs ? json_object_array_length(cs) : 0,
+               na = as ? json_object_array_length(as) : 0;
+
+        g->valid = calloc(nv ? nv : 1, sizeof(*g->valid));
+        g->ctrs = calloc(nc ? nc : 1, sizeof(*g->ctrs));
+        if (!g->valid || !g->ctrs)
+                return cni_fail(c, CNI_E_IO, "out of memory", "GC of %zu containers", nc);
+        for (size_t i = 0; i < nv; i++) {
+                const char *cid = ld_json_str(json_object_array_get_idx(valid, i), "containerID");
+                if (cid && cni_owner_of(cid, g->valid[g->nvalid], NULL) == 0)
+                        g->nvalid++;
+                if (cni_gc_late(c, i) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < nc; i++) {
+                struct json_object *o = json_object_array_get_idx(cs, i);
+                struct cni_gc_ctr *e = &g->ctrs[g->nctrs];
+                if ((e->name = ld_json_str(o, "name")) && (e->tag = cni_gc_tag(o)))
+                        g->nctrs++;
+        }
+        if (g->nvalid)
+                qsort(g->valid, g->nvalid, sizeof(*g->valid), cni_gc_tag_cmp);
+        if (g->nctrs)
+                qsort(g->ctrs, g->nctrs, sizeof(*g->ctrs), cni_gc_ctr_cmp);
+        for (size_t i = 0; i < na; i++) {
+                struct cni_gc_ctr *e =
+                    cni_gc_ctr(g, ld_json_str(json_object_array_get_idx(as, i), "container"));
+                if (e)
+                        e->natt++;
+                if (cni_gc_late(c, i) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
 /* GC: every attachment of this network whose cni:ID is not a valid attachment goes (and
  * its container with its last attachment), then the network if it is empty and ours. */
 static int cni_gc(struct cni *c)
 {
         struct json_object *valid = NULL, *ls = NULL, *as;
         struct ld_ctlc_batch b = {0};
+        struct cni_gc g = {0};
         int rc;
 
         if (cni_gc_valid_list(c, &valid) < 0)
@@ -966,31 +1045,29 @@ static int cni_gc(struct cni *c)
         if ((rc = cni_ask(c, "ls --owner cni:* --json", &ls)) != 0)
                 return rc < 0 ? -1
                               : cni_fail(c, CNI_E_REFUSED, "linkdnsd refused", "%s", c->refusal);
+        rc = cni_gc_index(c, valid, ls, &g);
         as = ld_json_arr(ls, "attachments");
         for (size_t i = 0; rc == 0 && as && i < json_object_array_length(as); i++) {
                 struct json_object *a = json_object_array_get_idx(as, i);
-                const char *name = ld_json_str(a, "container"), *net = ld_json_str(a, "net");
-                const char *tag = name ? cni_gc_owner(ls, name) : NULL;
-                size_t natt = 0;
-                if (!net || strcmp(net, c->net) != 0 || !tag || cni_gc_valid(valid, tag))
+                const char *net = ld_json_str(a, "net");
+                struct cni_gc_ctr *e = cni_gc_ctr(&g, ld_json_str(a, "container"));
+                if ((rc = cni_gc_late(c, i)) < 0 || !net || strcmp(net, c->net) != 0 || !e ||
+                    cni_gc_valid(&g, e->tag))
                         continue;
-                for (size_t k = 0; k < json_object_array_length(as); k++) {
-                        const char *w = ld_json_str(json_object_array_get_idx(as, k), "container");
-                        natt += w && strcmp(w, name) == 0;
-                }
                 /* two lines of at most ~200 bytes each must fit */
                 if (b.lines + 2 > LD_BATCH_LINES || b.len + 512 > LD_BATCH_BYTES)
                         rc = cni_gc_flush(c, &b);
                 if (rc == 0)
-                        rc = cni_line(c, &b, "detach %s %s", name, c->net);
-                if (rc == 0 && natt == 1)
-                        rc = cni_line(c, &b, "rm %s --owner %s", name, tag);
+                        rc = cni_line(c, &b, "detach %s %s", e->name, c->net);
+                if (rc == 0 && e->natt == 1)
+                        rc = cni_line(c, &b, "rm %s --owner %s", e->name, e->tag);
         }
         if (rc == 0)
                 rc = cni_gc_flush(c, &b);
         if (rc == 0)
                 cni_unnet(c);
         ld_ctlc_batch_clear(&b);
+        cni_gc_clear(&g);
         json_object_put(ls);
         return rc;
 }

@@ -34,6 +34,16 @@ def names(d):
     return sorted(c["name"] for c in d.ls_json()["containers"])
 
 
+def load(d, lines):
+    """Registers table lines with linkdnsctl batch, 1000 lines a change."""
+    for start in range(0, len(lines), 1000):
+        chunk = "\n".join(lines[start:start + 1000]) + "\n"
+        p = subprocess.run([linkdnsctl_path(), "--control", d.control,
+                            "batch"], input=chunk, text=True,
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
 # -- (a) what a pod's owner controls -----------------------------------------------
 def test_pod_name_does_not_take_an_unowned_entry(rt):
     """An entry the administrator registered without --owner (a live
@@ -203,12 +213,7 @@ def test_gc_of_many_stale_attachments(rt):
         lines.append("add s%d --owner cni:%s" % (k, i))
         lines.append("attach s%d ldnet-many --addr 10.232.%d.%d"
                      % (k, 100 + k // 250, k % 250 + 1))
-    for start in range(0, len(lines), 1000):
-        chunk = "\n".join(lines[start:start + 1000]) + "\n"
-        p = subprocess.run([linkdnsctl_path(), "--control", d.control,
-                            "batch"], input=chunk, text=True,
-                           capture_output=True, timeout=60)
-        assert p.returncode == 0, p.stdout + p.stderr
+    load(d, lines)
     assert len(d.ls_json()["containers"]) == n
     gc = {"cniVersion": "1.1.0", "name": "ldnet-many", "type": "linkdns",
           "control": rt.control, "cni.dev/valid-attachments": []}
@@ -217,6 +222,28 @@ def test_gc_of_many_stale_attachments(rt):
     ls = d.ls_json()
     assert ls["containers"] == [] and ls["networks"] == [], len(
         ls["containers"])
+
+
+def test_gc_of_thousands_within_the_deadline(rt):
+    """GC over 3,000 registrations, half of them valid: it matches the ls
+    reply against the valid list in n log n, within the plugin's 2 s (it
+    compared every attachment with every container and valid entry, and
+    then found no time left to send the removals)."""
+    d = rt.daemon
+    n = 3000
+    lines = ["net ldnet-big --owner cni:net:ldnet-big"]
+    for k in range(n):
+        lines.append("add b%d --owner cni:%064x" % (k, k + 1))
+        lines.append("attach b%d ldnet-big --addr 10.233.%d.%d"
+                     % (k, k // 250, k % 250 + 1))
+    load(d, lines)
+    valid = [{"containerID": "%064x" % (k + 1), "ifname": "eth0"}
+             for k in range(0, n, 2)]
+    gc = {"cniVersion": "1.1.0", "name": "ldnet-big", "type": "linkdns",
+          "control": rt.control, "cni.dev/valid-attachments": valid}
+    rc, _, out, err, _ = rt.plugin("GC", gc)
+    assert rc == 0, out + err
+    assert names(d) == sorted("b%d" % k for k in range(0, n, 2))
 
 
 def test_alias_does_not_shadow_another_pods_name(rt):
