@@ -154,18 +154,6 @@ static int aard_names(char *s, struct ld_aard_ctr *c)
         return 0; /* no usable name at all: the container still answers by its short ID */
 }
 
-static bool aard_id_valid(const char *s)
-{
-        size_t len = strlen(s);
-
-        if (len < LD_RT_SHORT_ID || len > LD_RT_ID_MAX)
-                return false;
-        for (; *s; s++)
-                if (!isalnum((unsigned char)*s))
-                        return false;
-        return true;
-}
-
 /* "ID IPV4S IPV6S NAMES[ DNS]" */
 static int aard_line(char *line, size_t lineno, struct ld_aard_net *out, size_t *cap, char *err,
                      size_t errlen)
@@ -179,8 +167,8 @@ static int aard_line(char *line, size_t lineno, struct ld_aard_net *out, size_t 
                 return aard_fail(err, errlen, lineno,
                                  "expected 'ID IPV4S IPV6S NAMES[ DNS]' (%s fields)",
                                  n < 4 ? "too few" : "too many");
-        aard_lower(f[0]);
-        if (!aard_id_valid(f[0]))
+        aard_lower(f[0]); /* podman's IDs are lowercase hex; a file written by hand may not be */
+        if (!ld_rt_id_valid(f[0]))
                 return aard_fail(err, errlen, lineno, "invalid container ID '%.80s'", f[0]);
         if (!(c = aard_ctr(out, f[0], cap))) {
                 snprintf(err, errlen, "out of memory");

@@ -256,7 +256,10 @@ static int cni_reg_read(struct cni *c, struct cni_reg *r)
 
 /* -- the parameters ---------------------------------------------------------------- */
 
-/* CNI_CONTAINERID: a letter or digit, then letters, digits, '_', '.', '-' (SPEC.md). */
+/* CNI_CONTAINERID: a letter or digit, then letters, digits, '_', '.', '-' (SPEC.md). Wider
+ * than the runtime programs' container ID (ld_rt_id_valid: hex only), because CNI leaves the
+ * ID to the runtime (nerdctl writes NAMESPACE-ID, others a pod sandbox's name): the owner
+ * tag takes its hex run when it has one (cni_owner_of), else the ID whole. */
 static bool cni_cid_valid(const char *s)
 {
         size_t n = strlen(s);
@@ -320,10 +323,9 @@ static int cni_identity(struct cni *c, bool need_name)
                                 "CNI_CONTAINERID: an ID of at most %d characters is needed",
                                 LD_OWNER_LEN - 4);
         cni_arg(getenv("CNI_ARGS"), "K8S_POD_NAME", pod, sizeof(pod));
-        if (ld_name_valid(pod, strlen(pod)))
-                snprintf(c->name, sizeof(c->name), "%.*s", LD_NAME_MAX, pod);
-        else if (c->shortid[0])
-                snprintf(c->name, sizeof(c->name), "%s", c->shortid);
+        /* the runtime programs' rule; an ID without a hex run has no short ID to fall back on */
+        if (c->shortid[0] || ld_name_valid(pod, strlen(pod)))
+                ld_rt_name(pod, c->shortid, c->name, NULL);
         else if (ld_name_valid(c->cid, strlen(c->cid)))
                 snprintf(c->name, sizeof(c->name), "%s", c->cid);
         else if (need_name)

@@ -364,10 +364,11 @@ int main(int argc, char **argv)
                 return hook_fail("the state on stdin: %s", h.err);
         id = ld_json_str(h.state, "id");
         status = ld_json_str(h.state, "status");
-        if (!id || ld_rt_container_id(id, h.id) < 0 || strlen(id) != strlen(h.id))
+        if (!id || !ld_rt_id_valid(id))
                 rc = hook_fail("the state on stdin has no valid container \"id\" (12 to 64 "
                                "hex digits)");
-        else if (snprintf(h.owner, sizeof h.owner, "oci:%s", h.id) < 0 || !status)
+        else if (snprintf(h.id, sizeof h.id, "%s", id) < 0 ||
+                 snprintf(h.owner, sizeof h.owner, "oci:%s", h.id) < 0 || !status)
                 rc = hook_fail("the state of container %s has no \"status\"", h.id);
         else if (strcmp(status, "creating") == 0 || strcmp(status, "created") == 0)
                 rc = hook_register(&h);

@@ -25,6 +25,13 @@ int ld_rt_container_id(const char *raw, char out[LD_RT_ID_MAX + 1])
         return 0;
 }
 
+bool ld_rt_id_valid(const char *s)
+{
+        char id[LD_RT_ID_MAX + 1];
+
+        return ld_rt_container_id(s, id) == 0 && strlen(id) == strlen(s);
+}
+
 void ld_rt_name(const char *want, const char *id, char *name, char *alias)
 {
         size_t n = want ? strlen(want) : 0;

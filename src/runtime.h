@@ -3,6 +3,7 @@
 #ifndef LD_RUNTIME_H
 #define LD_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LD_RT_SHORT_ID 12 /* hex digits of a short ID (docker, podman) */
@@ -12,6 +13,9 @@
  * be LD_RT_SHORT_ID to LD_RT_ID_MAX long and end the string (nerdctl writes
  * "<namespace>-<ID>"). Copies it to out (LD_RT_ID_MAX + 1 bytes): 0, or -EINVAL. */
 int ld_rt_container_id(const char *raw, char out[LD_RT_ID_MAX + 1]);
+/* Whether s is a container ID as a whole, without a runtime's prefix (the OCI state's
+ * "id", netavark's lines): LD_RT_SHORT_ID to LD_RT_ID_MAX lowercase hex digits. */
+bool ld_rt_id_valid(const char *s);
 
 /* The name a container registers under: want if it is a valid NAME, else the 12-hex short
  * ID of id (a container ID as above) in name (LD_NAME_MAX + 1 bytes). alias (LD_ALIAS_MAX + 1

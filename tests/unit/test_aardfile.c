@@ -77,6 +77,9 @@ static void test_bad(void)
             {"10.88.0.1\n" ID1 " fd00::2  a\n", "2: invalid IPv4"},
             {"10.88.0.1\n" ID1 "  10.0.0.1 a\n", "2: invalid IPv6"},
             {"10.88.0.1\nshort 10.0.0.2  a\n", "2: invalid container ID"},
+            /* the runtime programs' one rule (ld_rt_id_valid): hex, so a short ID is too */
+            {"10.88.0.1\nzzzzzzzzzzzzzzzz 10.0.0.2  a\n", "2: invalid container ID"},
+            {"10.88.0.1\nns-0123456789abcdef 10.0.0.2  a\n", "2: invalid container ID"},
             {"10.88.0.1\n" ID1 " 10.0.0.2  a 1.1.1.1 extra\n", "2: expected"},
             {"10.88.0.1 1.1.1.1 x\n", "1: more than two"},
         };

@@ -21,6 +21,10 @@ static void test_container_id(void)
         TAP_OK(ld_rt_container_id(ID64 "-x", id) < 0, "the hex run must end the ID");
         TAP_OK(ld_rt_container_id("0123456789ABCDEF", id) < 0, "uppercase is no runtime ID");
         TAP_OK(ld_rt_container_id("", id) < 0 && ld_rt_container_id(NULL, id) < 0, "empty, NULL");
+        TAP_OK(ld_rt_id_valid(ID64) && ld_rt_id_valid("0123456789ab"), "a whole ID");
+        TAP_OK(!ld_rt_id_valid("default-" ID64) && !ld_rt_id_valid("zzzzzzzzzzzz") &&
+                   !ld_rt_id_valid("0123456789ABCDEF") && !ld_rt_id_valid(""),
+               "a prefix, other letters, uppercase, empty: no whole ID");
 }
 
 static void test_name(void)
