@@ -5,11 +5,16 @@
 
 #include <string.h>
 
-/* Checks the names inside the RDATA of the types that may be compressed (RFC 3597 4). */
-static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_t rd, size_t rdlen)
+/* Where the names are in the RDATA of the types whose names a decoder may follow pointers
+ * in: *skip octets of fixed fields, then the number of names returned (0: none to check).
+ * RFC 1035's types, whose names may be compressed; those RFC 3597 4 says a decoder may
+ * still decompress (RP, AFSDB, RT, SIG, PX, NXT, SRV, NAPTR); and those more that a decoder
+ * such as ldns reads names of with pointers (KX, DNAME, RRSIG, NSEC, TALINK, SVCB, HTTPS,
+ * LP, TKEY, TSIG). A pointer there to a later octet, like one in an owner name, could land
+ * in what the cut leaves out, and the client could not read the reply. */
+static unsigned relay_rdata_layout(uint16_t type, size_t *skip)
 {
-        size_t p = rd, names = 1;
-
+        *skip = 0;
         switch (type) {
         case 2:
         case 3:
@@ -19,21 +24,58 @@ static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_
         case 8:
         case 9:
         case 12: /* NS..PTR */
-                break;
+        case 30:
+        case 39:
+        case 47:
+        case 249:
+        case 250: /* NXT, DNAME, NSEC, TKEY, TSIG */
+                return 1;
         case 6:
-        case 14: /* SOA, MINFO: two names */
-                names = 2;
-                break;
-        case 15: /* MX: preference, then a name */
-                p += 2;
-                break;
+        case 14:
+        case 17:
+        case 58: /* SOA, MINFO, RP, TALINK */
+                return 2;
+        case 15:
+        case 18:
+        case 21:
+        case 36:
+        case 64:
+        case 65:
+        case 107: /* MX..LP */
+                *skip = 2;
+                return 1;
+        case 26: /* PX */
+                *skip = 2;
+                return 2;
+        case 33: /* SRV */
+                *skip = 6;
+                return 1;
+        case 35: /* NAPTR: ORDER, PREFERENCE; FLAGS, SERVICES, REGEXP follow */
+                *skip = 4;
+                return 1;
+        case 24:
+        case 46: /* SIG, RRSIG: the signer's name after 18 octets */
+                *skip = 18;
+                return 1;
         default:
-                return true;
+                return 0;
         }
-        while (names--) {
-                if (p >= rd + rdlen || !(p = ld_wire_name(m, len, p, true, NULL)) || p > rd + rdlen)
+}
+
+/* Checks the names inside the RDATA of those types: each within the RDATA, every pointer
+ * back to a prior name. */
+static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_t rd, size_t rdlen)
+{
+        size_t skip, p, end = rd + rdlen;
+        unsigned names = relay_rdata_layout(type, &skip);
+
+        p = rd + skip;
+        if (type == 35) /* NAPTR's three character-strings */
+                for (int k = 0; k < 3 && p < end; k++)
+                        p += 1u + m[p];
+        while (names--)
+                if (p >= end || !(p = ld_wire_name(m, len, p, true, NULL)) || p > end)
                         return false;
-        }
         return true;
 }
 

@@ -112,6 +112,31 @@ static void test_refused(void)
                "more records counted than there are");
 }
 
+/* The NS record at 66 as another type (at 68) whose RDATA starts with a name, its target
+ * pointer (at 81) replaced by ptr; 0 if the relay refuses it. */
+static size_t rewrite_as(uint16_t type, const char *ptr)
+{
+        static uint8_t m[sizeof(upstream)], out[1024];
+        struct ld_relay_ask c = ask(true, 1232);
+
+        memcpy(m, upstream, sizeof(m));
+        ld_wr16(m + 68, type);
+        memcpy(m + 81, ptr, 2);
+        return ld_relay_rewrite(m, sizeof(m), &c, out, sizeof(out));
+}
+
+static void test_rdata_names(void)
+{
+        /* a decoder may follow pointers in these types' names too (RFC 3597 4; ldns does) */
+        TAP_OK(rewrite_as(30, "\xc0\x10") != 0, "NXT: its name pointing back passes");
+        TAP_OK(rewrite_as(30, "\xc0\x53") == 0, "NXT: its name pointing forward is refused");
+        TAP_OK(rewrite_as(47, "\xc0\x53") == 0, "NSEC: the same");
+        TAP_OK(rewrite_as(39, "\xc0\x53") == 0, "DNAME: the same");
+        TAP_OK(rewrite_as(250, "\xc0\x53") == 0, "TSIG: the same");
+        TAP_OK(rewrite_as(33, "\xc0\x10") == 0, "SRV: RDATA too short for its fields");
+        TAP_OK(rewrite_as(99, "\xc0\x53") != 0, "SPF: no name inside, RDATA passed as is");
+}
+
 static void test_after_opt(void)
 {
         uint8_t m[sizeof(upstream) + 16], out[1024];
@@ -131,6 +156,7 @@ int main(void)
         test_rewrite();
         test_cut();
         test_refused();
+        test_rdata_names();
         test_after_opt();
         return tap_done();
 }
