@@ -248,12 +248,24 @@ static void cache_to_front(struct ld_cache *c, struct cache_entry *e)
         LD_LIST_PUSH(c->head, e);
 }
 
+/* Whether the len octets at off all stand in owner names (the bits of owners). */
+static bool cache_in_owners(const uint8_t *owners, size_t off, size_t len)
+{
+        for (size_t i = off; i < off + len; i++)
+                if (!(owners[i >> 3] & 1u << (i & 7)))
+                        return false;
+        return true;
+}
+
 /* The patches that give the owner name at off the client's spelling if it is the
  * question's name (lname, namelen), appended to p[*np]; labels inside the question (below
- * qend) need none. Returns false when the patches would be too many. The message is
- * checked already (relay): pointers go strictly backwards. */
-static bool cache_owner(const uint8_t *m, size_t off, size_t qend, const uint8_t *lname,
-                        size_t namelen, struct cache_patch *p, size_t *np)
+ * qend) need none. Only labels that stand in owner names (owners: a bit per octet) are
+ * patched: a pointer may reach the name's labels in another record's RDATA or even its TYPE,
+ * CLASS or RDLENGTH, whose octets a letter's case would change; such a label keeps the
+ * upstream's spelling, as in a fresh forward. Returns false when the patches would be too
+ * many. The message is checked already (relay): pointers go strictly backwards. */
+static bool cache_owner(const uint8_t *m, size_t off, size_t qend, const uint8_t *owners,
+                        const uint8_t *lname, size_t namelen, struct cache_patch *p, size_t *np)
 {
         size_t k = 0, n = *np;
 
@@ -270,7 +282,7 @@ static bool cache_owner(const uint8_t *m, size_t off, size_t qend, const uint8_t
                 for (size_t i = 1; i <= l; i++)
                         if (ld_wire_lower(m[off + i]) != lname[k + i])
                                 return true;
-                if (off >= qend) {
+                if (off >= qend && cache_in_owners(owners, off, 1u + l)) {
                         bool dup = false;
                         for (size_t j = 0; j < n && !dup; j++)
                                 dup = p[j].pos == off;
@@ -297,6 +309,7 @@ struct cache_scan {
         size_t npatch;
         uint32_t min_ttl;
         bool soa;
+        uint8_t owners[LD_CACHE_MAX_WIRE / 8]; /* a bit per octet that stands in an owner name */
 };
 
 static bool cache_scan(uint8_t *m, size_t len, const struct ld_query *q, uint32_t max_ttl,
@@ -308,6 +321,7 @@ static bool cache_scan(uint8_t *m, size_t len, const struct ld_query *q, uint32_
         s->nttl = s->npatch = 0;
         s->min_ttl = UINT32_MAX;
         s->soa = false;
+        memset(s->owners, 0, (len + 7) / 8); /* len is at most LD_CACHE_MAX_WIRE (the caller) */
         for (unsigned i = 0; i < total; i++) {
                 size_t p = ld_wire_name(m, len, off, true, NULL);
                 uint16_t type, rdlen;
@@ -332,7 +346,10 @@ static bool cache_scan(uint8_t *m, size_t len, const struct ld_query *q, uint32_
                 s->ttl[s->nttl++] = (uint16_t)(p + 4);
                 if (ttl < s->min_ttl)
                         s->min_ttl = ttl;
-                if (!cache_owner(m, off, q->qend, q->lname, q->qname_len, s->patch, &s->npatch))
+                for (size_t j = off; j < p; j++) /* its own octets: a pointer reaches only before */
+                        s->owners[j >> 3] |= (uint8_t)(1u << (j & 7));
+                if (!cache_owner(m, off, q->qend, s->owners, q->lname, q->qname_len, s->patch,
+                                 &s->npatch))
                         return false;
                 off = p + 10 + rdlen;
         }

@@ -6,86 +6,18 @@
  * the same records in the same sections (up to the upstream's first OPT, which goes with
  * what follows it), cut only where the next record would pass the client's limit and with
  * TC when that record is an answer or authority, and our OPT exactly when the client sent
- * EDNS. Not ldns_wire2pkt: it reads the fields of known types without checking RDLENGTH,
- * and loses a record after a TSIG that is not last. */
+ * EDNS. ldns reads both as fuzz_msg.c does. */
+#include "fuzz_msg.h"
 #include "relay.h"
 
-#include <ctype.h>
-#include <ldns/ldns.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_RRS 8192 /* 65535 octets hold fewer records of 11 octets or more */
-
-/* A message as ldns reads it: the question, then every record of the three sections. */
-struct msg {
-        ldns_rr *q;
-        ldns_rr *rr[MAX_RRS];
-        size_t wire[MAX_RRS]; /* each record's size on the wire */
-        size_t an, ns, ar, n, end;
-};
-
-static void msg_free(struct msg *m)
-{
-        ldns_rr_free(m->q);
-        for (size_t i = 0; i < m->n; i++)
-                ldns_rr_free(m->rr[i]);
-        m->q = NULL;
-        m->n = 0;
-}
-
-/* Reads w with ldns, one question and its records; false when ldns cannot, or reads a
- * record to another end than its RDLENGTH's. */
-static bool msg_read(struct msg *m, const uint8_t *w, size_t len)
-{
-        size_t pos = 12, total;
-
-        memset(m, 0, offsetof(struct msg, rr));
-        m->n = 0;
-        if (len < 12 || (w[4] << 8 | w[5]) != 1)
-                return false;
-        m->an = (size_t)(w[6] << 8 | w[7]);
-        m->ns = (size_t)(w[8] << 8 | w[9]);
-        m->ar = (size_t)(w[10] << 8 | w[11]);
-        total = m->an + m->ns + m->ar;
-        if (total > MAX_RRS ||
-            ldns_wire2rr(&m->q, w, len, &pos, LDNS_SECTION_QUESTION) != LDNS_STATUS_OK)
-                return false;
-        for (size_t i = 0; i < total; i++) {
-                size_t start = pos, rdata = pos;
-                ldns_rdf *owner = NULL;
-
-                if (ldns_wire2dname(&owner, w, len, &rdata) != LDNS_STATUS_OK)
-                        return false;
-                ldns_rdf_deep_free(owner);
-                if (rdata + 10 > len ||
-                    ldns_wire2rr(&m->rr[m->n], w, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
-                        return false;
-                m->n++;
-                if (pos != rdata + 10 + (size_t)(w[rdata + 8] << 8 | w[rdata + 9]))
-                        return false;
-                m->wire[i] = pos - start;
-        }
-        m->end = pos;
-        return true;
-}
-
-/* Whether the name a is b but for the case of ASCII letters. */
-static bool same_but_case(const ldns_rdf *a, const uint8_t *b, size_t len)
-{
-        if (ldns_rdf_size(a) != len)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (tolower(ldns_rdf_data(a)[i]) != tolower(b[i]))
-                        return false;
-        return true;
-}
-
 /* What is wrong with the reply o (n octets, raw w) to the answer i (raw a), or NULL. */
-static const char *differs(const struct msg *i, const uint8_t *a, const struct msg *o,
+static const char *differs(const struct fuzz_msg *i, const uint8_t *a, const struct fuzz_msg *o,
                            const uint8_t *w, size_t n, const struct ld_relay_ask *c)
 {
         size_t opt = 0, kept = o->n - (c->edns ? 1 : 0), used = n - (c->edns ? 11 : 0);
@@ -101,7 +33,7 @@ static const char *differs(const struct msg *i, const uint8_t *a, const struct m
                 return "the upstream's flags or RCODE changed";
         if (ldns_rr_compare(i->q, o->q) != 0)
                 return "another question";
-        if (same_but_case(ldns_rr_owner(i->q), c->name, c->namelen) &&
+        if (fuzz_msg_same_but_case(ldns_rr_owner(i->q), c->name, c->namelen) &&
             memcmp(ldns_rdf_data(ldns_rr_owner(o->q)), c->name, c->namelen) != 0)
                 return "not the client's spelling of the name";
         if (c->edns) {
@@ -146,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static uint8_t out[65535];
         static const uint8_t name[] = "\3WwW\7eXample\4TEST";
         static const size_t limits[] = {512, 1232, 65535};
-        static struct msg in, o;
-        bool readable = msg_read(&in, data, size);
+        static struct fuzz_msg in, o;
+        bool readable = fuzz_msg_read(&in, data, size);
 
         for (size_t i = 0; i < 3; i++) {
                 struct ld_relay_ask c = {0x1234, name, sizeof(name), i != 0, i == 1, limits[i]};
@@ -160,12 +92,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         fail("beyond the limit", n, limits[i]);
                 if (!readable)
                         continue;
-                if (!msg_read(&o, out, n))
+                if (!fuzz_msg_read(&o, out, n))
                         fail("ldns reads the answer, not the reply", n, limits[i]);
                 if ((why = differs(&in, data, &o, out, n, &c)))
                         fail(why, n, limits[i]);
-                msg_free(&o);
+                fuzz_msg_free(&o);
         }
-        msg_free(&in);
+        fuzz_msg_free(&in);
         return 0;
 }

@@ -449,6 +449,41 @@ static void test_truncated_to_limit(void)
         ld_cache_free(c);
 }
 
+/* Owner names that read the question's name through a pointer into another record's RDATA
+ * or fixed fields: the client's spelling goes only where owner names stand, never into opaque
+ * RDATA or a TYPE (which a letter's case changes). */
+static void test_spelling_only_in_owners(void)
+{
+        static const uint8_t b_example[] = {1, 'b', 0xc0, 14}; /* b + the question's example.test */
+        struct ld_cache *c = new_cache(1 << 20);
+        struct msg m;
+        uint8_t out[65535];
+        size_t n, rec, rdata;
+
+        msg_start(&m, "b.example.test", 1, 0, false);
+        rdata = m.len + 12;
+        msg_rr(&m, 0, NULL, 171, 300, b_example, sizeof(b_example)); /* opaque to everyone */
+        rec = m.len;
+        msg_rr(&m, 0, NULL, 1, 300, addr1, 4);
+        m.b[rec + 1] = (uint8_t)rdata; /* its owner: the name read from that RDATA */
+        store(c, "b.example.test", 1, false, false, &set1, &m);
+        n = lookup(c, "B.EXAMPLE.TEST", 1, false, false, &set1, 3, out);
+        TAP_OK(n == m.len && memcmp(out + rdata, b_example, sizeof(b_example)) == 0,
+               "opaque RDATA an owner points into kept as the upstream wrote it");
+
+        msg_start(&m, "b.example.test", 1, 0, false);
+        rec = m.len;
+        msg_rr(&m, 0, NULL, 1, 300, addr1, 4);
+        memcpy(m.b + rec + 2, b_example, sizeof(b_example)); /* TYPE 0x0162, CLASS a pointer */
+        msg_rr(&m, 0, NULL, 1, 300, addr2, 4);
+        m.b[m.len - 15] = (uint8_t)(rec + 2); /* an owner reading b.example.test from them */
+        store(c, "b.example.test", 1, false, false, &set1, &m);
+        n = lookup(c, "B.EXAMPLE.TEST", 1, false, false, &set1, 3, out);
+        TAP_OK(n == m.len && ld_rd16(out + rec + 2) == 0x0162,
+               "a TYPE an owner points into kept (%04x)", n ? ld_rd16(out + rec + 2) : 0);
+        ld_cache_free(c);
+}
+
 int main(void)
 {
         set1 = set_of("127.0.0.1", 53);
@@ -460,5 +495,6 @@ int main(void)
         test_bound_and_lru();
         test_flush();
         test_truncated_to_limit();
+        test_spelling_only_in_owners();
         return tap_done();
 }
