@@ -57,6 +57,8 @@ struct ld_xpool {
         struct ld_exchange *first, *last;        /* ...the exchanges under way, by deadline */
         struct ld_xsock *idle[2], *idle_tail[2]; /* IPv4, IPv6; taken oldest first */
         size_t nidle;
+        struct ld_xsock *ended; /* answered this wakeup: unbound before the loop waits */
+        ev_prepare release;
 };
 
 static uint16_t exchange_lo, exchange_hi;
@@ -147,18 +149,35 @@ static void xsock_put(struct ld_xsock *s)
 
 static void exchange_untrack(struct ld_exchange *x);
 
-/* The exchange is over before cb (which may start another on x); its socket goes back to
- * the pool after cb, so that the unbinding connect() is not between the answer and the
- * client's reply. */
+/* The exchange is over before cb (which may start another on x). Its socket goes back to
+ * the pool when the loop is about to wait again, after the clients' replies have gone out
+ * (listen.c sends those then too, at a higher priority): the unbinding connect() is not
+ * between an answer and its reply. Meanwhile its watcher drains it, as an idle one's. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
         struct ld_xsock *s = x->s;
+        struct ld_xpool *p = x->pool;
 
         exchange_untrack(x);
         x->s = NULL;
         s->x = NULL;
+        s->next = p->ended;
+        p->ended = s;
+        ev_prepare_start(p->loop, &p->release);
         x->cb(x, err, ans, len);
-        xsock_put(s);
+}
+
+static void xpool_release_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+        struct ld_xpool *p = w->data;
+        (void)revents;
+
+        while (p->ended) {
+                struct ld_xsock *s = p->ended;
+                p->ended = s->next;
+                xsock_put(s);
+        }
+        ev_prepare_stop(loop, w);
 }
 
 /* The address is the server's (address and port): what the socket of the family reports,
@@ -431,6 +450,9 @@ int ld_xpool_new(struct ev_loop *loop, struct ld_xpool **out)
         p->loop = loop;
         ev_init(&p->timer, xpool_timer_cb);
         p->timer.data = p;
+        ev_prepare_init(&p->release, xpool_release_cb);
+        ev_set_priority(&p->release, EV_MINPRI);
+        p->release.data = p;
         exchange_ports(&lo, &hi); /* read (and any warning said) at start */
         *out = p;
         return 0;
@@ -441,6 +463,12 @@ void ld_xpool_free(struct ld_xpool *p)
         if (!p)
                 return;
         ev_timer_stop(p->loop, &p->timer);
+        ev_prepare_stop(p->loop, &p->release);
+        while (p->ended) {
+                struct ld_xsock *s = p->ended;
+                p->ended = s->next;
+                xsock_close(s);
+        }
         for (int i = 0; i < 2; i++)
                 while (p->idle[i]) {
                         struct ld_xsock *s = p->idle[i];

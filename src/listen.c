@@ -90,15 +90,73 @@ static void listen_udp_answer(struct ld_listener *l, const struct ld_request *rq
         b->n++;
 }
 
+/* Sends n queued replies through fd, as many per system call as the kernel takes. */
+static void listen_udp_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n)
+{
+        for (unsigned done = 0; done < n;) {
+                int k = sendmmsg(fd, msgs + done, n - done, 0);
+                if (k <= 0)
+                        break; /* the socket buffer is full: the clients ask again */
+                done += (unsigned)k;
+        }
+}
+
 static void listen_udp_send(int fd, struct udp_batch *b)
 {
-        for (unsigned done = 0; done < b->n;) {
-                int n = sendmmsg(fd, b->msgs + done, b->n - done, 0);
-                if (n <= 0)
-                        break; /* the socket buffer is full: the clients ask again */
-                done += (unsigned)n;
-        }
+        listen_udp_sendmmsg(fd, b->msgs, b->n);
         b->n = 0;
+}
+
+/* Replies that go out after their query's wakeup (an upstream's or a peer's answer came),
+ * each through its listener's socket: kept until the loop is about to wait again and sent
+ * then, a sendmmsg per run of one listener's replies, instead of a sendto each (a system
+ * call costs about as much as the send itself here: under load, half the CPU of a reply).
+ * The flush runs first among the loop's prepare watchers (EV_MAXPRI): before exchange.c
+ * unbinds the sockets those answers came on, so that no system call is put between an
+ * answer and its reply. A listener that closes flushes first, so that nothing queued for
+ * its socket is sent through a descriptor number that another socket may take. */
+struct udp_later {
+        struct udp_batch b;
+        int fd[LISTEN_UDP_BATCH];
+        struct sockaddr_storage peer[LISTEN_UDP_BATCH]; /* the request is gone before the flush */
+        ev_prepare flush;
+        bool ready;
+};
+
+static struct udp_later later;
+
+static void listen_later_flush(void)
+{
+        for (unsigned i = 0, j; i < later.b.n; i = j) {
+                for (j = i + 1; j < later.b.n && later.fd[j] == later.fd[i]; j++)
+                        ;
+                listen_udp_sendmmsg(later.fd[i], later.b.msgs + i, j - i);
+        }
+        later.b.n = 0;
+}
+
+static void listen_later_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+        (void)revents;
+        listen_later_flush();
+        ev_prepare_stop(loop, w);
+}
+
+static void listen_later_queue(struct ev_loop *loop, int fd, const struct sockaddr_storage *peer,
+                               socklen_t peerlen, const uint8_t *msg, size_t len)
+{
+        unsigned i;
+
+        if (later.b.n == LISTEN_UDP_BATCH)
+                listen_later_flush();
+        i = later.b.n++;
+        memcpy(later.b.buf[i], msg, len);
+        memcpy(&later.peer[i], peer, peerlen);
+        later.b.iov[i].iov_len = len;
+        later.b.msgs[i].msg_hdr.msg_name = &later.peer[i];
+        later.b.msgs[i].msg_hdr.msg_namelen = peerlen;
+        later.fd[i] = fd;
+        ev_prepare_start(loop, &later.flush);
 }
 
 /* Receive side of a batch: buffers and headers set up once, reused at every wakeup. */
@@ -110,6 +168,14 @@ struct udp_in {
         struct ld_request reqs[LISTEN_UDP_BATCH];
 };
 
+static void listen_udp_init_out(struct udp_batch *out)
+{
+        for (int i = 0; i < LISTEN_UDP_BATCH; i++) {
+                out->iov[i] = (struct iovec){out->buf[i], 0};
+                out->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &out->iov[i], .msg_iovlen = 1};
+        }
+}
+
 static void listen_udp_init(struct udp_in *in, struct udp_batch *out)
 {
         for (int i = 0; i < LISTEN_UDP_BATCH; i++) {
@@ -118,9 +184,8 @@ static void listen_udp_init(struct udp_in *in, struct udp_batch *out)
                                                       .msg_namelen = sizeof(in->peers[i]),
                                                       .msg_iov = &in->iov[i],
                                                       .msg_iovlen = 1};
-                out->iov[i] = (struct iovec){out->buf[i], 0};
-                out->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &out->iov[i], .msg_iovlen = 1};
         }
+        listen_udp_init_out(out);
 }
 
 /* Reads what waits (a batch per system call, a few batches per wakeup while they come
@@ -169,11 +234,17 @@ static void listen_tcp_cb(struct ev_loop *loop, ev_io *w, int revents)
         ld_tcp_accept(l->tcp, &l->tcp_accept, &l->client);
 }
 
+/* A reply after the query's wakeup: queued for the flush (above), or sent now if too long
+ * for the queue. */
 static int listen_client_send(struct ld_client *c, const struct sockaddr_storage *peer,
                               socklen_t peerlen, const uint8_t *msg, size_t len)
 {
         struct ld_listener *l = (struct ld_listener *)c;
 
+        if (len <= sizeof(later.b.buf[0]) && peerlen <= sizeof(later.peer[0])) {
+                listen_later_queue(l->loop, l->udp_w.fd, peer, peerlen, msg, len);
+                return 0;
+        }
         if (sendto(l->udp_w.fd, msg, len, 0, (const struct sockaddr *)peer, peerlen) < 0)
                 return -errno;
         return 0;
@@ -212,6 +283,12 @@ int ld_listener_new(struct ev_loop *loop, struct ld_dispatch *d, struct ld_tcp *
                 close(tcp_fd);
                 return -ENOMEM;
         }
+        if (!later.ready) { /* one loop in the daemon: the queue is set up with the first */
+                listen_udp_init_out(&later.b);
+                ev_prepare_init(&later.flush, listen_later_cb);
+                ev_set_priority(&later.flush, EV_MAXPRI);
+                later.ready = true;
+        }
         ld_client_init(&l->client, &listen_client_ops);
         l->loop = loop;
         l->d = d;
@@ -239,6 +316,7 @@ void ld_listener_free(struct ld_listener *l)
         ld_accept_fini(&l->tcp_accept);
         ev_io_stop(l->loop, &l->udp_w);
         ev_io_stop(l->loop, &l->tcp_w);
+        listen_later_flush(); /* replies queued for its socket go before it closes */
         /* gone before the close: the fd number may name another socket at once */
         ld_client_gone(&l->client);
         close(l->udp_w.fd);
