@@ -309,7 +309,8 @@ struct cache_scan {
         size_t npatch;
         uint32_t min_ttl;
         bool soa;
-        uint8_t owners[LD_CACHE_MAX_WIRE / 8]; /* a bit per octet that stands in an owner name */
+        uint8_t
+            owners[(LD_CACHE_MAX_WIRE + 7) / 8]; /* a bit per octet that stands in an owner name */
 };
 
 static bool cache_scan(uint8_t *m, size_t len, const struct ld_query *q, uint32_t max_ttl,

@@ -149,10 +149,11 @@ static void xsock_put(struct ld_xsock *s)
 
 static void exchange_untrack(struct ld_exchange *x);
 
-/* The exchange is over before cb (which may start another on x). Its socket goes back to
- * the pool when the loop is about to wait again, after the clients' replies have gone out
- * (listen.c sends those then too, at a higher priority): the unbinding connect() is not
- * between an answer and its reply. Meanwhile its watcher drains it, as an idle one's. */
+/* The exchange is over before cb (which may start another on x). An answered one's socket
+ * goes back to the pool when the loop is about to wait again, after the clients' replies
+ * have gone out (listen.c sends those then too, at a higher priority): the unbinding
+ * connect() is not between an answer and its reply. Meanwhile its watcher drains it, as an
+ * idle one's. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
         struct ld_xsock *s = x->s;
@@ -161,9 +162,13 @@ static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, siz
         exchange_untrack(x);
         x->s = NULL;
         s->x = NULL;
-        s->next = p->ended;
-        p->ended = s;
-        ev_prepare_start(p->loop, &p->release);
+        if (!ans) { /* a timeout or an error: no reply waits, and a retry may take it */
+                xsock_put(s);
+        } else {
+                s->next = p->ended;
+                p->ended = s;
+                ev_prepare_start(p->loop, &p->release);
+        }
         x->cb(x, err, ans, len);
 }
 

@@ -119,6 +119,7 @@ struct ld_forward {
         struct fwd_req *free;     /* slots to reuse, the last freed first (warm) */
         struct fwd_chunk *chunks; /* every slot: nslots, never more than max */
         unsigned nslots;
+        unsigned in_send;         /* inside ares_send: a failure called back now is ours */
         struct ld_xpool *pool;    /* the UDP sockets of exchanges */
         struct fwd_share *shares; /* forwards in flight by view: open addressing */
         uint32_t mask;
@@ -408,6 +409,14 @@ static void fwd_tcp_cb(void *arg, int status, int timeouts, unsigned char *abuf,
                 fwd_finish(r, NULL, 0);
                 return;
         }
+        if (status != ARES_SUCCESS && r->f->in_send) {
+                /* called back inside ares_send: c-ares could not send (no descriptor), our
+                 * failure, not the server's: the next server, and nothing for the cache */
+                ld_debug("upstream attempt not sent: %s", ares_strerror(status));
+                fwd_try(r);
+                return;
+        }
+        r->sent = true;
         if (status != ARES_SUCCESS)
                 ld_debug("upstream attempt failed: %s", ares_strerror(status));
         fwd_result(r, status == ARES_SUCCESS ? abuf : NULL,
@@ -452,8 +461,10 @@ static void fwd_try(struct fwd_req *r)
                         uint32_t id = ld_random_u32();
                         r->q[0] = (uint8_t)(id >> 8);
                         r->q[1] = (uint8_t)id;
-                        r->sent = true; /* before: c-ares may end r in ares_send */
+                        struct ld_forward *f = r->f; /* r may end inside ares_send */
+                        f->in_send++;
                         ares_send(s->tcp.ch, r->q, (int)r->qlen, fwd_tcp_cb, r);
+                        f->in_send--;
                         ld_evares_arm(&s->tcp);
                         return;
                 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -90,14 +91,17 @@ static void listen_udp_answer(struct ld_listener *l, const struct ld_request *rq
         b->n++;
 }
 
-/* Sends n queued replies through fd, as many per system call as the kernel takes. */
+/* Sends n queued replies through fd, as many per system call as the kernel takes. sendmmsg
+ * stops at the first message it cannot send: one the kernel refuses (a peer it will not send
+ * to, a firewall's EPERM) is skipped, so that it costs none of the replies after it their
+ * turn; a full buffer ends the batch (the clients ask again). */
 static void listen_udp_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n)
 {
         for (unsigned done = 0; done < n;) {
                 int k = sendmmsg(fd, msgs + done, n - done, 0);
-                if (k <= 0)
-                        break; /* the socket buffer is full: the clients ask again */
-                done += (unsigned)k;
+                if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+                        break;
+                done += k > 0 ? (unsigned)k : 1;
         }
 }
 
@@ -120,7 +124,8 @@ struct udp_later {
         int fd[LISTEN_UDP_BATCH];
         struct sockaddr_storage peer[LISTEN_UDP_BATCH]; /* the request is gone before the flush */
         ev_prepare flush;
-        bool ready;
+        struct ev_loop *loop; /* the listeners' (one loop in the daemon)... */
+        unsigned listeners;   /* ...while there are any */
 };
 
 static struct udp_later later;
@@ -188,6 +193,17 @@ static void listen_udp_init(struct udp_in *in, struct udp_batch *out)
         listen_udp_init_out(out);
 }
 
+/* The source port of a datagram: 0 from a raw socket's forgery, to which no reply can go
+ * (the kernel refuses to send to port 0): such a query is dropped unanswered. */
+static uint16_t listen_peer_port(const struct sockaddr *sa)
+{
+        if (sa->sa_family == AF_INET)
+                return ((const struct sockaddr_in *)(const void *)sa)->sin_port;
+        if (sa->sa_family == AF_INET6)
+                return ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port;
+        return 0;
+}
+
 /* Reads what waits (a batch per system call, a few batches per wakeup while they come
  * full), answers, and sends each batch's replies together. */
 static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -211,6 +227,7 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
                         struct msghdr *h = &in.msgs[i].msg_hdr;
                         bool ok =
                             !(h->msg_flags & MSG_TRUNC) && /* no query is that long */
+                            listen_peer_port((struct sockaddr *)&in.peers[i]) != 0 &&
                             ld_addr_from_sockaddr((struct sockaddr *)&in.peers[i], &rq->src) == 0;
                         rq->client = &l->client;
                         rq->peer = in.peers[i];
@@ -283,11 +300,11 @@ int ld_listener_new(struct ev_loop *loop, struct ld_dispatch *d, struct ld_tcp *
                 close(tcp_fd);
                 return -ENOMEM;
         }
-        if (!later.ready) { /* one loop in the daemon: the queue is set up with the first */
+        if (later.listeners++ == 0) { /* the queue is set up with the first listener */
                 listen_udp_init_out(&later.b);
                 ev_prepare_init(&later.flush, listen_later_cb);
                 ev_set_priority(&later.flush, EV_MAXPRI);
-                later.ready = true;
+                later.loop = loop;
         }
         ld_client_init(&l->client, &listen_client_ops);
         l->loop = loop;
@@ -317,6 +334,8 @@ void ld_listener_free(struct ld_listener *l)
         ev_io_stop(l->loop, &l->udp_w);
         ev_io_stop(l->loop, &l->tcp_w);
         listen_later_flush(); /* replies queued for its socket go before it closes */
+        if (--later.listeners == 0)
+                ev_prepare_stop(later.loop, &later.flush);
         /* gone before the close: the fd number may name another socket at once */
         ld_client_gone(&l->client);
         close(l->udp_w.fd);

@@ -9,8 +9,8 @@
  * in: *skip octets of fixed fields, then the number of names returned (0: none to check).
  * RFC 1035's types, whose names may be compressed; those RFC 3597 4 says a decoder may
  * still decompress (RP, AFSDB, RT, SIG, PX, NXT, SRV, NAPTR); and those more that a decoder
- * such as ldns reads names of with pointers (KX, DNAME, RRSIG, NSEC, TALINK, SVCB, HTTPS,
- * LP, TKEY, TSIG). A pointer there to a later octet, like one in an owner name, could land
+ * such as ldns reads names of with pointers (KX, DNAME, RRSIG, NSEC, HIP, TALINK, SVCB,
+ * HTTPS, LP, TKEY, TSIG). A pointer there to a later octet, like one in an owner name, could land
  * in what the cut leaves out, and the client could not read the reply. */
 static unsigned relay_rdata_layout(uint16_t type, size_t *skip)
 {
@@ -57,6 +57,8 @@ static unsigned relay_rdata_layout(uint16_t type, size_t *skip)
         case 46: /* SIG, RRSIG: the signer's name after 18 octets */
                 *skip = 18;
                 return 1;
+        case 55: /* HIP: rendezvous servers after fields of their own lengths (the caller) */
+                return 1;
         default:
                 return 0;
         }
@@ -73,6 +75,14 @@ static bool relay_rdata_names(const uint8_t *m, size_t len, uint16_t type, size_
         if (type == 35) /* NAPTR's three character-strings */
                 for (int k = 0; k < 3 && p < end; k++)
                         p += 1u + m[p];
+        if (type == 55) { /* HIP: the HIT and key, their lengths first; then names to the end */
+                if (rdlen < 4)
+                        return false;
+                for (p = rd + 4 + m[rd] + ld_rd16(m + rd + 2); p < end;)
+                        if (!(p = ld_wire_name(m, len, p, true, NULL)) || p > end)
+                                return false;
+                return p == end;
+        }
         while (names--)
                 if (p >= end || !(p = ld_wire_name(m, len, p, true, NULL)) || p > end)
                         return false;

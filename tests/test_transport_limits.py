@@ -1,5 +1,6 @@
 """DNS transports under abuse: a forwarded answer never goes out
-through the descriptor of a listener that closed meanwhile; slow TCP clients
+through the descriptor of a listener that closed meanwhile; queries from
+source port 0 cost the replies sent with theirs nothing; slow TCP clients
 cannot shut containers out of TCP; accept errors at the descriptor limit
 pause the listener instead of spinning.
 
@@ -163,6 +164,55 @@ def test_forwarded_answer_never_goes_out_through_a_closed_listeners_fd(
                 p.kill()
                 p.wait()
         hole.close()
+
+
+# =============================================================================
+# A query from source port 0 costs the others no reply
+# =============================================================================
+def ipv4_udp(src, sport, dst, dport, payload):
+    """An IPv4 datagram carrying UDP, for a raw socket (the kernel fills the
+    IP checksum; a UDP checksum of 0 means none over IPv4)."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64,
+                       socket.IPPROTO_UDP, 0, socket.inet_aton(src),
+                       socket.inet_aton(dst)) + udp
+
+
+def test_query_from_port_zero_costs_the_others_no_reply(linkdns):
+    """A container with a raw socket (CAP_NET_RAW, Docker's default) asks from
+    source port 0, to which the kernel sends nothing: the replies of one
+    wakeup go out in one sendmmsg, which stops at a message it cannot send,
+    and the replies after it were lost.  30 such queries between 30 real ones,
+    all waiting while the daemon is stopped, so that they are read together:
+    every real one is answered."""
+    d = linkdns("add pz --addr 127.51.7.2\n")
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s = d.udp_socket("127.51.7.2")
+    n = 30
+    try:
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(n):
+                q = make_query("localhost.", "A", qid=1000 + i).to_wire()
+                raw.sendto(ipv4_udp("127.51.7.2", 0, d.host, d.port, q),
+                           (d.host, 0))
+                s.send(make_query("localhost.", "A", qid=i + 1).to_wire())
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        got = set()
+        s.settimeout(2.0)
+        try:
+            while len(got) < n:
+                got.add(struct.unpack("!H", s.recv(4096)[:2])[0])
+        except socket.timeout:
+            pass
+        assert got == set(range(1, n + 1)), (
+            "%d of %d queries answered beside queries from port 0"
+            % (len(got), n))
+        assert d.running(), d.stderr
+    finally:
+        raw.close()
+        s.close()
 
 
 # =============================================================================

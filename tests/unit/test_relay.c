@@ -134,6 +134,7 @@ static void test_rdata_names(void)
         TAP_OK(rewrite_as(39, "\xc0\x53") == 0, "DNAME: the same");
         TAP_OK(rewrite_as(250, "\xc0\x53") == 0, "TSIG: the same");
         TAP_OK(rewrite_as(33, "\xc0\x10") == 0, "SRV: RDATA too short for its fields");
+        TAP_OK(rewrite_as(55, "\xc0\x10") == 0, "HIP: its fields' lengths past the RDATA");
         TAP_OK(rewrite_as(99, "\xc0\x53") != 0, "SPF: no name inside, RDATA passed as is");
 }
 
