@@ -149,11 +149,14 @@ static void xsock_put(struct ld_xsock *s)
 
 static void exchange_untrack(struct ld_exchange *x);
 
-/* The exchange is over before cb (which may start another on x). An answered one's socket
- * goes back to the pool when the loop is about to wait again, after the clients' replies
- * have gone out (listen.c sends those then too, at a higher priority): the unbinding
- * connect() is not between an answer and its reply. Meanwhile its watcher drains it, as an
- * idle one's. */
+/* The exchange is over before cb (which may start another on x). Its socket goes back to
+ * the pool when the loop is about to wait again, after the clients' replies have gone out
+ * (listen.c sends those then too, at a higher priority): the unbinding connect() is not
+ * between an answer and its reply. Meanwhile its watcher drains it, as an idle one's. One
+ * that failed goes the same way: returned at once, for a retry in cb to take, the retries
+ * of a peer back from the dead were seen to go unanswered now and then (the SRV of
+ * test_peer_down_serves_stale_then_servfail_then_recovers a second late); many ending in
+ * one wakeup (a dead upstream) cost their retries new sockets, up to the pool's bound. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
         struct ld_xsock *s = x->s;
@@ -162,13 +165,9 @@ static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, siz
         exchange_untrack(x);
         x->s = NULL;
         s->x = NULL;
-        if (!ans) { /* a timeout or an error: no reply waits, and a retry may take it */
-                xsock_put(s);
-        } else {
-                s->next = p->ended;
-                p->ended = s;
-                ev_prepare_start(p->loop, &p->release);
-        }
+        s->next = p->ended;
+        p->ended = s;
+        ev_prepare_start(p->loop, &p->release);
         x->cb(x, err, ans, len);
 }
 
