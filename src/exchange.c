@@ -57,7 +57,7 @@ struct ld_xpool {
         struct ld_exchange *first, *last;        /* ...the exchanges under way, by deadline */
         struct ld_xsock *idle[2], *idle_tail[2]; /* IPv4, IPv6; taken oldest first */
         size_t nidle;
-        struct ld_xsock *ended; /* answered this wakeup: unbound before the loop waits */
+        struct ld_xsock *ended; /* ended this wakeup: unbound before the loop waits */
         ev_prepare release;
 };
 
@@ -152,11 +152,12 @@ static void exchange_untrack(struct ld_exchange *x);
 /* The exchange is over before cb (which may start another on x). Its socket goes back to
  * the pool when the loop is about to wait again, after the clients' replies have gone out
  * (listen.c sends those then too, at a higher priority): the unbinding connect() is not
- * between an answer and its reply. Meanwhile its watcher drains it, as an idle one's. One
- * that failed goes the same way: returned at once, for a retry in cb to take, the retries
- * of a peer back from the dead were seen to go unanswered now and then (the SRV of
- * test_peer_down_serves_stale_then_servfail_then_recovers a second late); many ending in
- * one wakeup (a dead upstream) cost their retries new sockets, up to the pool's bound. */
+ * between an answer and its reply. Meanwhile its watcher drains it, as an idle one's.
+ * A failed exchange's socket waits the same way. Returned at once instead, for a retry in
+ * cb to take, questions to a peer just back up went unanswered now and then (seen in
+ * test_peer_down_serves_stale_then_servfail_then_recovers, cause not found); the cost of
+ * waiting: many failing in one wakeup (a dead upstream) take new sockets for their
+ * retries, within the pool's bound. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
         struct ld_xsock *s = x->s;

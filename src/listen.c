@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -193,14 +192,16 @@ static void listen_udp_init(struct udp_in *in, struct udp_batch *out)
         listen_udp_init_out(out);
 }
 
-/* The source port of a datagram: 0 from a raw socket's forgery, to which no reply can go
- * (the kernel refuses to send to port 0): such a query is dropped unanswered. */
-static uint16_t listen_peer_port(const struct sockaddr *sa)
+/* Who sent a datagram (its address in *src), or -1: no address of ours, or source port 0,
+ * a raw socket's forgery to which no reply can go (the kernel refuses to send to port 0):
+ * such a query is dropped unanswered. */
+static int listen_peer(const struct sockaddr *sa, struct ld_addr *src)
 {
-        if (sa->sa_family == AF_INET)
-                return ((const struct sockaddr_in *)(const void *)sa)->sin_port;
-        if (sa->sa_family == AF_INET6)
-                return ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port;
+        struct ld_endpoint ep;
+
+        if (ld_endpoint_from_sockaddr(sa, &ep) < 0 || ep.port == 0)
+                return -1;
+        *src = ep.addr;
         return 0;
 }
 
@@ -225,10 +226,8 @@ static void listen_udp_cb(struct ev_loop *loop, ev_io *w, int revents)
                 for (int i = 0; i < n; i++) {
                         struct ld_request *rq = &in.reqs[i];
                         struct msghdr *h = &in.msgs[i].msg_hdr;
-                        bool ok =
-                            !(h->msg_flags & MSG_TRUNC) && /* no query is that long */
-                            listen_peer_port((struct sockaddr *)&in.peers[i]) != 0 &&
-                            ld_addr_from_sockaddr((struct sockaddr *)&in.peers[i], &rq->src) == 0;
+                        bool ok = !(h->msg_flags & MSG_TRUNC) && /* no query is that long */
+                                  listen_peer((struct sockaddr *)&in.peers[i], &rq->src) == 0;
                         rq->client = &l->client;
                         rq->peer = in.peers[i];
                         rq->peerlen = h->msg_namelen;
