@@ -972,13 +972,21 @@ struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const s
                 res.remote_port = a.defer_port;
                 res.remote_proto = a.defer_proto;
         }
+        res.rcode = a.rcode;
+        if (res.action == LD_ANSWER_FORWARD)
+                return res; /* nothing to build: the cache's hit or the upstream's answer goes */
         if (q->edns)
                 add_opt(&a, hard);
         finish_header(&a);
         res.len = a.len;
-        res.rcode = a.rcode;
         res.truncated = a.tc;
         return res;
+}
+
+size_t ld_answer_refused(const struct ld_answer_cfg *cfg, const struct ld_query *q, bool tcp,
+                         uint8_t *out, size_t cap)
+{
+        return error_reply(cfg, q, LD_RCODE_REFUSED, out, reply_limit(q, tcp, cap));
 }
 
 int ld_answer_set_domain(struct ld_answer_cfg *cfg, const char *text)

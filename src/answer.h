@@ -29,7 +29,7 @@ struct ld_answer_cfg {
 enum ld_answer_action {
         LD_ANSWER_SEND,    /* out holds the reply */
         LD_ANSWER_DROP,    /* no reply at all */
-        LD_ANSWER_FORWARD, /* not ours: the forwarder takes it (out holds REFUSED) */
+        LD_ANSWER_FORWARD, /* not ours: the forwarder takes it (len 0, rcode REFUSED) */
         LD_ANSWER_DEFER,   /* a remote container's peer must be asked first: retry then */
         LD_ANSWER_XFR,     /* AXFR or IXFR over TCP: the publisher streams it */
 };
@@ -52,6 +52,10 @@ struct ld_answer_result {
 struct ld_answer_result ld_answer_build(const struct ld_answer_cfg *cfg, const struct ld_query *q,
                                         enum ld_query_status st, struct ld_viewset vs, bool tcp,
                                         uint32_t rotate, uint8_t *out, size_t cap);
+
+/* REFUSED for q, what a name to forward gets where no forwarder is: its length in out. */
+size_t ld_answer_refused(const struct ld_answer_cfg *cfg, const struct ld_query *q, bool tcp,
+                         uint8_t *out, size_t cap);
 
 /* Domain text ("link.internal") into cfg's wire form, through ldns. */
 int ld_answer_set_domain(struct ld_answer_cfg *cfg, const char *text);

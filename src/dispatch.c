@@ -44,7 +44,7 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
         case LD_ANSWER_FORWARD:
                 if (!d->forward) {
                         ld_engine_log_forward(d->eng, &q, vs, r, NULL);
-                        break; /* REFUSED, as built */
+                        return ld_answer_refused(&d->eng->cfg, &q, rq->tcp, out, cap);
                 }
                 if ((n = dispatch_cached(d, vs, &q, rq->tcp, out, cap)) > 0) {
                         ld_engine_log_forward(d->eng, &q, vs, r, "answered from the cache");

@@ -115,6 +115,7 @@ struct ld_forward {
         uint32_t server_ids;        /* the last number given to a server */
         struct fwd_server *defaults[FWD_MAX_SERVERS];
         int ndefaults;
+        struct ld_cache_set default_set; /* the defaults not ignored: every cache hit asks */
         struct fwd_req *reqs;
         struct fwd_req *free;     /* slots to reuse, the last freed first (warm) */
         struct fwd_chunk *chunks; /* every slot: nslots, never more than max */
@@ -506,12 +507,27 @@ static int fwd_servers_add(struct ld_forward *f, const struct ld_endpoint *eps, 
         return n;
 }
 
+/* Whether no view of vs names a server of its own, nor a network of the first: the usual
+ * container, which the defaults serve (checked first: every cache hit asks). */
+static bool fwd_defaults_serve(struct ld_viewset vs)
+{
+        for (size_t i = 0; i < vs.n; i++)
+                if (vs.v[i]->spec.ndns)
+                        return false;
+        for (size_t i = 0; vs.n && i < vs.v[0]->natt; i++)
+                if (vs.v[0]->att[i]->net->spec.ndns)
+                        return false;
+        return true;
+}
+
 /* A container's own --dns servers serve its view; else the --dns of its networks in attach
  * order (a pod: its first member's); the defaults serve everyone else. */
 static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fwd_server **out)
 {
         int n = 0;
 
+        if (fwd_defaults_serve(vs))
+                goto defaults;
         for (size_t i = 0; i < vs.n && n == 0; i++) { /* n stays 0 if all are ignored */
                 const struct ld_spec *s = &vs.v[i]->spec;
                 n = fwd_servers_add(f, s->dns, s->ndns, out, 0);
@@ -524,6 +540,7 @@ static int fwd_servers_for(struct ld_forward *f, struct ld_viewset vs, struct fw
         }
         if (n)
                 return n;
+defaults:
         for (int i = 0; i < f->ndefaults; i++) /* one may have become a network listener */
                 if (!f->defaults[i]->self)
                         out[n++] = f->defaults[i];
@@ -599,14 +616,32 @@ void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, stru
         fwd_try(r);
 }
 
-void ld_forward_upstreams(struct ld_forward *f, struct ld_viewset vs, struct ld_cache_set *set)
+static void fwd_set_of(struct fwd_server *const *s, int n, struct ld_cache_set *set)
 {
-        struct fwd_server *s[FWD_MAX_SERVERS];
-        int n = fwd_servers_for(f, vs, s);
-
         set->n = 0;
         for (int i = 0; i < n && i < LD_CACHE_SET_MAX; i++)
                 set->id[set->n++] = s[i]->id;
+}
+
+void ld_forward_upstreams(struct ld_forward *f, struct ld_viewset vs, struct ld_cache_set *set)
+{
+        struct fwd_server *s[FWD_MAX_SERVERS];
+        int n;
+
+        if (fwd_defaults_serve(vs)) {
+                *set = f->default_set;
+                return;
+        }
+        n = fwd_servers_for(f, vs, s);
+        fwd_set_of(s, n, set);
+}
+
+/* The defaults or the servers' self marks changed: the set of the usual view again. */
+static void fwd_defaults_changed(struct ld_forward *f)
+{
+        struct fwd_server *s[FWD_MAX_SERVERS];
+
+        fwd_set_of(s, fwd_servers_for(f, (struct ld_viewset){0}, s), &f->default_set);
 }
 
 static int fwd_resolv_conf(struct ld_endpoint *eps, size_t max)
@@ -638,6 +673,7 @@ int ld_forward_set_upstreams(struct ld_forward *f, const struct ld_endpoint *eps
                 if ((f->defaults[f->ndefaults] = fwd_server_get(f, &eps[i])) &&
                     !f->defaults[f->ndefaults]->self)
                         f->ndefaults++;
+        fwd_defaults_changed(f);
         return f->ndefaults;
 }
 
@@ -680,6 +716,7 @@ int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps,
                 }
                 s->self = self;
         }
+        fwd_defaults_changed(f);
         return 0;
 }
 

@@ -86,13 +86,13 @@ bool ld_reverse_parse(const struct ld_query *q, struct ld_reverse *r)
         uint8_t parts[32];
         size_t nlabels, nvalid = 0, full;
 
-        memset(r, 0, sizeof(*r));
         if (reverse_suffix(q, reverse_in_addr, sizeof(reverse_in_addr) - 1))
                 v6 = false;
         else if (reverse_suffix(q, reverse_ip6, sizeof(reverse_ip6) - 1))
                 v6 = true;
         else
-                return false;
+                return false; /* most names: r is not read */
+        memset(r, 0, sizeof(*r));
         full = v6 ? 32 : 4;
         nlabels = q->nlabels - 2u;
         /* Parts run from the label next to in-addr/ip6 down to the first label. */
