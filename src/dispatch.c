@@ -43,14 +43,14 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
                 return 0;
         case LD_ANSWER_FORWARD:
                 if (!d->forward) {
-                        ld_engine_log_forward(d->eng, &q, vs, r, NULL);
+                        ld_engine_log_forward(d->eng, &q, vs, &r, NULL);
                         return ld_answer_refused(&d->eng->cfg, &q, rq->tcp, out, cap);
                 }
                 if ((n = dispatch_cached(d, vs, &q, rq->tcp, out, cap)) > 0) {
-                        ld_engine_log_forward(d->eng, &q, vs, r, "answered from the cache");
+                        ld_engine_log_forward(d->eng, &q, vs, &r, "answered from the cache");
                         return n;
                 }
-                ld_engine_log_forward(d->eng, &q, vs, r, "forwarded");
+                ld_engine_log_forward(d->eng, &q, vs, &r, "forwarded");
                 ld_forward_query(d->forward, pkt, len, vs, rq);
                 return 0;
         case LD_ANSWER_XFR:

@@ -106,10 +106,11 @@ static void engine_log_query(const struct ld_query *q, struct ld_viewset vs,
 }
 
 void ld_engine_log_forward(const struct ld_engine *s, const struct ld_query *q,
-                           struct ld_viewset vs, struct ld_answer_result res, const char *what)
+                           struct ld_viewset vs, const struct ld_answer_result *res,
+                           const char *what)
 {
         if (s->log_queries)
-                engine_log_query(q, vs, res, what);
+                engine_log_query(q, vs, *res, what);
 }
 
 struct ld_viewset ld_engine_views_of(const struct ld_engine *s, const struct ld_addr *src)

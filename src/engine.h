@@ -58,7 +58,8 @@ struct ld_answer_result ld_engine_handle(struct ld_engine *s, struct ld_viewset 
  * cache may answer it): what says how ("forwarded", "answered from the cache"), or NULL for
  * res's rcode (no upstream: REFUSED). */
 void ld_engine_log_forward(const struct ld_engine *s, const struct ld_query *q,
-                           struct ld_viewset vs, struct ld_answer_result res, const char *what);
+                           struct ld_viewset vs, const struct ld_answer_result *res,
+                           const char *what);
 /* The same, with the parsed query left in q (the answer cache reads it for a query to
  * forward, rather than parsing it again). */
 struct ld_answer_result ld_engine_handle_parsed(struct ld_engine *s, struct ld_viewset vs,
