@@ -16,8 +16,8 @@
 
 static struct sockaddr_in clients[65536]; /* by query ID: who asked last */
 
-static int floor_socket(const char *addr, const char *port, int (*op)(int, const struct sockaddr *,
-                                                                         socklen_t))
+static int floor_socket(const char *addr, const char *port,
+                        int (*op)(int, const struct sockaddr *, socklen_t))
 {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
