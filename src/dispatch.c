@@ -51,7 +51,7 @@ size_t ld_dispatch_query(struct ld_dispatch *d, const struct ld_request *rq, con
                         return n;
                 }
                 ld_engine_log_forward(d->eng, &q, vs, &r, "forwarded");
-                ld_forward_query(d->forward, pkt, len, vs, rq);
+                ld_forward_query(d->forward, &q, vs, rq);
                 return 0;
         case LD_ANSWER_XFR:
                 ld_client_pull(rq->client, ld_xfr_serve(d->xfr, pkt, len, rq));

@@ -564,42 +564,41 @@ static void fwd_refuse(struct ld_forward *f, const struct ld_query *q, const str
                 ld_request_reply(rq, out, n);
 }
 
-void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
+void ld_forward_query(struct ld_forward *f, const struct ld_query *q, struct ld_viewset vs,
                       const struct ld_request *rq)
 {
         bool tcp = rq->tcp;
         struct fwd_server *servers[FWD_MAX_SERVERS];
         uint32_t key = vs.n ? vs.v[0]->id : FWD_NO_VIEW;
         struct fwd_share *share;
-        struct ld_query q;
         struct fwd_req *r;
         int n;
 
-        if (ld_query_parse(pkt, len, &q) != LD_QUERY_OK)
+        if (!q->has_question) /* the engine forwards none without */
                 return;
         share = fwd_share(f, key);
         /* the bound, or the view's share: SERVFAIL now, never a hang */
         if (!fwd_admit(f, share) || !(r = fwd_slot_get(f))) {
-                fwd_refuse(f, &q, rq);
+                fwd_refuse(f, q, rq);
                 return;
         }
         r->f = f;
         ld_request_hold(&r->req, rq);
         ld_exchange_init(&r->x, f->pool);
-        r->id = q.id;
-        r->rd = q.rd;
+        r->id = q->id;
+        r->rd = q->rd;
         r->tcp = tcp;
-        r->edns = q.edns;
-        r->do_bit = q.edns_do;
+        r->edns = q->edns;
+        r->do_bit = q->edns_do;
         r->orphan = false;
         r->caps = false;
         r->sent = false;
-        r->limit = tcp                            ? 65535
-                   : !q.edns                      ? 512
-                   : q.edns_udp < LD_EDNS_PAYLOAD ? q.edns_udp
-                                                  : LD_EDNS_PAYLOAD;
-        r->qlen = fwd_build(&q, r->q);
-        r->namelen = q.qend - LD_DNS_HEADER - 4;
+        r->limit = tcp                             ? 65535
+                   : !q->edns                      ? 512
+                   : q->edns_udp < LD_EDNS_PAYLOAD ? q->edns_udp
+                                                   : LD_EDNS_PAYLOAD;
+        r->qlen = fwd_build(q, r->q);
+        r->namelen = q->qend - LD_DNS_HEADER - 4;
         memcpy(r->name, r->q + LD_DNS_HEADER, r->namelen);
         r->last_rcode = 0;
         r->lastlen = 0;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct ld_query;
 struct ld_request;
 struct ld_engine;
 struct ld_viewset;
@@ -29,9 +30,10 @@ int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, siz
 /* The networks' listeners (net --listen), open or waiting for their address: the same
  * rule, replacing the ones given before (a network's --dns naming one would loop). */
 int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n);
-/* Sends the query pkt (already parsed as ours to forward) upstream for views vs; the
- * answer, or SERVFAIL, goes later through rq's client (held meanwhile; dropped if gone). */
-void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
+/* Sends the query q (parsed, ours to forward; its packet is read only during the call)
+ * upstream for views vs; the answer, or SERVFAIL, goes later through rq's client (held
+ * meanwhile; dropped if gone). */
+void ld_forward_query(struct ld_forward *f, const struct ld_query *q, struct ld_viewset vs,
                       const struct ld_request *rq);
 
 /* The upstream set views vs forward to (the servers a query would be sent to, in any

@@ -25,12 +25,11 @@ static ld_remote_rerun_fn rerun_fn;
 static void *rerun_arg;
 static struct ld_stream fake_stream;
 
-void ld_forward_query(struct ld_forward *f, const uint8_t *pkt, size_t len, struct ld_viewset vs,
+void ld_forward_query(struct ld_forward *f, const struct ld_query *q, struct ld_viewset vs,
                       const struct ld_request *rq)
 {
         (void)f;
-        (void)pkt;
-        (void)len;
+        (void)q;
         (void)vs;
         forwarded++;
         ld_request_hold(&held, rq);
