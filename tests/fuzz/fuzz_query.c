@@ -1,6 +1,8 @@
 /* fuzz_query: arbitrary bytes into the query handler, bytes out; every reply must be a
  * well-formed DNS message within the transport's size limit. */
+#include "answer.h"
 #include "engine.h"
+#include "query.h"
 
 #include <ldns/ldns.h>
 #include <stdio.h>
@@ -16,24 +18,26 @@ static const char fuzz_table[] =
     "link web db\n"
     "link web r1:api\nlink web r2:api\nlink web many:m\nlink db web:front\n";
 
-static struct ld_engine *fuzz_server(void)
+/* The engine, without forwarding or (upstream) with: a name not ours is then forwarded. */
+static struct ld_engine *fuzz_server(bool upstream)
 {
-        static struct ld_engine eng;
-        static int ready;
+        static struct ld_engine engines[2];
+        static int ready[2];
+        struct ld_engine *eng = &engines[upstream];
         char err[256];
         struct ld_table *t;
 
-        if (ready)
-                return &eng;
-        if (ld_engine_init(&eng, "link.internal", 10, false) < 0 ||
+        if (ready[upstream])
+                return eng;
+        if (ld_engine_init(eng, "link.internal", 10, upstream) < 0 ||
             ld_table_load_buf(fuzz_table, sizeof(fuzz_table) - 1, "fuzz", true, &t, err,
                               sizeof(err)) < 0) {
                 fprintf(stderr, "fuzz_query: setup failed: %s\n", err);
                 abort();
         }
-        ld_engine_set_table(&eng, t);
-        ready = 1;
-        return &eng;
+        ld_engine_set_table(eng, t);
+        ready[upstream] = 1;
+        return eng;
 }
 
 static void fuzz_check(const uint8_t *out, struct ld_answer_result r, size_t limit)
@@ -58,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static uint8_t out[65536];
-        struct ld_engine *eng = fuzz_server();
+        struct ld_engine *eng = fuzz_server(false), *up = fuzz_server(true);
+        struct ld_query q;
         static const struct ld_addr sources[] = {
             {AF_INET, {127, 0, 10, 3}}, {AF_INET, {127, 0, 10, 2}}, {AF_INET, {127, 9, 9, 9}}};
 
@@ -70,5 +75,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ld_answer_result r = ld_engine_handle(eng, ld_engine_views_of(eng, &sources[0]),
                                                      data, size, out, sizeof(out), true);
         fuzz_check(out, r, 65535);
+        /* forwarding on: a name to forward has no reply built, and the REFUSED that
+         * dispatch sends without a forwarder is well formed */
+        r = ld_engine_handle_parsed(up, ld_engine_views_of(up, &sources[0]), data, size, out,
+                                    sizeof(out), false, &q);
+        if (r.action == LD_ANSWER_FORWARD) {
+                if (r.len != 0) {
+                        fprintf(stderr, "fuzz_query: a reply built for a name to forward\n");
+                        abort();
+                }
+                r.len = ld_answer_refused(&up->cfg, &q, false, out, sizeof(out));
+                r.action = LD_ANSWER_SEND;
+        }
+        fuzz_check(out, r, 1232);
         return 0;
 }
