@@ -312,6 +312,26 @@ def test_upstream_sets_apart(fwd_linkdns, zone):
         other.close()
 
 
+def test_default_turned_own_listener_leaves_the_key(fwd_linkdns, zone):
+    """A default upstream that a network's --listen names later is ignored (it
+    would be linkdnsd asking itself), and the cache's key follows at once: the
+    answer that server gave is not served under the set without it."""
+    other = Zone("127.51.0.56", {"turn.cache.test.": dict(a=["192.0.2.77"])})
+    try:
+        zone.names["turn.cache.test."] = dict(a=["192.0.2.66"])
+        d = fwd_linkdns(table(), "--upstream", zone.endpoint(), "--upstream",
+                        other.endpoint(), "--cache-size", "1M")
+        assert addresses(ask(d, "turn.cache.test")) == ["192.0.2.66"]
+        d.ok("net", "n", "--listen", zone.endpoint())
+        d.wait_log(r"upstream %s is one of linkdnsd's own listening addresses"
+                   % zone.endpoint().replace(".", r"\."))
+        assert addresses(ask(d, "turn.cache.test")) == ["192.0.2.77"], \
+            "the ignored server's answer came from the cache"
+        assert other.count("turn.cache.test.") == 1
+    finally:
+        other.close()
+
+
 def test_do_and_cd_are_keys(fwd_linkdns, zone):
     zone.names["flags.cache.test."] = dict(by_flags={
         (False, False): "192.0.2.20", (True, False): "192.0.2.21",
