@@ -123,8 +123,7 @@ struct udp_later {
         int fd[LISTEN_UDP_BATCH];
         struct sockaddr_storage peer[LISTEN_UDP_BATCH]; /* the request is gone before the flush */
         ev_prepare flush;
-        struct ev_loop *loop; /* the listeners' (one loop in the daemon)... */
-        unsigned listeners;   /* ...while there are any */
+        unsigned listeners; /* open listeners, all on one loop (the daemon's) */
 };
 
 static struct udp_later later;
@@ -303,7 +302,6 @@ int ld_listener_new(struct ev_loop *loop, struct ld_dispatch *d, struct ld_tcp *
                 listen_udp_init_out(&later.b);
                 ev_prepare_init(&later.flush, listen_later_cb);
                 ev_set_priority(&later.flush, EV_MAXPRI);
-                later.loop = loop;
         }
         ld_client_init(&l->client, &listen_client_ops);
         l->loop = loop;
@@ -334,7 +332,7 @@ void ld_listener_free(struct ld_listener *l)
         ev_io_stop(l->loop, &l->tcp_w);
         listen_later_flush(); /* replies queued for its socket go before it closes */
         if (--later.listeners == 0)
-                ev_prepare_stop(later.loop, &later.flush);
+                ev_prepare_stop(l->loop, &later.flush);
         /* gone before the close: the fd number may name another socket at once */
         ld_client_gone(&l->client);
         close(l->udp_w.fd);
