@@ -152,12 +152,15 @@ static void exchange_untrack(struct ld_exchange *x);
 /* The exchange is over before cb (which may start another on x). Its socket goes back to
  * the pool when the loop is about to wait again, after the clients' replies have gone out
  * (listen.c sends those then too, at a higher priority): the unbinding connect() is not
- * between an answer and its reply. Meanwhile its watcher drains it, as an idle one's.
+ * between an answer and its reply. What reaches it before then waits in it, and is drained
+ * or refused (address, port, ID, question) by its next exchange.
  * A failed exchange's socket waits the same way. Returned at once instead, for a retry in
  * cb to take, questions to a peer just back up went unanswered now and then (seen in
- * test_peer_down_serves_stale_then_servfail_then_recovers, cause not found); the cost of
- * waiting: many failing in one wakeup (a dead upstream) take new sockets for their
- * retries, within the pool's bound. */
+ * test_peer_down_serves_stale_then_servfail_then_recovers, cause not found). The cost of
+ * waiting: when many fail in one wakeup (a dead upstream, all timing out at once), their
+ * retries open new sockets, so up to twice as many descriptors as exchanges under way (those
+ * the forwarder and the peers' questions bound), and those past XPOOL_IDLE_MAX idle are
+ * closed at the release. */
 static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, size_t len)
 {
         struct ld_xsock *s = x->s;
@@ -172,16 +175,20 @@ static void exchange_end(struct ld_exchange *x, int err, const uint8_t *ans, siz
         x->cb(x, err, ans, len);
 }
 
-static void xpool_release_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+/* The sockets of the exchanges that ended back to the pool. */
+static void xpool_release(struct ld_xpool *p)
 {
-        struct ld_xpool *p = w->data;
-        (void)revents;
-
         while (p->ended) {
                 struct ld_xsock *s = p->ended;
                 p->ended = s->next;
                 xsock_put(s);
         }
+}
+
+static void xpool_release_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+        (void)revents;
+        xpool_release(w->data);
         ev_prepare_stop(loop, w);
 }
 
@@ -469,11 +476,7 @@ void ld_xpool_free(struct ld_xpool *p)
                 return;
         ev_timer_stop(p->loop, &p->timer);
         ev_prepare_stop(p->loop, &p->release);
-        while (p->ended) {
-                struct ld_xsock *s = p->ended;
-                p->ended = s->next;
-                xsock_close(s);
-        }
+        xpool_release(p); /* then closed with the idle ones */
         for (int i = 0; i < 2; i++)
                 while (p->idle[i]) {
                         struct ld_xsock *s = p->idle[i];

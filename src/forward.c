@@ -320,17 +320,24 @@ static size_t fwd_req_error(const struct fwd_req *r, uint16_t rcode, uint8_t *ou
         return fwd_error(r->id, r->rd, r->edns, r->do_bit, &qn, rcode, out, cap);
 }
 
+/* The cache key's upstream set of servers s. */
+static void fwd_set_of(struct fwd_server *const *s, int n, struct ld_cache_set *set)
+{
+        set->n = 0;
+        for (int i = 0; i < n && i < LD_CACHE_SET_MAX; i++)
+                set->id[set->n++] = s[i]->id;
+}
+
 /* What the upstream set said, for the cache to keep or not (cache.c): not our own refusal
  * (the budget, no server), a failure to send (out of descriptors or ports: nothing was
  * asked) nor the end of a daemon stopping. */
 static void fwd_cache(const struct fwd_req *r, const uint8_t *ans, size_t alen)
 {
-        struct ld_cache_set set = {0};
+        struct ld_cache_set set;
 
         if (r->orphan || !r->sent || !r->f->eng->cache)
                 return;
-        for (int i = 0; i < r->nservers && i < LD_CACHE_SET_MAX; i++)
-                set.id[set.n++] = r->servers[i]->id;
+        fwd_set_of(r->servers, r->nservers, &set);
         ld_cache_store(r->f->eng->cache, r->q, r->qlen, &set, ans, alen);
 }
 
@@ -574,8 +581,6 @@ void ld_forward_query(struct ld_forward *f, const struct ld_query *q, struct ld_
         struct fwd_req *r;
         int n;
 
-        if (!q->has_question) /* the engine forwards none without */
-                return;
         share = fwd_share(f, key);
         /* the bound, or the view's share: SERVFAIL now, never a hang */
         if (!fwd_admit(f, share) || !(r = fwd_slot_get(f))) {
@@ -613,13 +618,6 @@ void ld_forward_query(struct ld_forward *f, const struct ld_query *q, struct ld_
         n = fwd_servers_for(f, vs, servers);
         fwd_order(r, servers, n);
         fwd_try(r);
-}
-
-static void fwd_set_of(struct fwd_server *const *s, int n, struct ld_cache_set *set)
-{
-        set->n = 0;
-        for (int i = 0; i < n && i < LD_CACHE_SET_MAX; i++)
-                set->id[set->n++] = s[i]->id;
 }
 
 void ld_forward_upstreams(struct ld_forward *f, struct ld_viewset vs, struct ld_cache_set *set)

@@ -30,7 +30,8 @@ int ld_forward_add_self(struct ld_forward *f, const struct ld_endpoint *eps, siz
 /* The networks' listeners (net --listen), open or waiting for their address: the same
  * rule, replacing the ones given before (a network's --dns naming one would loop). */
 int ld_forward_set_net_self(struct ld_forward *f, const struct ld_endpoint *eps, size_t n);
-/* Sends the query q (parsed, ours to forward; its packet is read only during the call)
+/* Sends the query q (parsed with a question, ours to forward: the engine forwards no other;
+ * its packet is read only during the call)
  * upstream for views vs; the answer, or SERVFAIL, goes later through rq's client (held
  * meanwhile; dropped if gone). */
 void ld_forward_query(struct ld_forward *f, const struct ld_query *q, struct ld_viewset vs,

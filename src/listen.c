@@ -69,6 +69,18 @@ struct udp_batch {
         uint8_t buf[LISTEN_UDP_BATCH][LD_EDNS_PAYLOAD];
 };
 
+/* Appends a reply to b (the caller keeps it within LISTEN_UDP_BATCH): its bytes copied, its
+ * peer's address pointed at (kept by the caller until the send). */
+static void udp_batch_add(struct udp_batch *b, const uint8_t *msg, size_t len, void *peer,
+                          socklen_t peerlen)
+{
+        memcpy(b->buf[b->n], msg, len);
+        b->iov[b->n].iov_len = len;
+        b->msgs[b->n].msg_hdr.msg_name = peer;
+        b->msgs[b->n].msg_hdr.msg_namelen = peerlen;
+        b->n++;
+}
+
 /* Answers a datagram: the reply queued in the batch (or, too long for it, sent now), or
  * left to dispatch to send later through the listener's client. */
 static void listen_udp_answer(struct ld_listener *l, const struct ld_request *rq,
@@ -83,11 +95,7 @@ static void listen_udp_answer(struct ld_listener *l, const struct ld_request *rq
                 sendto(l->udp_w.fd, out, n, 0, (const struct sockaddr *)&rq->peer, rq->peerlen);
                 return;
         }
-        memcpy(b->buf[b->n], out, n);
-        b->iov[b->n].iov_len = n;
-        b->msgs[b->n].msg_hdr.msg_name = (void *)&rq->peer;
-        b->msgs[b->n].msg_hdr.msg_namelen = rq->peerlen;
-        b->n++;
+        udp_batch_add(b, out, n, (void *)&rq->peer, rq->peerlen);
 }
 
 /* Sends n queued replies through fd, as many per system call as the kernel takes. sendmmsg
@@ -152,13 +160,10 @@ static void listen_later_queue(struct ev_loop *loop, int fd, const struct sockad
 
         if (later.b.n == LISTEN_UDP_BATCH)
                 listen_later_flush();
-        i = later.b.n++;
-        memcpy(later.b.buf[i], msg, len);
+        i = later.b.n;
         memcpy(&later.peer[i], peer, peerlen);
-        later.b.iov[i].iov_len = len;
-        later.b.msgs[i].msg_hdr.msg_name = &later.peer[i];
-        later.b.msgs[i].msg_hdr.msg_namelen = peerlen;
         later.fd[i] = fd;
+        udp_batch_add(&later.b, msg, len, &later.peer[i], peerlen);
         ev_prepare_start(loop, &later.flush);
 }
 

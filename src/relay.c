@@ -57,8 +57,6 @@ static unsigned relay_rdata_layout(uint16_t type, size_t *skip)
         case 46: /* SIG, RRSIG: the signer's name after 18 octets */
                 *skip = 18;
                 return 1;
-        case 55: /* HIP: rendezvous servers after fields of their own lengths (the caller) */
-                return 1;
         default:
                 return 0;
         }
